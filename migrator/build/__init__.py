@@ -1,0 +1,35 @@
+"""Cross-compile check: prove that rewritten files of a kernel tree still build.
+
+Targets are data (``targets.toml``); ``compile_targets`` runs kbuild for
+each of them in a reusable ``O=`` directory and returns one result each.
+"""
+
+from migrator.build.compile import (
+    CompileResult,
+    Outcome,
+    check_tree,
+    compile_targets,
+    default_build_root,
+)
+from migrator.build.targets import (
+    ConfigEdit,
+    Target,
+    load_targets,
+    parse_targets,
+    select_targets,
+    targets_for_sources,
+)
+
+__all__ = [
+    "CompileResult",
+    "ConfigEdit",
+    "Outcome",
+    "Target",
+    "check_tree",
+    "compile_targets",
+    "default_build_root",
+    "load_targets",
+    "parse_targets",
+    "select_targets",
+    "targets_for_sources",
+]

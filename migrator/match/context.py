@@ -1,0 +1,91 @@
+"""Questions about where a node sits: its guards, its function, its receiver's type."""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+_CONDITIONALS = ("preproc_if", "preproc_elif", "preproc_ifdef", "preproc_elifdef")
+
+
+def ancestors(node: Node):
+    node = node.parent
+    while node is not None:
+        yield node
+        node = node.parent
+
+
+def is_version_guarded(node: Node) -> bool:
+    """True inside either branch of an `#if ... LINUX_VERSION_CODE ...`.
+
+    Such code already chooses between the old and the new API by kernel
+    version (out-of-tree modules do this); rewriting it would break the
+    older branch.
+    """
+    for a in ancestors(node):
+        if a.type in _CONDITIONALS:
+            cond = a.child_by_field_name("condition")
+            if cond is not None and b"LINUX_VERSION_CODE" in cond.text:
+                return True
+    return False
+
+
+def declarator_name(declarator: Node | None) -> bytes | None:
+    """The identifier a (possibly pointer, array or function) declarator declares."""
+    while declarator is not None:
+        if declarator.type in ("identifier", "field_identifier", "type_identifier"):
+            return declarator.text
+        declarator = declarator.child_by_field_name("declarator")
+    return None
+
+
+def function_name(fn: Node) -> bytes | None:
+    return declarator_name(fn.child_by_field_name("declarator"))
+
+
+def enclosing(node: Node, kind: str) -> Node | None:
+    for a in ancestors(node):
+        if a.type == kind:
+            return a
+    return None
+
+
+def _declared_in(scope: Node, name: bytes, before: int) -> Node | None:
+    """The type node of a declaration of `name` directly in scope, before offset."""
+    for child in scope.named_children:
+        if child.start_byte >= before:
+            break
+        if child.type not in ("declaration", "parameter_declaration"):
+            continue
+        for decl in child.children_by_field_name("declarator"):
+            if declarator_name(decl) == name:
+                return child.child_by_field_name("type")
+    return None
+
+
+def declared_type(identifier: Node) -> bytes | None:
+    """The declared type of an identifier, looked up through the enclosing scopes.
+
+    Only plain declarations are understood; None means unknown (a macro such
+    as THIS_MODULE, a global from another file), which callers must treat as
+    "could be anything".
+    """
+    name, at = identifier.text, identifier.start_byte
+    for a in ancestors(identifier):
+        if a.type == "compound_statement" or a.type == "translation_unit":
+            found = _declared_in(a, name, at)
+        elif a.type == "function_definition":
+            decl = a.child_by_field_name("declarator")
+            while decl is not None and decl.type != "function_declarator":
+                decl = decl.child_by_field_name("declarator")
+            params = decl.child_by_field_name("parameters") if decl is not None else None
+            found = _declared_in(params, name, at) if params is not None else None
+        else:
+            continue
+        if found is not None:
+            return found.text
+    return None
+
+
+def is_struct_module(type_text: bytes) -> bool:
+    words = type_text.replace(b"const", b"").split()
+    return words == [b"struct", b"module"]

@@ -1,0 +1,176 @@
+"""Run the rules over one parsed file.
+
+Every rule's query runs over the whole tree; each hit is checked against the
+rule's `inside` constraints and against the occurrences (a hit must cover at
+least one real use and nothing that is not one).  Overlapping hits are
+settled by priority, then by size: the widest meaning wins, so a range test
+over a whole layout beats the rule for its `base` inside it.  A use that no
+hit covers is reported as undecided: the tool never guesses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import jinja2
+import tree_sitter
+from tree_sitter import Node
+
+from ..errors import MigratorError
+from ..parse.source import SourceFile, parse_c
+from ..target import type_names
+from .context import ancestors, function_name
+from .rules import Rule
+from .template_env import TEMPLATES, Capture, template_globals
+from .uses import Occurrence, find_occurrences
+
+UNDECIDED = "undecided"
+
+
+@dataclass(frozen=True)
+class Match:
+    """A decided site: the bytes [start, end) and what becomes of them."""
+
+    rule_id: str
+    severity: str  # "rewrite" or "report"
+    start: int
+    end: int
+    replacements: tuple[tuple[int, int, str], ...]  # (start, end, new text), for a rewrite
+    message: str  # why, for a report; the rule's summary for a rewrite
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    """An occurrence together with the rule that decides it (or UNDECIDED)."""
+
+    occurrence: Occurrence
+    rule_id: str | None
+    severity: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class FileMatches:
+    path: str
+    occurrences: tuple[Occurrence, ...]
+    matches: tuple[Match, ...]
+    findings: tuple[Finding, ...]
+
+
+def _inside_ok(rule: Rule, site: Node) -> bool:
+    for spec, query in zip(rule.inside, rule.inside_queries):
+        scope = next((a for a in ancestors(site) if a.type == spec.kind), None)
+        if scope is None and site.type == spec.kind:
+            scope = site
+        if scope is None:
+            return False
+        if spec.name is not None and (
+            scope.type != "function_definition" or function_name(scope) != spec.name.encode()
+        ):
+            return False
+        if query is not None and not tree_sitter.QueryCursor(query).matches(scope):
+            return False
+    return True
+
+
+def _render(rule: Rule, source: str | None, caps: dict[str, list[Node]], names: Mapping[str, str]) -> str:
+    if source is None:
+        return rule.summary
+    values = {k: Capture(v[0]) for k, v in caps.items()}
+    try:
+        return TEMPLATES.from_string(source).render(**values, **template_globals(names))
+    except jinja2.UndefinedError as e:
+        raise MigratorError(f"{rule.path}: template uses {e.message}") from None
+
+
+def _replacements(rule: Rule, caps: dict[str, list[Node]], names: Mapping[str, str]):
+    if rule.severity != "rewrite":
+        return ()
+    if isinstance(rule.fix, str):
+        site = caps["site"][0]
+        return ((site.start_byte, site.end_byte, _render(rule, rule.fix, caps, names)),)
+    return tuple(sorted(
+        (caps[c][0].start_byte, caps[c][0].end_byte, _render(rule, t, caps, names))
+        for c, t in rule.fix.items()
+    ))
+
+
+def _candidates(rules: Sequence[Rule], root: Node, names: Mapping[str, str]):
+    for order, rule in enumerate(rules):
+        for _, caps in tree_sitter.QueryCursor(rule.query).matches(root):
+            site = caps["site"][0]
+            if not _inside_ok(rule, site):
+                continue
+            yield order, rule, site, caps
+
+
+def match_file(
+    src: SourceFile,
+    rules: Sequence[Rule],
+    names: Mapping[str, str] | None = None,
+    tree: tree_sitter.Tree | None = None,
+) -> FileMatches:
+    """Occurrences, decided matches and per-occurrence findings of one file."""
+    names = names or type_names()
+    if src.path.endswith(".py"):
+        occs = find_occurrences(src)
+        return FileMatches(src.path, tuple(occs), (), tuple(
+            Finding(o, None, None, "gdb script") for o in occs))
+    tree = tree or parse_c(src.data)
+    occs = find_occurrences(src, tree)
+    sites = [o for o in occs if o.is_site]
+    others = [o for o in occs if not o.is_site]
+
+    def covered(start: int, end: int, group: list[Occurrence]) -> list[Occurrence]:
+        return [o for o in group if start <= o.name_start < end]
+
+    hits = []
+    for order, rule, site, caps in _candidates(rules, tree.root_node, names):
+        s, e = site.start_byte, site.end_byte
+        # A hit must decide a real use, and must not swallow guarded code or a declaration.
+        if not covered(s, e, sites) or covered(s, e, others):
+            continue
+        hits.append((-rule.priority, -(e - s), s, order, rule, site, caps))
+    hits.sort(key=lambda h: h[:4])
+
+    taken: list[tuple[int, int]] = []
+    matches: list[Match] = []
+    for _, _, s, _, rule, site, caps in hits:
+        e = site.end_byte
+        if any(s < te and ts < e for ts, te in taken):
+            continue
+        taken.append((s, e))
+        line, col = src.line_col(s)
+        matches.append(Match(
+            rule_id=rule.id,
+            severity=rule.severity,
+            start=s,
+            end=e,
+            replacements=_replacements(rule, caps, names),
+            message=_render(rule, rule.reason, caps, names).strip(),
+            line=line,
+            col=col,
+        ))
+    matches.sort(key=lambda m: m.start)
+
+    findings = []
+    for o in occs:
+        m = next((m for m in matches if m.start <= o.name_start < m.end), None)
+        if m is not None:
+            findings.append(Finding(o, m.rule_id, m.severity, m.message))
+        elif o.is_site:
+            findings.append(Finding(o, None, UNDECIDED, "no rule decides what this use means"))
+        else:
+            findings.append(Finding(o, None, None, _NOTE[o.kind]))
+    return FileMatches(src.path, tuple(occs), tuple(matches), tuple(findings))
+
+
+_NOTE = {
+    "guarded": "inside a LINUX_VERSION_CODE guard: left as it is",
+    "declaration": "member of struct module: replaced by the generated API",
+    "alias": "layout alias macro",
+    "python": "gdb script",
+}

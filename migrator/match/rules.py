@@ -1,0 +1,220 @@
+"""Rules are data: one TOML file per rule in rules/, named after its id.
+
+A rule pairs a tree-sitter query (what a use looks like) with a jinja2
+template (what it becomes) or a reason (why it is only reported).  Loading
+checks every field, so a broken rule file is a one-line error naming the
+file and the field, never a traceback in the middle of a run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import jinja2
+import tree_sitter
+
+from ..errors import MigratorError
+from ..parse.source import c_language
+from .template_env import TEMPLATES
+
+SEVERITIES = ("rewrite", "report")
+CONFIDENCES = ("high", "medium", "low")
+ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+# The rules shipped with migrator: rules/ at the top of the project.
+DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
+
+
+@dataclass(frozen=True)
+class Inside:
+    """Where a match must sit: in an ancestor of `kind` (named `name`, holding `has`)."""
+
+    kind: str
+    name: str | None = None
+    has: str | None = None
+
+
+@dataclass(frozen=True)
+class MatchCase:
+    code: str
+    expect: str | None  # the rewritten code; None for a report rule (code stays)
+
+
+@dataclass(frozen=True)
+class NoMatchCase:
+    code: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    path: str
+    description: str
+    severity: str
+    confidence: str
+    pattern: str
+    # A template for the whole @site, or {capture: template} to replace only those nodes.
+    fix: str | dict[str, str] | None
+    reason: str | None
+    priority: int = 0
+    inside: tuple[Inside, ...] = ()
+    match_cases: tuple[MatchCase, ...] = ()
+    no_match_cases: tuple[NoMatchCase, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        """First line of the description: a commit subject's worth."""
+        return self.description.strip().splitlines()[0]
+
+    @cached_property
+    def query(self) -> tree_sitter.Query:
+        return tree_sitter.Query(c_language(), self.pattern)
+
+    @cached_property
+    def inside_queries(self) -> tuple[tree_sitter.Query | None, ...]:
+        return tuple(
+            tree_sitter.Query(c_language(), i.has) if i.has else None for i in self.inside
+        )
+
+
+_TOP_FIELDS = {
+    "id": str, "description": str, "severity": str, "confidence": str,
+    "pattern": str, "fix": (str, dict), "reason": str, "priority": int,
+    "inside": list, "tests": dict,
+}
+_INSIDE_FIELDS = {"kind": str, "name": str, "has": str}
+_TEST_FIELDS = {"match": list, "no_match": list}
+
+class _RuleFileError(MigratorError):
+    pass
+
+
+def _check_fields(where: str, table: dict, allowed: dict, required: tuple = ()) -> None:
+    for key in table:
+        if key not in allowed:
+            raise _RuleFileError(f"{where}: unknown field '{key}'")
+    for key in required:
+        if key not in table:
+            raise _RuleFileError(f"{where}: missing field '{key}'")
+    for key, value in table.items():
+        want = allowed[key]
+        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+            kinds = " or ".join(t.__name__ for t in (want if isinstance(want, tuple) else (want,)))
+            raise _RuleFileError(f"{where}: field '{key}' must be a {kinds}")
+
+
+def _compile_query(where: str, source: str) -> tree_sitter.Query:
+    try:
+        return tree_sitter.Query(c_language(), source)
+    except tree_sitter.QueryError as e:
+        raise _RuleFileError(f"{where}: {' '.join(str(e).split())}") from None
+
+
+def _compile_template(where: str, source: str) -> None:
+    try:
+        TEMPLATES.parse(source)
+    except jinja2.TemplateSyntaxError as e:
+        raise _RuleFileError(f"{where}: line {e.lineno}: {e.message}") from None
+    except jinja2.TemplateAssertionError as e:
+        raise _RuleFileError(f"{where}: {e.message}") from None
+
+
+def load_rule(path: str | os.PathLike) -> Rule:
+    """Read and validate one rule file."""
+    path = str(path)
+    name = os.path.basename(path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise MigratorError(f"{path}: cannot read: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise MigratorError(f"{path}: not valid TOML: {e}") from None
+
+    _check_fields(path, data, _TOP_FIELDS, ("id", "description", "severity", "confidence", "pattern"))
+    rule_id = data["id"]
+    if not ID_RE.match(rule_id):
+        raise _RuleFileError(f"{path}: field 'id': '{rule_id}' is not kebab-case")
+    if name != f"{rule_id}.toml":
+        raise _RuleFileError(f"{path}: field 'id': '{rule_id}' differs from the file name")
+    if not data["description"].strip():
+        raise _RuleFileError(f"{path}: field 'description' is empty")
+    if data["severity"] not in SEVERITIES:
+        raise _RuleFileError(f"{path}: field 'severity' must be one of {', '.join(SEVERITIES)}")
+    if data["confidence"] not in CONFIDENCES:
+        raise _RuleFileError(f"{path}: field 'confidence' must be one of {', '.join(CONFIDENCES)}")
+
+    query = _compile_query(f"{path}: field 'pattern'", data["pattern"])
+    captures = {query.capture_name(i) for i in range(query.capture_count)}
+    if "site" not in captures:
+        raise _RuleFileError(f"{path}: field 'pattern' has no @site capture")
+
+    if data["severity"] == "rewrite":
+        if "fix" not in data:
+            raise _RuleFileError(f"{path}: missing field 'fix' (a rewrite rule needs one)")
+        fix = data["fix"]
+        if isinstance(fix, str):
+            _compile_template(f"{path}: field 'fix'", fix)
+        else:
+            for capture, template in fix.items():
+                if capture not in captures:
+                    raise _RuleFileError(f"{path}: field 'fix.{capture}': the pattern has no @{capture}")
+                if not isinstance(template, str):
+                    raise _RuleFileError(f"{path}: field 'fix.{capture}' must be a str")
+                _compile_template(f"{path}: field 'fix.{capture}'", template)
+    elif "reason" not in data:
+        raise _RuleFileError(f"{path}: missing field 'reason' (a report rule needs one)")
+    if "reason" in data:
+        _compile_template(f"{path}: field 'reason'", data["reason"])
+
+    inside = []
+    for i, table in enumerate(data.get("inside", [])):
+        where = f"{path}: inside[{i}]"
+        if not isinstance(table, dict):
+            raise _RuleFileError(f"{where}: must be a table")
+        _check_fields(where, table, _INSIDE_FIELDS, ("kind",))
+        if "has" in table:
+            _compile_query(f"{where}: field 'has'", table["has"])
+        inside.append(Inside(table["kind"], table.get("name"), table.get("has")))
+
+    tests = data.get("tests", {})
+    _check_fields(f"{path}: tests", tests, _TEST_FIELDS)
+    match_cases, no_match_cases = [], []
+    for i, case in enumerate(tests.get("match", [])):
+        where = f"{path}: tests.match[{i}]"
+        if not isinstance(case, dict):
+            raise _RuleFileError(f"{where}: must be a table")
+        needed = ("code", "expect") if data["severity"] == "rewrite" else ("code",)
+        _check_fields(where, case, {"code": str, "expect": str}, needed)
+        match_cases.append(MatchCase(case["code"], case.get("expect")))
+    for i, case in enumerate(tests.get("no_match", [])):
+        where = f"{path}: tests.no_match[{i}]"
+        if not isinstance(case, dict):
+            raise _RuleFileError(f"{where}: must be a table")
+        _check_fields(where, case, {"code": str, "why": str}, ("code", "why"))
+        no_match_cases.append(NoMatchCase(case["code"], case["why"]))
+
+    return Rule(
+        id=rule_id, path=path, description=data["description"],
+        severity=data["severity"], confidence=data["confidence"],
+        pattern=data["pattern"], fix=data.get("fix"), reason=data.get("reason"),
+        priority=data.get("priority", 0), inside=tuple(inside),
+        match_cases=tuple(match_cases), no_match_cases=tuple(no_match_cases),
+    )
+
+
+def load_rules(directory: str | os.PathLike = DEFAULT_RULES_DIR) -> tuple[Rule, ...]:
+    """All rules of a folder, sorted by id so every run sees the same order."""
+    directory = str(directory)
+    if not os.path.isdir(directory):
+        raise MigratorError(f"{directory}: no rules folder there")
+    paths = sorted(p for p in os.listdir(directory) if p.endswith(".toml"))
+    if not paths:
+        raise MigratorError(f"{directory}: holds no rule files (*.toml)")
+    return tuple(load_rule(os.path.join(directory, p)) for p in paths)

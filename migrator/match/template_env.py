@@ -1,0 +1,71 @@
+"""What a rule's template can use: the captures, the type names, and filters."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import jinja2
+from tree_sitter import Node
+
+from .context import declared_type
+
+
+class Capture:
+    """A captured node; renders as its source text."""
+
+    def __init__(self, node: Node):
+        self.node = node
+
+    def __str__(self) -> str:
+        return self.node.text.decode("utf-8", "surrogateescape")
+
+    @property
+    def type(self) -> str:
+        return self.node.type
+
+
+def _strip_cast(c: Capture) -> Node:
+    node = c.node
+    while node.type in ("cast_expression", "parenthesized_expression"):
+        inner = node.child_by_field_name("value") if node.type == "cast_expression" else node.named_children[0]
+        if inner is None:
+            break
+        node = inner
+    return node
+
+
+def as_address(c: Capture) -> str:
+    """An expression as the `unsigned long addr` that within_module*() take.
+
+    Casts the old code used to compare addresses are dropped; an identifier
+    declared `unsigned long` needs none; anything else gets one.
+    """
+    node = _strip_cast(c)
+    text = node.text.decode("utf-8", "surrogateescape")
+    if node.type == "identifier":
+        t = declared_type(node)
+        if t is not None and t.split() == [b"unsigned", b"long"]:
+            return text
+    if node.type not in ("identifier", "field_expression", "call_expression",
+                         "subscript_expression", "parenthesized_expression"):
+        text = f"({text})"
+    return f"(unsigned long){text}"
+
+
+def bare(c: Capture) -> str:
+    """An expression without the casts around it."""
+    return _strip_cast(c).text.decode("utf-8", "surrogateescape")
+
+
+FILTERS = {"address": as_address, "bare": bare}
+
+
+def template_globals(names: Mapping[str, str]) -> dict:
+    return {"T": names}
+
+
+# One environment for every template: a typo in a variable name is an error, not "".
+TEMPLATES = jinja2.Environment(
+    undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+)
+TEMPLATES.filters.update(FILTERS)

@@ -1,0 +1,142 @@
+"""Every occurrence of the old layouts in one file, and what kind it is.
+
+Kinds:
+  use          a field access `RECV->core_layout...` on a struct module (or on
+               a receiver whose type is unknown, e.g. THIS_MODULE)
+  guarded      such an access inside an existing LINUX_VERSION_CODE guard
+  declaration  a `struct module_layout` member declaration
+  alias        a macro that renames one layout to another
+  python       a gdb script reading the field by name
+
+Accesses on receivers of another declared struct type, and identifiers that
+merely contain the words, are not occurrences at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import tree_sitter
+from tree_sitter import Node
+
+from ..parse.source import SourceFile, c_language, parse_c
+from .context import declared_type, is_struct_module, is_version_guarded
+
+OLD_NAMES = ("core_layout", "init_layout", "data_layout")
+LAYOUT_MEMBERS = ("base", "size", "text_size", "ro_size", "ro_after_init_size")
+SITE_KINDS = ("use",)  # what a rewrite must deal with; the rest is information
+
+_PYTHON_RE = re.compile(rb"""\[\s*(['"])((?:core|init|data)_layout)\1\s*\]""")
+
+_NAME_PREDICATE = '(#match? @name "^(core|init|data)_layout$")'
+
+
+@lru_cache(maxsize=1)
+def _queries() -> dict[str, tree_sitter.Query]:
+    lang = c_language()
+    return {
+        "access": tree_sitter.Query(
+            lang, f"(field_expression field: (field_identifier) @name {_NAME_PREDICATE}) @access"
+        ),
+        "member": tree_sitter.Query(
+            lang,
+            f"""(field_declaration
+                  type: (struct_specifier name: (type_identifier) @struct (#eq? @struct "module_layout"))
+                  declarator: (field_identifier) @name {_NAME_PREDICATE})""",
+        ),
+        "alias": tree_sitter.Query(
+            lang, "(preproc_def name: (identifier) @name value: (preproc_arg) @value)"
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One occurrence: where it is, which layout, which member, and its kind."""
+
+    path: str
+    kind: str
+    layout: str
+    member: str | None
+    start: int  # byte span of the whole access, e.g. `mod->core_layout.base`
+    end: int
+    name_start: int  # byte offset of the layout name itself
+    line: int
+    col: int
+    text: str
+
+    @property
+    def is_site(self) -> bool:
+        return self.kind in SITE_KINDS
+
+
+def _access_occurrence(src: SourceFile, access: Node, name: Node) -> Occurrence | None:
+    receiver = access.child_by_field_name("argument")
+    # `lo->core_layout` on a declared non-module struct is somebody else's field.
+    if receiver is not None and receiver.type == "identifier":
+        t = declared_type(receiver)
+        if t is not None and not is_struct_module(t):
+            return None
+    whole, member = access, None
+    parent = access.parent
+    if parent is not None and parent.type == "field_expression" and parent.child_by_field_name("argument") == access:
+        field = parent.child_by_field_name("field")
+        if field is not None and field.text.decode() in LAYOUT_MEMBERS:
+            whole, member = parent, field.text.decode()
+    line, col = src.line_col(name.start_byte)
+    return Occurrence(
+        path=src.path,
+        kind="guarded" if is_version_guarded(access) else "use",
+        layout=name.text.decode(),
+        member=member,
+        start=whole.start_byte,
+        end=whole.end_byte,
+        name_start=name.start_byte,
+        line=line,
+        col=col,
+        text=whole.text.decode("utf-8", "replace"),
+    )
+
+
+def _c_occurrences(src: SourceFile, root: Node) -> list[Occurrence]:
+    q = _queries()
+    found: list[Occurrence] = []
+    for _, caps in tree_sitter.QueryCursor(q["access"]).matches(root):
+        occ = _access_occurrence(src, caps["access"][0], caps["name"][0])
+        if occ is not None:
+            found.append(occ)
+    for _, caps in tree_sitter.QueryCursor(q["member"]).matches(root):
+        name = caps["name"][0]
+        decl = name.parent
+        line, col = src.line_col(name.start_byte)
+        found.append(Occurrence(src.path, "declaration", name.text.decode(), None,
+                                decl.start_byte, decl.end_byte, name.start_byte, line, col,
+                                decl.text.decode("utf-8", "replace")))
+    for _, caps in tree_sitter.QueryCursor(q["alias"]).matches(root):
+        name, value = caps["name"][0], caps["value"][0]
+        if name.text.decode() in OLD_NAMES and value.text.strip().decode() in OLD_NAMES:
+            define = name.parent
+            line, col = src.line_col(name.start_byte)
+            text = define.text.decode("utf-8", "replace").strip()
+            found.append(Occurrence(src.path, "alias", name.text.decode(), None,
+                                    define.start_byte, define.end_byte, name.start_byte,
+                                    line, col, " ".join(text.split())))
+    return sorted(found, key=lambda o: o.name_start)
+
+
+def _python_occurrences(src: SourceFile) -> list[Occurrence]:
+    found = []
+    for m in _PYTHON_RE.finditer(src.data):
+        line, col = src.line_col(m.start(2))
+        found.append(Occurrence(src.path, "python", m.group(2).decode(), None,
+                                m.start(), m.end(), m.start(2), line, col, m.group(0).decode()))
+    return found
+
+
+def find_occurrences(src: SourceFile, tree: tree_sitter.Tree | None = None) -> list[Occurrence]:
+    """All occurrences in a file; C files are parsed unless a tree is given."""
+    if src.path.endswith(".py"):
+        return _python_occurrences(src)
+    return _c_occurrences(src, (tree or parse_c(src.data)).root_node)

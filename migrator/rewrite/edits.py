@@ -1,0 +1,60 @@
+"""Byte-range edits: the only way migrator changes a file.
+
+An edit replaces [start, end) by new bytes.  Edits are narrowed to the bytes
+that really differ, so a rule that renders a whole expression still leaves
+every untouched byte (receivers, casts, comments, odd encodings) as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from ..errors import MigratorError
+
+
+@dataclass(frozen=True)
+class Edit:
+    start: int
+    end: int
+    text: bytes
+    rule_id: str = ""
+
+
+def _narrow(old: bytes, new: bytes) -> tuple[int, int]:
+    """Lengths of the common prefix and suffix of old and new (not overlapping)."""
+    limit = min(len(old), len(new))
+    pre = 0
+    while pre < limit and old[pre] == new[pre]:
+        pre += 1
+    suf = 0
+    while suf < limit - pre and old[-1 - suf] == new[-1 - suf]:
+        suf += 1
+    return pre, suf
+
+
+def edits_for(data: bytes, matches: Iterable) -> list[Edit]:
+    """The narrowed edits of the rewrite matches of one file."""
+    edits = []
+    for m in matches:
+        for start, end, text in m.replacements:
+            old = data[start:end]
+            new = text.encode("utf-8", "surrogateescape")
+            if old == new:
+                continue
+            pre, suf = _narrow(old, new)
+            edits.append(Edit(start + pre, end - suf, new[pre:len(new) - suf], m.rule_id))
+    return edits
+
+
+def apply_edits(data: bytes, edits: Sequence[Edit]) -> bytes:
+    """Apply non-overlapping edits; overlapping ones are a bug in the caller."""
+    out, pos = [], 0
+    for e in sorted(edits, key=lambda e: (e.start, e.end)):
+        if e.start < pos:
+            raise MigratorError(f"overlapping edits at byte {e.start} ({e.rule_id})")
+        out.append(data[pos:e.start])
+        out.append(e.text)
+        pos = e.end
+    out.append(data[pos:])
+    return b"".join(out)
