@@ -1,0 +1,80 @@
+"""Scan a whole tree: every occurrence of the old layouts, decided by the rules."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from ..errors import MigratorError
+from ..parse import candidate_paths, read_source
+from ..target import type_names
+from .engine import UNDECIDED, FileMatches, Finding, match_file
+from .rules import Rule
+
+
+@dataclass(frozen=True)
+class FileScan:
+    """One file's result; `error` says why a file could not be scanned."""
+
+    path: str
+    findings: tuple[Finding, ...] = ()
+    result: FileMatches | None = None
+    error: str | None = None
+
+    @property
+    def sites(self) -> int:
+        return sum(1 for f in self.findings if f.occurrence.is_site)
+
+
+@dataclass(frozen=True)
+class TreeScan:
+    root: str
+    files: tuple[FileScan, ...]
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for fs in self.files for f in fs.findings]
+
+    @property
+    def skipped(self) -> list[FileScan]:
+        return [fs for fs in self.files if fs.error is not None]
+
+    def kind_counts(self) -> Counter:
+        return Counter(f.occurrence.kind for f in self.findings)
+
+    def decision_counts(self) -> Counter:
+        """How the sites are decided: rewrite, report or undecided."""
+        return Counter(f.severity for f in self.findings if f.occurrence.is_site)
+
+
+def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, str]) -> FileScan:
+    try:
+        src = read_source(root, path)
+    except MigratorError as e:
+        return FileScan(path, error=str(e).split(": ", 1)[-1])
+    result = match_file(src, rules, names)
+    return FileScan(path, result.findings, result)
+
+
+def scan_tree(
+    root: str,
+    rules: Sequence[Rule],
+    names: Mapping[str, str] | None = None,
+    jobs: int | None = None,
+) -> TreeScan:
+    """Scan every candidate file below root (a directory)."""
+    names = names or type_names()
+    files = []
+    for path, unreadable in candidate_paths(root, jobs):
+        if unreadable is not None:
+            files.append(FileScan(path, error=f"cannot read: {unreadable}"))
+            continue
+        fs = scan_file(root, path, rules, names)
+        if fs.findings or fs.error:
+            files.append(fs)
+    return TreeScan(os.path.abspath(root), tuple(files))
+
+
+__all__ = ["FileScan", "TreeScan", "scan_file", "scan_tree", "UNDECIDED"]
