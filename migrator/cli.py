@@ -46,6 +46,10 @@ def cli() -> None:
     """
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _site_label(f) -> str:
     o = f.occurrence
     if o.kind == "use":
@@ -77,10 +81,11 @@ def _print_scan(scan: TreeScan) -> None:
     kinds, decided = scan.kind_counts(), scan.decision_counts()
     files = sum(1 for fs in scan.files if fs.sites)
     click.echo(
-        f"{kinds['use']} sites in {files} files: {decided['rewrite']} rewrite, "
+        f"{_count(kinds['use'], 'site')} in {_count(files, 'file')}: {decided['rewrite']} rewrite, "
         f"{decided['report']} report, {decided['undecided']} undecided; "
-        f"{kinds['guarded']} version-guarded, {kinds['declaration']} declarations, "
-        f"{kinds['alias']} alias, {kinds['python']} Python; {len(scan.skipped)} files skipped"
+        f"{kinds['guarded']} version-guarded, {_count(kinds['declaration'], 'declaration')}, "
+        f"{_count(kinds['alias'], 'alias')}, {kinds['python']} Python; "
+        f"{_count(len(scan.skipped), 'file')} skipped"
     )
 
 

@@ -118,7 +118,7 @@ def _compile_query(where: str, source: str) -> tree_sitter.Query:
 
 def _compile_template(where: str, source: str) -> None:
     try:
-        TEMPLATES.parse(source)
+        TEMPLATES.from_string(source)  # compiling also checks filter names
     except jinja2.TemplateSyntaxError as e:
         raise _RuleFileError(f"{where}: line {e.lineno}: {e.message}") from None
     except jinja2.TemplateAssertionError as e:

@@ -1,0 +1,51 @@
+"""Every case written in rules/*.toml, run through the harness `migrator test` uses."""
+
+import pytest
+from click.testing import CliRunner
+
+from migrator.cli import cli
+from migrator.match import load_rules
+from migrator.ruletest import run_rule_tests
+
+RESULTS = run_rule_tests(load_rules())
+
+
+@pytest.mark.parametrize("result", RESULTS, ids=[r.name for r in RESULTS])
+def test_rule_case(result):
+    assert result.ok, f"{result.status}: {result.detail}"
+
+
+def test_every_rule_has_match_and_no_match_cases():
+    for rule in load_rules():
+        assert rule.match_cases, rule.id
+        assert rule.no_match_cases or rule.severity == "report", rule.id
+
+
+def test_cli_runs_the_same_harness():
+    out = CliRunner().invoke(cli, ["test"])
+    failed = sum(1 for r in RESULTS if not r.ok)
+    assert out.output.strip().endswith(f"{len(RESULTS) - failed} passed, {failed} failed")
+    assert out.exit_code == (1 if failed else 0)
+
+
+def test_harness_reports_missing_and_noisy(tmp_path):
+    """A rule whose cases are wrong must fail in the harness, not pass quietly."""
+    (tmp_path / "bad-cases.toml").write_text('''
+id = "bad-cases"
+severity = "rewrite"
+confidence = "low"
+description = "A rule whose cases contradict it"
+pattern = """(field_expression field: (field_identifier) @f (#eq? @f "core_layout")) @site"""
+fix.f = "mem[{{ T.TEXT }}]"
+[[tests.match]]
+code = "x = mod->init_layout.base;"
+expect = "x = mod->mem[MOD_INIT_TEXT].base;"
+[[tests.match]]
+code = "x = mod->core_layout.base;"
+expect = "x = mod->mem[MOD_DATA].base;"
+[[tests.no_match]]
+code = "x = mod->core_layout.size;"
+why = "deliberately noisy"
+''')
+    statuses = [r.status for r in run_rule_tests(load_rules(tmp_path))]
+    assert "missing" in statuses and "wrong" in statuses and "noisy" in statuses
