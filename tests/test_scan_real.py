@@ -50,10 +50,14 @@ def test_other_kinds_are_listed_apart(scan):
     other = sorted((f.occurrence.path, f.occurrence.kind, f.occurrence.line)
                    for f in scan.findings if not f.occurrence.is_site)
     assert other == [
+        ("arch/parisc/kernel/module.c", "comment", 30),
+        ("arch/parisc/kernel/module.c", "comment", 32),
         ("include/linux/module.h", "declaration", 424),
         ("include/linux/module.h", "declaration", 425),
         ("include/linux/module.h", "declaration", 427),
         ("kernel/module/internal.h", "alias", 26),
+        ("kernel/module/main.c", "comment", 1516),
+        ("kernel/module/main.c", "comment", 1517),
         ("scripts/gdb/linux/modules.py", "python", 76),
         ("scripts/gdb/linux/symbols.py", "python", 112),
     ]

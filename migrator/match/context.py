@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from tree_sitter import Node
 
 _CONDITIONALS = ("preproc_if", "preproc_elif", "preproc_ifdef", "preproc_elifdef")
@@ -49,8 +52,34 @@ def enclosing(node: Node, kind: str) -> Node | None:
     return None
 
 
-def _declared_in(scope: Node, name: bytes, before: int) -> Node | None:
-    """The type node of a declaration of `name` directly in scope, before offset."""
+# Integer types an address may be held in: C's own words and the kernel's typedefs.
+_INTEGER_TYPE_RE = re.compile(
+    rb"^(?:(?:unsigned|signed|long|int|short|char)(?:\s+(?:unsigned|signed|long|int|short|char))*"
+    rb"|(?:__)?[us](?:8|16|32|64)|u?int(?:8|16|32|64|ptr)_t|size_t|ulong"
+    rb"|Elf(?:32|64)?_(?:Addr|Off|Word|Xword|Sxword|Half))$"
+)
+
+
+@dataclass(frozen=True)
+class Declaration:
+    type: bytes  # the type specifier, e.g. b"const struct module"
+    is_pointer: bool
+
+    @property
+    def is_integer(self) -> bool:
+        return bool(_INTEGER_TYPE_RE.match(b" ".join(self.type.replace(b"const", b"").split())))
+
+
+def _is_pointer(declarator: Node) -> bool:
+    while declarator is not None:
+        if declarator.type in ("pointer_declarator", "abstract_pointer_declarator", "array_declarator"):
+            return True
+        declarator = declarator.child_by_field_name("declarator")
+    return False
+
+
+def _declared_in(scope: Node, name: bytes, before: int) -> Declaration | None:
+    """The declaration of `name` directly in scope, before offset."""
     for child in scope.named_children:
         if child.start_byte >= before:
             break
@@ -58,12 +87,19 @@ def _declared_in(scope: Node, name: bytes, before: int) -> Node | None:
             continue
         for decl in child.children_by_field_name("declarator"):
             if declarator_name(decl) == name:
-                return child.child_by_field_name("type")
+                target = decl.child_by_field_name("declarator") if decl.type == "init_declarator" else decl
+                return Declaration(child.child_by_field_name("type").text, _is_pointer(target))
     return None
 
 
 def declared_type(identifier: Node) -> bytes | None:
-    """The declared type of an identifier, looked up through the enclosing scopes.
+    """The declared type of an identifier, or None where it is not known here."""
+    decl = declaration_of(identifier)
+    return decl.type if decl is not None else None
+
+
+def declaration_of(identifier: Node) -> Declaration | None:
+    """The declaration of an identifier, looked up through the enclosing scopes.
 
     Only plain declarations are understood; None means unknown (a macro such
     as THIS_MODULE, a global from another file), which callers must treat as
@@ -82,7 +118,7 @@ def declared_type(identifier: Node) -> bytes | None:
         else:
             continue
         if found is not None:
-            return found.text
+            return found
     return None
 
 

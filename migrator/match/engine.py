@@ -86,6 +86,14 @@ def _render(rule: Rule, source: str | None, caps: dict[str, list[Node]], names: 
         raise MigratorError(f"{rule.path}: template uses {e.message}") from None
 
 
+def _span(rule: Rule, site: Node, caps: dict[str, list[Node]]) -> tuple[int, int]:
+    """The bytes a match owns: its site and every capture its fix replaces."""
+    nodes = [site]
+    if isinstance(rule.fix, dict):
+        nodes += [caps[c][0] for c in rule.fix]
+    return min(n.start_byte for n in nodes), max(n.end_byte for n in nodes)
+
+
 def _replacements(rule: Rule, caps: dict[str, list[Node]], names: Mapping[str, str]):
     if rule.severity != "rewrite":
         return ()
@@ -98,9 +106,17 @@ def _replacements(rule: Rule, caps: dict[str, list[Node]], names: Mapping[str, s
     ))
 
 
+def _rule_matches(rule: Rule, root: Node):
+    try:
+        return tree_sitter.QueryCursor(rule.query).matches(root)
+    except UnicodeDecodeError:
+        # Predicates see node text as strict UTF-8; a rule must not test free text.
+        raise MigratorError(f"rule {rule.id}: a predicate met bytes that are not UTF-8") from None
+
+
 def _candidates(rules: Sequence[Rule], root: Node, names: Mapping[str, str]):
     for order, rule in enumerate(rules):
-        for _, caps in tree_sitter.QueryCursor(rule.query).matches(root):
+        for _, caps in _rule_matches(rule, root):
             site = caps["site"][0]
             if not _inside_ok(rule, site):
                 continue
@@ -121,25 +137,24 @@ def match_file(
             Finding(o, None, None, "gdb script") for o in occs))
     tree = tree or parse_c(src.data)
     occs = find_occurrences(src, tree)
-    sites = [o for o in occs if o.is_site]
-    others = [o for o in occs if not o.is_site]
+    sites = [o for o in occs if o.is_decidable]
+    others = [o for o in occs if not o.is_decidable]
 
     def covered(start: int, end: int, group: list[Occurrence]) -> list[Occurrence]:
         return [o for o in group if start <= o.name_start < end]
 
     hits = []
     for order, rule, site, caps in _candidates(rules, tree.root_node, names):
-        s, e = site.start_byte, site.end_byte
+        s, e = _span(rule, site, caps)
         # A hit must decide a real use, and must not swallow guarded code or a declaration.
         if not covered(s, e, sites) or covered(s, e, others):
             continue
-        hits.append((-rule.priority, -(e - s), s, order, rule, site, caps))
+        hits.append((-rule.priority, -(e - s), s, order, e, rule, caps))
     hits.sort(key=lambda h: h[:4])
 
     taken: list[tuple[int, int]] = []
     matches: list[Match] = []
-    for _, _, s, _, rule, site, caps in hits:
-        e = site.end_byte
+    for _, _, s, _, e, rule, caps in hits:
         if any(s < te and ts < e for ts, te in taken):
             continue
         taken.append((s, e))
@@ -163,6 +178,8 @@ def match_file(
             findings.append(Finding(o, m.rule_id, m.severity, m.message))
         elif o.is_site:
             findings.append(Finding(o, None, UNDECIDED, "no rule decides what this use means"))
+        elif o.kind == "comment":
+            findings.append(Finding(o, None, None, "comment"))
         else:
             findings.append(Finding(o, None, None, _NOTE[o.kind]))
     return FileMatches(src.path, tuple(occs), tuple(matches), tuple(findings))

@@ -54,7 +54,10 @@ def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, s
         src = read_source(root, path)
     except MigratorError as e:
         return FileScan(path, error=str(e).split(": ", 1)[-1])
-    result = match_file(src, rules, names)
+    try:
+        result = match_file(src, rules, names)
+    except MigratorError as e:
+        return FileScan(path, error=str(e))
     return FileScan(path, result.findings, result)
 
 

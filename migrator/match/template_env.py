@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Mapping
 
 import jinja2
 from tree_sitter import Node
 
-from .context import declared_type
+from .context import declaration_of
 
 
 class Capture:
@@ -22,6 +23,12 @@ class Capture:
     @property
     def type(self) -> str:
         return self.node.type
+
+    def __eq__(self, other) -> bool:
+        return str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
 
 
 def _strip_cast(c: Capture) -> Node:
@@ -38,13 +45,14 @@ def as_address(c: Capture) -> str:
     """An expression as the `unsigned long addr` that within_module*() take.
 
     Casts the old code used to compare addresses are dropped; an identifier
-    declared `unsigned long` needs none; anything else gets one.
+    declared with an integer type converts by itself; a pointer, or anything
+    whose type is unknown here, gets a cast.
     """
     node = _strip_cast(c)
     text = node.text.decode("utf-8", "surrogateescape")
     if node.type == "identifier":
-        t = declared_type(node)
-        if t is not None and t.split() == [b"unsigned", b"long"]:
+        decl = declaration_of(node)
+        if decl is not None and not decl.is_pointer and decl.is_integer:
             return text
     if node.type not in ("identifier", "field_expression", "call_expression",
                          "subscript_expression", "parenthesized_expression"):
@@ -57,7 +65,12 @@ def bare(c: Capture) -> str:
     return _strip_cast(c).text.decode("utf-8", "surrogateescape")
 
 
-FILTERS = {"address": as_address, "bare": bare}
+def re_sub(text, pattern: str, replacement: str) -> str:
+    """re.sub over a capture's text, for comments and other free text."""
+    return re.sub(pattern, replacement, str(text))
+
+
+FILTERS = {"address": as_address, "bare": bare, "re_sub": re_sub}
 
 
 def template_globals(names: Mapping[str, str]) -> dict:

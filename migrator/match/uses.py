@@ -7,6 +7,7 @@ Kinds:
   declaration  a `struct module_layout` member declaration
   alias        a macro that renames one layout to another
   python       a gdb script reading the field by name
+  comment      a comment naming a layout (rules may update it; not a site)
 
 Accesses on receivers of another declared struct type, and identifiers that
 merely contain the words, are not occurrences at all.
@@ -27,6 +28,8 @@ from .context import declared_type, is_struct_module, is_version_guarded
 OLD_NAMES = ("core_layout", "init_layout", "data_layout")
 LAYOUT_MEMBERS = ("base", "size", "text_size", "ro_size", "ro_after_init_size")
 SITE_KINDS = ("use",)  # what a rewrite must deal with; the rest is information
+DECIDABLE_KINDS = ("use", "comment")  # what a rule may touch
+_COMMENT_RE = re.compile(rb"\b(core|init|data)_layout\b")
 
 _PYTHON_RE = re.compile(rb"""\[\s*(['"])((?:core|init|data)_layout)\1\s*\]""")
 
@@ -49,6 +52,9 @@ def _queries() -> dict[str, tree_sitter.Query]:
         "alias": tree_sitter.Query(
             lang, "(preproc_def name: (identifier) @name value: (preproc_arg) @value)"
         ),
+        # No predicate here: py-tree-sitter decodes predicate text as strict
+        # UTF-8, and kernel comments hold Latin-1 names.  Filtered as bytes below.
+        "comment": tree_sitter.Query(lang, "(comment) @comment"),
     }
 
 
@@ -70,6 +76,10 @@ class Occurrence:
     @property
     def is_site(self) -> bool:
         return self.kind in SITE_KINDS
+
+    @property
+    def is_decidable(self) -> bool:
+        return self.kind in DECIDABLE_KINDS
 
 
 def _access_occurrence(src: SourceFile, access: Node, name: Node) -> Occurrence | None:
@@ -100,6 +110,12 @@ def _access_occurrence(src: SourceFile, access: Node, name: Node) -> Occurrence 
     )
 
 
+def _line_at(data: bytes, offset: int) -> str:
+    start = data.rfind(b"\n", 0, offset) + 1
+    end = data.find(b"\n", offset)
+    return data[start:end if end >= 0 else len(data)].decode("utf-8", "replace").strip()
+
+
 def _c_occurrences(src: SourceFile, root: Node) -> list[Occurrence]:
     q = _queries()
     found: list[Occurrence] = []
@@ -123,6 +139,14 @@ def _c_occurrences(src: SourceFile, root: Node) -> list[Occurrence]:
             found.append(Occurrence(src.path, "alias", name.text.decode(), None,
                                     define.start_byte, define.end_byte, name.start_byte,
                                     line, col, " ".join(text.split())))
+    for _, caps in tree_sitter.QueryCursor(q["comment"]).matches(root):
+        comment = caps["comment"][0]
+        for m in _COMMENT_RE.finditer(comment.text):
+            at = comment.start_byte + m.start()
+            line, col = src.line_col(at)
+            found.append(Occurrence(src.path, "comment", m.group(0).decode(), None,
+                                    comment.start_byte, comment.end_byte, at, line, col,
+                                    _line_at(src.data, at)))
     return sorted(found, key=lambda o: o.name_start)
 
 
