@@ -29,6 +29,7 @@ class Placement:
     """One item at ``offset`` in ``region`` (an old allocation or a new memory type)."""
 
     key: str
+    index: int
     region: str
     offset: int
     size: int
@@ -162,7 +163,7 @@ def old_layout(prepared: Prepared, config: KernelConfig) -> OldLayout:
     placements = []
     for item, region, offset, intended in raw:
         perm = _class_at(spans, region, offset, item.size, intended)
-        placements.append(Placement(item.key, region, offset, item.size, item.align, perm,
+        placements.append(Placement(item.key, item.index, region, offset, item.size, item.align, perm,
                                     region == "init"))
     return OldLayout(tuple(placements), tuple(size.items()), tuple(spans))
 
@@ -200,7 +201,7 @@ def new_layout(prepared: Prepared, config: KernelConfig, table: PlacementTable) 
         offset = _align(size[mem_type], item.align)
         size[mem_type] = offset + item.size
         perm, init = MEMORY_TYPES[mem_type]
-        placements.append(Placement(item.key, mem_type, offset, item.size, item.align, perm, init))
+        placements.append(Placement(item.key, item.index, mem_type, offset, item.size, item.align, perm, init))
 
     if prepared.reservation is not None:
         put(prepared.reservation, table.arch_reserved)
