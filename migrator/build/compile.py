@@ -40,7 +40,7 @@ LOG_NAME = "migrator-build.log"
 # directories are configured again.
 _STAMP_SCHEME = 1
 _TAIL_LINES = 30
-_ENV_DROP_PREFIXES = ("KBUILD_", "KCONFIG_")
+_ENV_DROP_PREFIXES = ("KBUILD_", "KCONFIG_", "LC_", "LANG")
 _ENV_DROP = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "GNUMAKEFLAGS", "ARCH", "CROSS_COMPILE",
              "SUBARCH", "CC", "LD", "LLVM", "O"}
 
@@ -121,7 +121,10 @@ def compile_targets(
     root = root.resolve()
     if root == tree or root.is_relative_to(tree):
         raise MigratorError(f"build root {root} is inside the kernel tree {tree}")
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MigratorError(f"cannot create build root {root}: {exc.strerror or exc}") from None
     names = [t.name for t in targets]
     if len(set(names)) != len(names):
         raise MigratorError("two targets share a name; each needs its own build directory")
@@ -154,27 +157,32 @@ def _compile_one(
             log.info("%s: %s %s not found", target.name, what, tool)
             return result(Outcome.UNAVAILABLE, False, f"{what} {tool} not found on PATH")
 
-    with _locked(root / f".{target.name}.lock"):
-        runner = _Runner(tree, target, out, timeout)
-        configured = False
-        if not _stamp_matches(out, tree, target):
-            configured = True
-            error = _configure(runner, tree, target, out)
-            if error:
-                return result(Outcome.FAILED, True, error, runner.output)
-        log.info("%s: building %s", target.name, " ".join(target.objects))
-        for obj in target.objects:
-            # Force the compile, so that the result describes this call.
-            (out / obj).unlink(missing_ok=True)
-        ok = runner.make(f"-j{jobs}", *target.objects)
-        warnings = _warnings(runner.last_output)
-        if not ok:
-            return result(Outcome.FAILED, configured, runner.failure, runner.output, warnings)
-        missing = [o for o in target.objects if not (out / o).is_file()]
-        if missing:
-            reason = f"make succeeded but did not produce {missing[0]}"
-            return result(Outcome.FAILED, configured, reason, runner.output, warnings)
-        return result(Outcome.BUILT, configured, warnings=warnings)
+    runner = _Runner(tree, target, out, timeout)
+    configured = False
+    try:
+        with _locked(root / f".{target.name}.lock"):
+            if not _stamp_matches(out, tree, target):
+                configured = True
+                error = _configure(runner, tree, target, out)
+                if error:
+                    return result(Outcome.FAILED, True, error, runner.output)
+            log.info("%s: building %s", target.name, " ".join(target.objects))
+            for obj in target.objects:
+                # Force the compile, so that the result describes this call.
+                (out / obj).unlink(missing_ok=True)
+            ok = runner.make(f"-j{jobs}", *target.objects)
+            warnings = _warnings(runner.relative(runner.last_output))
+            missing = [o for o in target.objects if not (out / o).is_file()]
+    except OSError as exc:
+        where = f" {exc.filename}:" if exc.filename else ""
+        reason = f"build directory unusable:{where} {exc.strerror or exc}"
+        return result(Outcome.FAILED, configured, reason, runner.output)
+    if not ok:
+        return result(Outcome.FAILED, configured, runner.failure, runner.output, warnings)
+    if missing:
+        reason = f"make succeeded but did not produce {missing[0]}"
+        return result(Outcome.FAILED, configured, reason, runner.output, warnings)
+    return result(Outcome.BUILT, configured, warnings=warnings)
 
 
 def _configure(runner: _Runner, tree: Path, target: Target, out: Path) -> str:
@@ -239,15 +247,21 @@ class _Runner:
     def run(self, cmd: list[str], label: str = "") -> bool:
         label = label or Path(cmd[0]).name
         log.debug("%s: running %s", self.target.name, " ".join(cmd))
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            cwd=self.out,
-            start_new_session=True,  # a timeout can stop make and its children
-        )
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.out,
+                start_new_session=True,  # a timeout can stop make and its children
+            )
+        except OSError as exc:
+            self.failure = f"{label} could not start: {exc.strerror or exc}"
+            self.last_output = ""
+            self.output += f"$ {' '.join(cmd)}\n{self.failure}\n"
+            return False
         timed_out = False
         try:
             raw, _ = proc.communicate(timeout=self.timeout)
@@ -263,9 +277,13 @@ class _Runner:
             self.failure = f"{label} timed out after {self.timeout:g} s"
             return False
         if proc.returncode != 0:
-            self.failure = _first_error(text) or f"{label} exited with status {proc.returncode}"
+            self.failure = _first_error(self.relative(text)) or f"{label} exited with status {proc.returncode}"
             return False
         return True
+
+    def relative(self, text: str) -> str:
+        """``text`` with the tree's paths made relative, as in the tree's own terms."""
+        return text.replace(f"{self.tree}/", "")
 
     def _append_log(self, cmd: list[str], text: str) -> None:
         mode = "a" if self._log_started else "w"
@@ -314,7 +332,8 @@ def _clean_env() -> dict[str, str]:
         for k, v in os.environ.items()
         if k not in _ENV_DROP and not k.startswith(_ENV_DROP_PREFIXES)
     }
-    env["LC_ALL"] = "C"  # stable, parseable messages
+    # Plain ASCII messages.  kbuild unexports LC_ALL, so LANG says it too.
+    env["LANG"] = env["LC_ALL"] = "C"
     return env
 
 
@@ -329,13 +348,14 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+_MAKE_PREFIX = re.compile(r"^(make(\[\d+\])?: )?(\*\*\* ?)*")
 _ERROR_RE = re.compile(r"(error:|\*\*\* |No rule to make target|not found|Error \d)")
 
 
 def _first_error(text: str) -> str:
     for line in text.splitlines():
         if _ERROR_RE.search(line):
-            return _shorten(line.strip().lstrip("*").strip())
+            return _shorten(_MAKE_PREFIX.sub("", line.strip()))
     return ""
 
 

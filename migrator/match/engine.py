@@ -76,10 +76,21 @@ def _inside_ok(rule: Rule, site: Node) -> bool:
     return True
 
 
+def _meaning(rule: Rule, caps: dict[str, list[Node]]) -> dict[str, str] | None:
+    """The variables of the first `when` row the captures fit; {} without rows."""
+    if not rule.when:
+        return {}
+    for row in rule.when:
+        if all(caps[k][0].text.decode() == v for k, v in row.items() if k in caps):
+            return {k: v for k, v in row.items() if k not in caps}
+    return None
+
+
 def _render(rule: Rule, source: str | None, caps: dict[str, list[Node]], names: Mapping[str, str]) -> str:
     if source is None:
         return rule.summary
     values = {k: Capture(v[0]) for k, v in caps.items()}
+    values.update(_meaning(rule, caps) or {})
     try:
         return TEMPLATES.from_string(source).render(**values, **template_globals(names))
     except jinja2.UndefinedError as e:
@@ -94,12 +105,21 @@ def _span(rule: Rule, site: Node, caps: dict[str, list[Node]]) -> tuple[int, int
     return min(n.start_byte for n in nodes), max(n.end_byte for n in nodes)
 
 
+def _is_condition(node: Node) -> bool:
+    parent = node.parent
+    return (node.type == "parenthesized_expression" and parent is not None
+            and parent.child_by_field_name("condition") == node)
+
+
 def _replacements(rule: Rule, caps: dict[str, list[Node]], names: Mapping[str, str]):
     if rule.severity != "rewrite":
         return ()
     if isinstance(rule.fix, str):
         site = caps["site"][0]
-        return ((site.start_byte, site.end_byte, _render(rule, rule.fix, caps, names)),)
+        text = _render(rule, rule.fix, caps, names)
+        if _is_condition(site):
+            text = f"({text})"  # the parentheses of `if (...)` are syntax, not expression
+        return ((site.start_byte, site.end_byte, text),)
     return tuple(sorted(
         (caps[c][0].start_byte, caps[c][0].end_byte, _render(rule, t, caps, names))
         for c, t in rule.fix.items()
@@ -118,7 +138,7 @@ def _candidates(rules: Sequence[Rule], root: Node, names: Mapping[str, str]):
     for order, rule in enumerate(rules):
         for _, caps in _rule_matches(rule, root):
             site = caps["site"][0]
-            if not _inside_ok(rule, site):
+            if _meaning(rule, caps) is None or not _inside_ok(rule, site):
                 continue
             yield order, rule, site, caps
 

@@ -64,6 +64,9 @@ class Rule:
     reason: str | None
     priority: int = 0
     inside: tuple[Inside, ...] = ()
+    # Rows of a meaning table: capture values -> template variables.  When
+    # present, a hit whose captures fit no row is no match.
+    when: tuple[dict[str, str], ...] = ()
     match_cases: tuple[MatchCase, ...] = ()
     no_match_cases: tuple[NoMatchCase, ...] = ()
 
@@ -86,7 +89,7 @@ class Rule:
 _TOP_FIELDS = {
     "id": str, "description": str, "severity": str, "confidence": str,
     "pattern": str, "fix": (str, dict), "reason": str, "priority": int,
-    "inside": list, "tests": dict,
+    "inside": list, "when": list, "tests": dict,
 }
 _INSIDE_FIELDS = {"kind": str, "name": str, "has": str}
 _TEST_FIELDS = {"match": list, "no_match": list}
@@ -125,6 +128,19 @@ def _compile_template(where: str, source: str) -> None:
         raise _RuleFileError(f"{where}: {e.message}") from None
 
 
+def _captures_in(query: tree_sitter.Query, pattern: int, capture: int) -> bool:
+    """Whether a pattern of the query holds the capture at all.
+
+    py-tree-sitter 0.26 raises SystemError for a capture a pattern does not
+    hold, where it returns "", "?", "*" or "+" for one it does.
+    """
+    try:
+        query.capture_quantifier(pattern, capture)
+        return True
+    except SystemError:
+        return False
+
+
 def load_rule(path: str | os.PathLike) -> Rule:
     """Read and validate one rule file."""
     path = str(path)
@@ -154,6 +170,12 @@ def load_rule(path: str | os.PathLike) -> Rule:
     captures = {query.capture_name(i) for i in range(query.capture_count)}
     if "site" not in captures:
         raise _RuleFileError(f"{path}: field 'pattern' has no @site capture")
+    site = next(i for i in range(query.capture_count) if query.capture_name(i) == "site")
+    for n in range(query.pattern_count):
+        if not _captures_in(query, n, site):
+            raise _RuleFileError(
+                f"{path}: field 'pattern': pattern {n + 1} has no @site"
+                " (predicates belong inside the parentheses of their pattern)")
 
     if data["severity"] == "rewrite":
         if "fix" not in data:
@@ -183,6 +205,17 @@ def load_rule(path: str | os.PathLike) -> Rule:
             _compile_query(f"{where}: field 'has'", table["has"])
         inside.append(Inside(table["kind"], table.get("name"), table.get("has")))
 
+    when = []
+    for i, row in enumerate(data.get("when", [])):
+        where = f"{path}: when[{i}]"
+        if not isinstance(row, dict) or not all(isinstance(v, str) for v in row.values()):
+            raise _RuleFileError(f"{where}: must be a table of strings")
+        if not any(k in captures for k in row):
+            raise _RuleFileError(f"{where}: names no capture of the pattern")
+        if not set(row) - captures:
+            raise _RuleFileError(f"{where}: gives no variable to the template")
+        when.append(dict(row))
+
     tests = data.get("tests", {})
     _check_fields(f"{path}: tests", tests, _TEST_FIELDS)
     match_cases, no_match_cases = [], []
@@ -204,7 +237,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
         id=rule_id, path=path, description=data["description"],
         severity=data["severity"], confidence=data["confidence"],
         pattern=data["pattern"], fix=data.get("fix"), reason=data.get("reason"),
-        priority=data.get("priority", 0), inside=tuple(inside),
+        priority=data.get("priority", 0), inside=tuple(inside), when=tuple(when),
         match_cases=tuple(match_cases), no_match_cases=tuple(no_match_cases),
     )
 

@@ -70,7 +70,13 @@ def re_sub(text, pattern: str, replacement: str) -> str:
     return re.sub(pattern, replacement, str(text))
 
 
-FILTERS = {"address": as_address, "bare": bare, "re_sub": re_sub}
+def upto(outer: Capture, inner: Capture) -> str:
+    """The text of `outer` that stands before `inner`: a cast prefix, kept as written."""
+    o, i = outer.node, inner.node
+    return o.text[: i.start_byte - o.start_byte].decode("utf-8", "surrogateescape")
+
+
+FILTERS = {"address": as_address, "bare": bare, "re_sub": re_sub, "upto": upto}
 
 
 def template_globals(names: Mapping[str, str]) -> dict:
