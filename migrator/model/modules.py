@@ -115,11 +115,25 @@ def apt_options(arch: str) -> list[str]:
     ]
 
 
-def update_index(arch: str) -> None:
-    """``apt-get update`` in the private state of a foreign ``arch`` (the host's is left alone)."""
+def update_index(arch: str) -> tuple[str, ...]:
+    """``apt-get update`` in the private state of a foreign ``arch`` (the host's is left alone).
+
+    A suite whose index cannot be had (a mirror mid-sync) is not fatal while
+    another suite's index is there: the package then comes from the suites
+    apt does know.  Returns apt's error lines in that case.
+    """
     options = apt_options(arch)
-    if options:
-        _run(["apt-get", *options, "update"])
+    if not options:
+        return ()
+    done = subprocess.run(["apt-get", *options, "update"], capture_output=True, text=True,
+                          check=False)
+    if done.returncode == 0:
+        return ()
+    errors = tuple(line for line in done.stderr.splitlines() if line.startswith("E:"))
+    if any((cache_root() / "apt" / arch / "lists").glob("*Packages*")):
+        return errors
+    raise MigratorError(f"apt-get update for {arch} failed: "
+                        f"{errors[0] if errors else 'no message'}")
 
 
 def _show(options: list[str], package: str) -> dict[str, str] | None:
