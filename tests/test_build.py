@@ -414,6 +414,15 @@ def test_a_compile_error_is_a_result_with_reason_and_log_tail(fake):
     assert (build / "fake" / "migrator-build.log").is_file()
 
 
+def test_an_unusable_build_dir_is_a_result(fake):
+    tree, build = fake
+    build.mkdir()
+    (build / "fake").write_text("a file where the O= directory should be\n")
+    (result,) = compile_targets(tree, [fake_target()], build)
+    assert result.outcome is Outcome.FAILED
+    assert result.reason.startswith("build directory unusable:")
+
+
 def test_each_target_gets_a_result_in_order(fake):
     tree, build = fake
     ok = fake_target()
