@@ -79,10 +79,17 @@ def _run_case(rule: Rule, kind: str, index: int, case, names) -> CaseResult:
     return CaseResult(rule.id, kind, index, "ok")
 
 
+def _only_comments(code: str) -> bool:
+    return all(n.type == "comment" for n in parse_c(code.encode()).root_node.children)
+
+
 def derived_no_match_cases(case: MatchCase) -> list[tuple[str, NoMatchCase]]:
     """The no_match cases that any match case implies."""
-    derived = [
-        ("comment", NoMatchCase("/* " + case.code.replace("*/", "* /") + " */\n", "the code in a comment")),
+    derived = []
+    if not _only_comments(case.code):
+        derived.append(
+            ("comment", NoMatchCase("/* " + case.code.replace("*/", "* /") + " */\n", "the code in a comment")))
+    derived += [
         ("guarded", NoMatchCase(
             "#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0)\n" + case.code + "\n#endif\n",
             "the code inside a LINUX_VERSION_CODE guard")),

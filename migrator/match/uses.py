@@ -144,7 +144,8 @@ def _c_occurrences(src: SourceFile, root: Node) -> list[Occurrence]:
         for m in _COMMENT_RE.finditer(comment.text):
             at = comment.start_byte + m.start()
             line, col = src.line_col(at)
-            found.append(Occurrence(src.path, "comment", m.group(0).decode(), None,
+            kind = "guarded" if is_version_guarded(comment) else "comment"
+            found.append(Occurrence(src.path, kind, m.group(0).decode(), None,
                                     comment.start_byte, comment.end_byte, at, line, col,
                                     _line_at(src.data, at)))
     return sorted(found, key=lambda o: o.name_start)

@@ -33,23 +33,43 @@ def _narrow(old: bytes, new: bytes) -> tuple[int, int]:
     return pre, suf
 
 
+def _line_bounds(data: bytes, offset: int) -> tuple[int, int]:
+    """Start of the line holding offset, and the start of the next line."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    end = data.find(b"\n", offset)
+    return start, len(data) if end < 0 else end + 1
+
+
 def _whole_lines(data: bytes, start: int, end: int) -> tuple[int, int]:
     """Widen a deletion that leaves only blanks on its lines to those whole lines.
 
-    A blank line left between the deletion and a closing brace goes too, as
-    checkpatch asks: "Blank lines aren't necessary before a close brace".
+    Blank lines that the deletion would leave against a brace go too, and two
+    runs of blank lines do not meet, as checkpatch asks ("Blank lines aren't
+    necessary before a close brace", "Please don't use multiple blank lines").
     """
-    line_start = data.rfind(b"\n", 0, start) + 1
-    line_end = data.find(b"\n", end)
-    line_end = len(data) if line_end < 0 else line_end + 1
-    if data[line_start:start].strip() or data[end:line_end].strip():
+    first, _ = _line_bounds(data, start)
+    _, last = _line_bounds(data, max(end - 1, start))
+    if data[first:start].strip() or data[end:last].strip():
         return start, end
-    next_end = data.find(b"\n", line_end)
-    next_line = data[line_end:next_end if next_end >= 0 else len(data)]
-    prev_start = data.rfind(b"\n", 0, max(line_start - 1, 0)) + 1
-    if line_start > 0 and not data[prev_start:line_start].strip() and next_line.strip().startswith(b"}"):
-        line_start = prev_start
-    return line_start, line_end
+    before = first
+    while before > 0:
+        prev, _ = _line_bounds(data, before - 1)
+        if data[prev:before].strip():
+            break
+        before = prev
+    after = last
+    while after < len(data):
+        _, nxt = _line_bounds(data, after)
+        if data[after:nxt].strip():
+            break
+        after = nxt
+    prev_line = data[_line_bounds(data, before - 1)[0]:before] if before > 0 else b""
+    next_line = data[after:_line_bounds(data, after)[1]]
+    if next_line.strip().startswith(b"}") or prev_line.rstrip().endswith(b"{"):
+        return before, after
+    if before < first and after > last:
+        return first, after
+    return first, last
 
 
 def edits_for(data: bytes, matches: Iterable) -> list[Edit]:
