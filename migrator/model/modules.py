@@ -57,8 +57,8 @@ class PackageModules:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "migrator"
+    """``$MIGRATOR_CACHE``, else ``~/.cache/migrator`` (shared with corpus/fetch.py)."""
+    return Path(os.environ.get("MIGRATOR_CACHE") or Path.home() / ".cache" / "migrator")
 
 
 def module_cache(arch: str) -> Path:
