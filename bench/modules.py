@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Modules per second of the real-module check, cold and warm, per architecture.
+
+    python3 bench/modules.py [ARCH ...] [--runs N]
+
+cold: from the .deb with the cache bypassed: dpkg-deb/xz unpacking, ELF
+      parsing (section headers, symbols, the arch's relocation counts), then
+      both layouts and the invariants.
+warm: from the cache file beside the .deb: loading it, then layouts and
+      invariants.  No ELF byte is read.
+check: layouts and invariants alone, on images already in memory.
+
+One process, so one of the two cores.  The package is fetched first if it is
+not cached yet; that download is not timed.  Medians of N runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from migrator.errors import MigratorError  # noqa: E402
+from migrator.model import modules as debian  # noqa: E402
+from migrator.model.check import check_images  # noqa: E402
+from migrator.model.kconfig import parse_config  # noqa: E402
+
+
+def median_time(fn, runs: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def bench(arch: str, runs: int) -> None:
+    packages = sorted(debian.module_cache(arch).glob("*.deb"))
+    deb = packages[-1] if packages else debian.fetch_package(arch)
+    debian.read_package(deb)  # make sure the cache file exists
+
+    def cold():
+        found = debian.read_package(deb, use_cache=False)
+        return found, check_images(found.images, parse_config(found.config_text, arch))
+
+    def warm():
+        found = debian.read_package(deb)
+        return found, check_images(found.images, parse_config(found.config_text, arch))
+
+    cold_s, (found, results) = median_time(cold, runs)
+    warm_s, _ = median_time(warm, runs)
+    config = parse_config(found.config_text, arch)
+    check_s, _ = median_time(lambda: check_images(found.images, config), runs)
+    n = len(found.images)
+    bad = sum(len(r.violations) for r in results)
+    print(f"{arch:8} {n:5d} modules  cold {n / cold_s:7.0f}/s ({cold_s:5.2f} s)  "
+          f"warm {n / warm_s:7.0f}/s ({warm_s:5.2f} s)  check {n / check_s:7.0f}/s  "
+          f"violations {bad}  [{deb.name}]")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("arch", nargs="*", default=sorted(debian.FLAVOURS))
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    try:
+        for arch in args.arch:
+            bench(arch, args.runs)
+    except MigratorError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
