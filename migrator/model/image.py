@@ -14,6 +14,9 @@ from migrator.model import arch, elf
 
 # Sections whose headers an arch hook rewrites, kept even when not SHF_ALLOC.
 ARCH_SECTIONS = frozenset({".plt", ".init.plt", ".text.ftrace_trampoline", ".stubs", ".toc"})
+# Writable and executable at once: module_enforce_rwx_sections() refuses these
+# whether or not they are allocated.
+_WX = elf.SHF_WRITE | elf.SHF_EXECINSTR
 # Sections the loader looks up by name before layout.
 NAMED_SECTIONS = frozenset({".modinfo", "__versions", ".data..percpu",
                             ".data..ro_after_init", "__jump_table",
@@ -75,6 +78,7 @@ def image_from_elf(obj: elf.ElfFile, name: str) -> ModuleImage:
     keep = []
     for s in obj.sections:
         if (s.flags & elf.SHF_ALLOC or s.name in ARCH_SECTIONS or s.name in NAMED_SECTIONS
+                or s.flags & _WX == _WX
                 or (symtab is not None and s.index in (symtab.index, strtab_index))):
             keep.append(SectionFacts(s.index, s.name, s.type, s.flags, s.size, s.addralign))
     nsyms = sym0 = 0

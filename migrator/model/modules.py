@@ -42,7 +42,7 @@ SUITES = ("bookworm", "bookworm-updates")
 SECURITY_SUITE = "bookworm-security"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: W|X sections kept whatever their SHF_ALLOC
 
 
 @dataclass(frozen=True, slots=True)
