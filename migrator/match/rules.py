@@ -26,8 +26,10 @@ SEVERITIES = ("rewrite", "report")
 CONFIDENCES = ("high", "medium", "low")
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
-# The rules shipped with migrator: rules/ at the top of the project.
-DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
+# The migration's data, shipped with migrator: rules/ at the top of the
+# project holds sites/ (site rules), recipes/ (region templates) and scope.toml.
+RULES_ROOT = Path(__file__).resolve().parents[2] / "rules"
+DEFAULT_RULES_DIR = RULES_ROOT / "sites"
 
 
 @dataclass(frozen=True)

@@ -92,12 +92,23 @@ def edits_for(data: bytes, matches: Iterable) -> list[Edit]:
 
 def apply_edits(data: bytes, edits: Sequence[Edit]) -> bytes:
     """Apply non-overlapping edits; overlapping ones are a bug in the caller."""
-    out, pos = [], 0
-    for e in sorted(edits, key=lambda e: (e.start, e.end)):
+    return apply_edits_with_spans(data, edits)[0]
+
+
+def apply_edits_with_spans(data: bytes, edits: Sequence[Edit]) -> tuple[bytes, list[tuple[int, int]]]:
+    """The new bytes, and where each edit's text landed in them (in edit order)."""
+    out, pos, size = [], 0, 0
+    spans: dict[int, tuple[int, int]] = {}
+    order = sorted(range(len(edits)), key=lambda i: (edits[i].start, edits[i].end))
+    for i in order:
+        e = edits[i]
         if e.start < pos:
             raise MigratorError(f"overlapping edits at byte {e.start} ({e.rule_id})")
         out.append(data[pos:e.start])
+        size += e.start - pos
+        spans[i] = (size, size + len(e.text))
         out.append(e.text)
+        size += len(e.text)
         pos = e.end
     out.append(data[pos:])
-    return b"".join(out)
+    return b"".join(out), [spans[i] for i in range(len(edits))]

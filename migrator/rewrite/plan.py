@@ -1,0 +1,200 @@
+"""Plan a rewrite of a whole tree: every file's new bytes, and what stays.
+
+Nothing is written here.  A plan holds, per file, the old and new bytes,
+the matches that were rewritten, the sites that were reported or left
+undecided, and the recipes' results; files that cannot be rewritten safely
+(their rewrite would add parse errors) are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from ..errors import MigratorError
+from ..match import Rule, match_file
+from ..match.engine import Finding, Match
+from ..match.rules import RULES_ROOT
+from ..match.scan import TreeScan, scan_tree
+from ..parse import parse_c, read_source
+from ..target import names_defined_in, type_names
+from .edits import Edit, apply_edits_with_spans, edits_for
+from .recipes import Recipe, RecipeResult, apply_recipe
+
+API_HEADER = "include/linux/module.h"
+DEFAULT_SCOPE = RULES_ROOT / "scope.toml"
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    old: bytes
+    new: bytes
+    rewritten: tuple[Match, ...]  # the rule matches whose edits were applied
+    recipes: tuple[str, ...]  # ids of the recipes applied to the file
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RewritePlan:
+    root: str
+    names: Mapping[str, str]
+    changes: tuple[FileChange, ...]
+    scan: TreeScan
+    recipes: tuple[RecipeResult, ...]
+    skipped: tuple[Skipped, ...]
+    scope: tuple[Scope, ...] = ()
+
+    def left_reason(self, finding: Finding) -> str:
+        """Why a site that was not rewritten stays."""
+        path = finding.occurrence.path
+        for s in self.scope:
+            if path.startswith(s.path):
+                return s.reason
+        for sk in self.skipped:
+            if sk.path == path:
+                return sk.reason
+        return finding.message
+
+    def left(self) -> list[Finding]:
+        """Sites not rewritten: reported by a rule, undecided, or in a skipped file."""
+        done = {(c.path, m.start) for c in self.changes for m in c.rewritten}
+        owned = {(r.recipe.file, s, e) for r in self.recipes for s, e in r.owned}
+        left = []
+        for f in self.scan.findings:
+            o = f.occurrence
+            if not o.is_site:
+                continue
+            in_recipe = any(p == o.path and s <= o.name_start < e for p, s, e in owned)
+            decided = any((o.path, m.start) in done for m in _matches_covering(self, f))
+            if not (in_recipe or decided):
+                left.append(f)
+        return left
+
+    @property
+    def sites_rewritten(self) -> int:
+        return sum(1 for f in self.scan.findings if f.occurrence.is_site) - len(self.left())
+
+
+def _matches_covering(plan: RewritePlan, finding: Finding) -> list[Match]:
+    fs = next((fs for fs in plan.scan.files if fs.path == finding.occurrence.path), None)
+    if fs is None or fs.result is None:
+        return []
+    at = finding.occurrence.name_start
+    return [m for m in fs.result.matches if m.start <= at < m.end]
+
+
+def target_names(root: str, style: str) -> Mapping[str, str]:
+    """The tree's own names when its module.h defines enum mod_mem_type; else the style's."""
+    try:
+        header = read_source(root, API_HEADER).data
+    except MigratorError:
+        return type_names(style)
+    return names_defined_in(header) or type_names(style)
+
+
+def _error_count(data: bytes, exempt: Sequence[tuple[int, int]] = ()) -> int:
+    """ERROR and MISSING nodes outside the exempt byte ranges.
+
+    Recipe text is exempt: it uses the kernel's iterator macros
+    (`for_class_mod_mem_type(t, core) {`), which tree-sitter cannot parse and
+    the compile check judges instead.
+    """
+    count, stack = 0, [parse_c(data).root_node]
+    while stack:
+        n = stack.pop()
+        if (n.type == "ERROR" or n.is_missing) and not any(
+                s <= n.start_byte < e for s, e in exempt):
+            count += 1
+        if n.has_error:
+            stack.extend(n.children)
+    return count
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A path prefix the site rules leave alone, and why."""
+
+    path: str
+    reason: str
+
+
+def load_scope(path: str | os.PathLike = DEFAULT_SCOPE) -> tuple[Scope, ...]:
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        return ()
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise MigratorError(f"{path}: {e}") from None
+    scopes = []
+    for i, entry in enumerate(data.get("leave", [])):
+        if set(entry) != {"path", "reason"}:
+            raise MigratorError(f"{path}: leave[{i}] needs exactly the fields 'path' and 'reason'")
+        scopes.append(Scope(entry["path"], " ".join(entry["reason"].split())))
+    return tuple(scopes)
+
+
+def plan_rewrite(
+    root: str,
+    rules: Sequence[Rule],
+    recipes: Sequence[Recipe] = (),
+    style: str = "short",
+    jobs: int | None = None,
+    scope: Sequence[Scope] = (),
+) -> RewritePlan:
+    names = target_names(root, style)
+    scan = scan_tree(root, rules, names, jobs)
+    by_file = {r.file: [] for r in recipes}
+    for r in recipes:
+        by_file[r.file].append(r)
+    scanned = {fs.path for fs in scan.files}
+    paths = [fs.path for fs in scan.files if fs.result is not None and fs.result.matches
+             and not any(fs.path.startswith(s.path) for s in scope)]
+    paths += [p for p in by_file if p not in paths and os.path.isfile(os.path.join(root, p))]
+
+    changes, results = [], []
+    skipped = [Skipped(fs.path, fs.error) for fs in scan.skipped]
+    for path in sorted(set(paths)):
+        src = read_source(root, path)
+        tree = parse_c(src.data)
+        fs = next((fs for fs in scan.files if fs.path == path), None)
+        matches = list(fs.result.matches) if fs is not None and fs.result is not None else []
+        if path not in scanned:
+            matches = list(match_file(src, rules, names, tree).matches)
+        edits: list[Edit] = []
+        owned: list[tuple[int, int]] = []
+        applied = []
+        for recipe in by_file.get(path, ()):
+            result = apply_recipe(recipe, src, tree, names)
+            results.append(result)
+            if result.status == "applied":
+                edits += result.edits
+                owned += result.owned
+                applied.append(recipe.id)
+        rewritten = [m for m in matches if m.severity == "rewrite"
+                     and not any(s < m.end and m.start < e for s, e in owned)]
+        edits += edits_for(src.data, rewritten)
+        if not edits:
+            continue
+        try:
+            new, spans = apply_edits_with_spans(src.data, edits)
+        except MigratorError as e:
+            skipped.append(Skipped(path, str(e)))
+            continue
+        recipe_spans = [span for span, e in zip(spans, edits) if e.rule_id in applied]
+        before, after = _error_count(src.data, owned), _error_count(new, recipe_spans)
+        if after > before:
+            skipped.append(Skipped(path, f"the rewrite would add parse errors ({before} -> {after}); left as it is"))
+            continue
+        changes.append(FileChange(path, src.data, new, tuple(rewritten), tuple(applied)))
+    return RewritePlan(os.path.abspath(root), names, tuple(changes), scan, tuple(results),
+                       tuple(skipped), tuple(scope))

@@ -1,0 +1,255 @@
+"""Recipes: templates for whole regions whose structure changes.
+
+Site rules rewrite expressions; some code must be replaced as a whole (a
+struct definition, a function whose body becomes a loop over types).  A
+recipe names the file, finds each region by its shape, and replaces the
+region's whole lines with a jinja2 template.  It says what it requires of
+each region; when the target tree has another shape it refuses with the
+reason and changes nothing, so a tree it was not written for is reported,
+never corrupted.  The bytes a recipe replaces belong to it: site rules do
+not touch them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import jinja2
+import tree_sitter
+from tree_sitter import Node
+
+from ..errors import MigratorError
+from ..match.context import function_name
+from ..match.rules import RULES_ROOT
+from ..match.template_env import TEMPLATES
+from ..parse.source import SourceFile, c_language
+from .edits import Edit
+
+DEFAULT_RECIPES_DIR = RULES_ROOT / "recipes"
+REGION_KINDS = ("struct", "members", "function")
+
+
+@dataclass(frozen=True)
+class Region:
+    kind: str
+    template: str
+    name: str | None = None
+    struct: str | None = None
+    type: str | None = None
+    requires: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    id: str
+    path: str
+    file: str
+    description: str
+    regions: tuple[Region, ...]
+    renames: tuple[tuple[str, str], ...] = ()
+    done_if: str | None = None
+
+    @property
+    def summary(self) -> str:
+        return self.description.strip().splitlines()[0]
+
+
+@dataclass(frozen=True)
+class RecipeResult:
+    recipe: Recipe
+    status: str  # "applied", "refused" or "done" (the file already has the new shape)
+    reason: str = ""
+    edits: tuple[Edit, ...] = ()
+    owned: tuple[tuple[int, int], ...] = ()
+
+
+# ---------------------------------------------------------------- loading
+
+def _bad(path: str, message: str) -> MigratorError:
+    return MigratorError(f"{path}: {message}")
+
+
+def load_recipe(path: str | os.PathLike) -> Recipe:
+    path = str(path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise MigratorError(f"{path}: cannot read: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise MigratorError(f"{path}: not valid TOML: {e}") from None
+    allowed = {"id", "file", "description", "done_if", "region", "rename"}
+    for key in data:
+        if key not in allowed:
+            raise _bad(path, f"unknown field '{key}'")
+    for key in ("id", "file", "description", "region"):
+        if key not in data:
+            raise _bad(path, f"missing field '{key}'")
+    if os.path.basename(path) != f"{data['id']}.toml":
+        raise _bad(path, f"field 'id': '{data['id']}' differs from the file name")
+    regions = []
+    for i, r in enumerate(data["region"]):
+        where = f"region[{i}]"
+        unknown = set(r) - {"kind", "template", "name", "struct", "type", "requires"}
+        if unknown:
+            raise _bad(path, f"{where}: unknown field '{sorted(unknown)[0]}'")
+        if r.get("kind") not in REGION_KINDS:
+            raise _bad(path, f"{where}: field 'kind' must be one of {', '.join(REGION_KINDS)}")
+        needed = {"struct": ("name",), "function": ("name",), "members": ("struct", "type")}[r["kind"]]
+        for key in ("template",) + needed:
+            if key not in r:
+                raise _bad(path, f"{where}: missing field '{key}'")
+        template = os.path.join(os.path.dirname(path), r["template"])
+        if not os.path.isfile(template):
+            raise _bad(path, f"{where}: field 'template': no file {r['template']}")
+        regions.append(Region(r["kind"], template, r.get("name"), r.get("struct"), r.get("type"),
+                              tuple(r.get("requires", ()))))
+    renames = tuple((r["from"], r["to"]) for r in data.get("rename", ()))
+    return Recipe(data["id"], path, data["file"], data["description"], tuple(regions),
+                  renames, data.get("done_if"))
+
+
+def load_recipes(directory: str | os.PathLike = DEFAULT_RECIPES_DIR) -> tuple[Recipe, ...]:
+    directory = str(directory)
+    if not os.path.isdir(directory):
+        return ()
+    return tuple(load_recipe(os.path.join(directory, p))
+                 for p in sorted(os.listdir(directory)) if p.endswith(".toml"))
+
+
+# ---------------------------------------------------------------- regions
+
+class _Refused(Exception):
+    pass
+
+
+def _line_span(data: bytes, start: int, end: int) -> tuple[int, int]:
+    """Widen [start, end) to whole lines, the newline of the last included."""
+    first = data.rfind(b"\n", 0, start) + 1
+    last = data.find(b"\n", end)
+    return first, len(data) if last < 0 else last + 1
+
+
+def _walk(node: Node):
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
+def _find_struct(root: Node, data: bytes, region: Region) -> tuple[int, int]:
+    for n in _walk(root):
+        name = n.child_by_field_name("name") if n.type == "struct_specifier" else None
+        if name is not None and name.text.decode() == region.name and n.child_by_field_name("body"):
+            end = n.end_byte
+            semi = n.next_sibling
+            if semi is not None and semi.type == ";":
+                end = semi.end_byte
+            elif n.parent is not None and n.parent.type == "declaration":
+                end = n.parent.end_byte
+            return _line_span(data, n.start_byte, end)
+    raise _Refused(f"no definition of struct {region.name}")
+
+
+def _struct_body(root: Node, struct: str) -> Node:
+    for n in _walk(root):
+        name = n.child_by_field_name("name") if n.type == "struct_specifier" else None
+        body = n.child_by_field_name("body") if name is not None else None
+        if name is not None and name.text.decode() == struct and body is not None:
+            return body
+    raise _Refused(f"no definition of struct {struct}")
+
+
+def _find_members(root: Node, data: bytes, region: Region) -> tuple[int, int]:
+    """The member declarations of one type, as one run of lines.
+
+    The run may hold, besides the members, #ifdef wrappers that hold only
+    such members, pieces of a declaration the parser split at an attribute
+    macro, and one comment line just above it.
+    """
+    body = _struct_body(root, region.struct)
+    want = " ".join(region.type.split()).encode()
+
+    def is_member(n: Node) -> bool:
+        t = n.child_by_field_name("type") if n.type == "field_declaration" else None
+        return t is not None and b" ".join(t.text.split()) == want
+
+    lines: set[int] = set()
+    for child in body.named_children:
+        if is_member(child):
+            lines.update(range(child.start_point[0], child.end_point[0] + 1))
+        elif child.type.startswith("preproc_if") and child.named_children:
+            inner = [c for c in child.named_children if c.type != "identifier" and c != child.child_by_field_name("condition")]
+            if inner and all(is_member(c) for c in inner):
+                lines.update(range(child.start_point[0], child.end_point[0] + 1))
+    if not lines:
+        raise _Refused(f"struct {region.struct} has no member of type {region.type}")
+    first, last = min(lines), max(lines)
+    text_lines = data.split(b"\n")
+    for ln in range(first, last + 1):
+        if ln not in lines and text_lines[ln].strip():
+            raise _Refused(f"struct {region.struct}: other code between the {region.type} members (line {ln + 1})")
+    above = text_lines[first - 1].strip() if first > 0 else b""
+    if above.startswith(b"/*") and above.endswith(b"*/"):
+        first -= 1
+    start = sum(len(line) + 1 for line in text_lines[:first])
+    end = sum(len(line) + 1 for line in text_lines[:last + 1])
+    return start, min(end, len(data))
+
+
+def _find_function(root: Node, data: bytes, region: Region) -> tuple[int, int]:
+    found = [n for n in _walk(root)
+             if n.type == "function_definition" and function_name(n) == region.name.encode()]
+    if not found:
+        raise _Refused(f"no definition of {region.name}()")
+    shaped = [n for n in found if all(r.encode() in n.text for r in region.requires)]
+    if not shaped:
+        raise _Refused(f"{region.name}() does not use {', '.join(region.requires)}: not the shape this recipe replaces")
+    if len(shaped) > 1:
+        raise _Refused(f"{region.name}() is defined {len(shaped)} times with the shape this recipe replaces")
+    n = shaped[0]
+    return _line_span(data, n.start_byte, n.end_byte)
+
+
+_FINDERS = {"struct": _find_struct, "members": _find_members, "function": _find_function}
+
+
+def _render(region: Region, names: Mapping[str, str]) -> bytes:
+    try:
+        with open(region.template, encoding="utf-8") as f:
+            text = TEMPLATES.from_string(f.read()).render(T=names)
+    except (OSError, jinja2.TemplateError) as e:
+        raise MigratorError(f"{region.template}: {e}") from None
+    return text.encode() if text.endswith("\n") else (text + "\n").encode()
+
+
+def _renames(root: Node, recipe: Recipe, owned: list[tuple[int, int]]) -> list[Edit]:
+    edits = []
+    wanted = {old.encode(): new.encode() for old, new in recipe.renames}
+    for n in _walk(root):
+        if n.type in ("identifier", "type_identifier", "field_identifier") and n.text in wanted:
+            if not any(s <= n.start_byte < e for s, e in owned):
+                edits.append(Edit(n.start_byte, n.end_byte, wanted[n.text], recipe.id))
+    return edits
+
+
+def apply_recipe(recipe: Recipe, src: SourceFile, tree: tree_sitter.Tree, names: Mapping[str, str]) -> RecipeResult:
+    """The edits of one recipe on its file, or why it refuses (all or nothing)."""
+    if recipe.done_if and recipe.done_if.encode() in src.data:
+        return RecipeResult(recipe, "done", f"{recipe.file} already has {recipe.done_if}")
+    owned: list[tuple[int, int]] = []
+    edits: list[Edit] = []
+    try:
+        for region in recipe.regions:
+            start, end = _FINDERS[region.kind](tree.root_node, src.data, region)
+            if any(s < end and start < e for s, e in owned):
+                raise _Refused(f"two regions overlap at line {src.line_col(start)[0]}")
+            owned.append((start, end))
+            edits.append(Edit(start, end, _render(region, names), recipe.id))
+    except _Refused as e:
+        return RecipeResult(recipe, "refused", str(e))
+    edits += _renames(tree.root_node, recipe, owned)
+    return RecipeResult(recipe, "applied", "", tuple(edits), tuple(owned))

@@ -1,0 +1,1 @@
+"""Series stage: git and the patch series.  The only stage that touches git."""
