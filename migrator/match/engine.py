@@ -105,6 +105,21 @@ def _span(rule: Rule, site: Node, caps: dict[str, list[Node]]) -> tuple[int, int
     return min(n.start_byte for n in nodes), max(n.end_byte for n in nodes)
 
 
+def _calls_itself(site: Node, replacements) -> bool:
+    """Whether a rewrite would make the function holding it call itself.
+
+    within_module_core() once was the bounds test that the range rules turn
+    into a call to within_module_core(); rewriting its own body that way
+    would recurse forever.
+    """
+    fn = next((a for a in ancestors(site) if a.type == "function_definition"), None)
+    name = function_name(fn) if fn is not None else None
+    if not name:
+        return False
+    call = name.decode() + "("
+    return any(call in text for _, _, text in replacements)
+
+
 def _is_condition(node: Node) -> bool:
     parent = node.parent
     return (node.type == "parenthesized_expression" and parent is not None
@@ -177,6 +192,9 @@ def match_file(
     for _, _, s, _, e, rule, caps in hits:
         if any(s < te and ts < e for ts, te in taken):
             continue
+        replacements = _replacements(rule, caps, names)
+        if _calls_itself(caps["site"][0], replacements):
+            continue
         taken.append((s, e))
         line, col = src.line_col(s)
         matches.append(Match(
@@ -184,7 +202,7 @@ def match_file(
             severity=rule.severity,
             start=s,
             end=e,
-            replacements=_replacements(rule, caps, names),
+            replacements=replacements,
             message=_render(rule, rule.reason, caps, names).strip(),
             line=line,
             col=col,

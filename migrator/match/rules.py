@@ -114,6 +114,20 @@ def _check_fields(where: str, table: dict, allowed: dict, required: tuple = ()) 
             raise _RuleFileError(f"{where}: field '{key}' must be a {kinds}")
 
 
+def _expand(where: str, source: str) -> str:
+    """A pattern with its jinja2 macros expanded (plain patterns pass unchanged).
+
+    Macros let a rule spell a shape once (a base access with or without a
+    cast) and use it in every alternative, instead of repeating the query.
+    """
+    if "{%" not in source and "{{" not in source:
+        return source
+    try:
+        return TEMPLATES.from_string(source).render()
+    except jinja2.TemplateError as e:
+        raise _RuleFileError(f"{where}: {e}") from None
+
+
 def _compile_query(where: str, source: str) -> tree_sitter.Query:
     try:
         return tree_sitter.Query(c_language(), source)
@@ -168,6 +182,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
     if data["confidence"] not in CONFIDENCES:
         raise _RuleFileError(f"{path}: field 'confidence' must be one of {', '.join(CONFIDENCES)}")
 
+    data["pattern"] = _expand(f"{path}: field 'pattern'", data["pattern"])
     query = _compile_query(f"{path}: field 'pattern'", data["pattern"])
     captures = {query.capture_name(i) for i in range(query.capture_count)}
     if "site" not in captures:
@@ -204,6 +219,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
             raise _RuleFileError(f"{where}: must be a table")
         _check_fields(where, table, _INSIDE_FIELDS, ("kind",))
         if "has" in table:
+            table["has"] = _expand(f"{where}: field 'has'", table["has"])
             _compile_query(f"{where}: field 'has'", table["has"])
         inside.append(Inside(table["kind"], table.get("name"), table.get("has")))
 

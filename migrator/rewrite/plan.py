@@ -21,6 +21,7 @@ from ..parse import parse_c, read_source
 from ..target import names_defined_in, type_names
 from .edits import Edit, apply_edits_with_spans, edits_for
 from .recipes import Recipe, RecipeResult, apply_recipe
+from .reflow import reflow
 
 API_HEADER = "include/linux/module.h"
 DEFAULT_SCOPE = RULES_ROOT / "scope.toml"
@@ -60,6 +61,8 @@ class RewritePlan:
         for sk in self.skipped:
             if sk.path == path:
                 return sk.reason
+        if finding.severity == "rewrite":
+            return "shares an expression with a use that is left as it is"
         return finding.message
 
     def left(self) -> list[Finding]:
@@ -143,6 +146,43 @@ def load_scope(path: str | os.PathLike = DEFAULT_SCOPE) -> tuple[Scope, ...]:
     return tuple(scopes)
 
 
+# Where a full expression ends: its parent is one of these, or it is a condition.
+_FULL_EXPRESSION_PARENTS = {
+    "expression_statement", "return_statement", "init_declarator", "declaration",
+    "field_declaration", "argument_list", "initializer_pair", "initializer_list",
+}
+
+
+def _full_expression(node):
+    while node.parent is not None:
+        parent = node.parent
+        if parent.type in _FULL_EXPRESSION_PARENTS or parent.child_by_field_name("condition") == node:
+            return node
+        if parent.type in ("compound_statement", "translation_unit"):
+            return node
+        node = parent
+    return node
+
+
+def _left_expressions(tree, findings, matches) -> list[tuple[int, int]]:
+    """Byte spans of full expressions holding a site no rule rewrites.
+
+    Rewriting the other uses in such an expression would leave it half old
+    and half new (init text's base plus the whole core size), a meaning
+    neither version had; the whole expression stays for a human.
+    """
+    spans = []
+    for f in findings:
+        o = f.occurrence
+        if not o.is_site or f.severity == "rewrite":
+            continue
+        node = tree.root_node.descendant_for_byte_range(o.name_start, o.name_start + len(o.layout))
+        if node is not None:
+            e = _full_expression(node)
+            spans.append((e.start_byte, e.end_byte))
+    return spans
+
+
 def plan_rewrite(
     root: str,
     rules: Sequence[Rule],
@@ -180,8 +220,16 @@ def plan_rewrite(
                 edits += result.edits
                 owned += result.owned
                 applied.append(recipe.id)
+        refusals = [r for r in results if r.recipe.file == path and r.status == "refused"]
+        if refusals:
+            # A recipe's file is all or nothing: a half-migrated header is worse than none.
+            for r in refusals:
+                skipped.append(Skipped(path, f"recipe {r.recipe.id} refused: {r.reason}"))
+            continue
+        tainted = _left_expressions(tree, fs.findings if fs is not None else (), matches)
         rewritten = [m for m in matches if m.severity == "rewrite"
-                     and not any(s < m.end and m.start < e for s, e in owned)]
+                     and not any(s < m.end and m.start < e for s, e in owned)
+                     and not any(s <= m.start and m.end <= e for s, e in tainted)]
         edits += edits_for(src.data, rewritten)
         if not edits:
             continue
@@ -195,6 +243,9 @@ def plan_rewrite(
         if after > before:
             skipped.append(Skipped(path, f"the rewrite would add parse errors ({before} -> {after}); left as it is"))
             continue
+        wrapped = reflow(src.data, new)
+        if wrapped != new and _error_count(wrapped) == _error_count(new):
+            new = wrapped
         changes.append(FileChange(path, src.data, new, tuple(rewritten), tuple(applied)))
     return RewritePlan(os.path.abspath(root), names, tuple(changes), scan, tuple(results),
                        tuple(skipped), tuple(scope))

@@ -1,0 +1,84 @@
+"""Keep rewritten lines within the kernel's width.
+
+checkpatch warns past 100 columns (tabs count 8).  A line the rewrite made
+longer than that, and longer than it was, is broken after its last comma or
+binary operator that fits, and the rest is aligned with the innermost open
+parenthesis, as kernel code aligns continuations: tabs, then spaces.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+MAX_COLUMNS = 100
+TAB = 8
+
+# Where a line may break: after a comma or a binary operator and its space.
+_BREAK_RE = re.compile(rb"(?:,|&&|\|\||\?|:|\+|-|\*|/|<=|>=|<|>|==|!=) (?=\S)")
+
+
+def columns(line: bytes) -> int:
+    return len(line.expandtabs(TAB))
+
+
+def _indent_to(column: int) -> bytes:
+    return b"\t" * (column // TAB) + b" " * (column % TAB)
+
+
+def _open_paren_column(prefix: bytes) -> int | None:
+    """Display column just after the innermost '(' left open in prefix."""
+    depth_stack = []
+    in_string = None
+    for i, ch in enumerate(prefix):
+        c = bytes([ch])
+        if in_string:
+            if c == in_string and prefix[i - 1:i] != b"\\":
+                in_string = None
+        elif c in (b'"', b"'"):
+            in_string = c
+        elif c == b"(":
+            depth_stack.append(i)
+        elif c == b")" and depth_stack:
+            depth_stack.pop()
+    if not depth_stack:
+        return None
+    return columns(prefix[: depth_stack[-1] + 1])
+
+
+def _wrap(line: bytes) -> bytes:
+    if columns(line) <= MAX_COLUMNS:
+        return line
+    best = None
+    for m in _BREAK_RE.finditer(line):
+        head = line[: m.end() - 1].rstrip()
+        if columns(head) > MAX_COLUMNS:
+            break
+        col = _open_paren_column(head)
+        if col is not None:
+            best = (m.end(), col)
+    if best is None:
+        return line
+    at, col = best
+    rest = _indent_to(col) + line[at:]
+    if columns(rest) < columns(line):  # the rest may need breaking again
+        rest = _wrap(rest)
+    return line[:at].rstrip() + b"\n" + rest
+
+
+def reflow(old: bytes, new: bytes) -> bytes:
+    """new, with each line the rewrite lengthened past the limit wrapped."""
+    old_lines = old.split(b"\n")
+    new_lines = new.split(b"\n")
+    out = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes():
+        if tag in ("equal", "delete"):
+            out.extend(new_lines[j1:j2])
+            continue
+        widest_old = max((columns(l) for l in old_lines[i1:i2]), default=0)
+        for line in new_lines[j1:j2]:
+            if columns(line) > MAX_COLUMNS and columns(line) > widest_old:
+                out.append(_wrap(line))
+            else:
+                out.append(line)
+    return b"\n".join(out)

@@ -1,0 +1,51 @@
+"""Every scenario in corpus/cases, rewritten with the shipped rules, recipes and scope."""
+
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from migrator.match import load_rules
+from migrator.rewrite.plan import load_scope, plan_rewrite
+from migrator.rewrite.recipes import load_recipes
+
+CASES = Path(__file__).resolve().parent.parent / "corpus" / "cases"
+NAMES = sorted(p.name for p in CASES.iterdir() if p.is_dir())
+
+
+def rewrite_case(name, tmp_path, style="short"):
+    case = CASES / name
+    meta = tomllib.loads((case / "case.toml").read_text())
+    dest = tmp_path / meta["path"]
+    dest.parent.mkdir(parents=True)
+    shutil.copy(case / "before.c", dest)
+    plan = plan_rewrite(str(tmp_path), load_rules(), load_recipes(), style, scope=load_scope())
+    new = plan.changes[0].new if plan.changes else dest.read_bytes()
+    return meta, plan, new
+
+
+def test_there_are_cases():
+    assert len(NAMES) >= 10
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_case(name, tmp_path):
+    meta, plan, new = rewrite_case(name, tmp_path)
+    assert new == (CASES / name / "after.c").read_bytes()
+    assert [f"{f.occurrence.line}:{f.rule_id or f.severity}" for f in plan.left()] == meta["left"]
+    refused = [r.recipe.id for r in plan.recipes if r.status == "refused"]
+    assert refused == ([meta["refused"]] if "refused" in meta else [])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_second_run_changes_nothing(name, tmp_path):
+    meta, plan, new = rewrite_case(name, tmp_path)
+    (tmp_path / meta["path"]).write_bytes(new)
+    again = plan_rewrite(str(tmp_path), load_rules(), load_recipes(), scope=load_scope())
+    assert again.changes == ()
+
+
+def test_long_names(tmp_path):
+    _, _, new = rewrite_case("rodata-frob", tmp_path, style="long")
+    assert b"mem[MOD_MEM_TYPE_RODATA].base" in new and b"MOD_RODATA]" not in new

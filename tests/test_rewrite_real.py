@@ -1,0 +1,137 @@
+"""migrator rewrite on the real Linux 6.1.192 tree."""
+
+import difflib
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from migrator.match import find_occurrences, load_rules
+from migrator.parse import SourceFile, parse_c
+from migrator.rewrite.plan import load_scope, plan_rewrite
+from migrator.rewrite.recipes import load_recipes
+
+pytestmark = pytest.mark.realtree
+
+ARCH_FILES = [
+    "arch/arc/kernel/unwind.c", "arch/arm/kernel/module-plts.c",
+    "arch/arm64/kernel/module-plts.c", "arch/ia64/kernel/module.c",
+    "arch/mips/kernel/vpe.c", "arch/parisc/kernel/module.c",
+    "arch/powerpc/kernel/module_32.c", "arch/s390/kernel/module.c",
+]
+
+
+@pytest.fixture(scope="module")
+def plan(linux_tree):
+    return plan_rewrite(str(linux_tree), load_rules(), load_recipes(), scope=load_scope())
+
+
+@pytest.fixture
+def tree_copy(linux_tree, tmp_path):
+    """A hard-linked copy: cheap, and safe because rewrites replace files, never write into them."""
+    copy = tmp_path / "linux"
+    subprocess.run(["cp", "-al", str(linux_tree), str(copy)], check=True)
+    return copy
+
+
+def test_every_arch_and_api_site_is_rewritten(plan):
+    assert sorted(c.path for c in plan.changes) == sorted(ARCH_FILES + ["include/linux/module.h"])
+    assert plan.sites_rewritten == 68
+    left = plan.left()
+    assert len(left) == 149
+    assert {f.occurrence.path.split("/")[0:2] == ["kernel", "module"] for f in left} == {True}
+    assert {plan.left_reason(f) for f in left} == {load_scope()[0].reason}
+    assert [(r.recipe.id, r.status) for r in plan.recipes] == [("module-h-api", "applied")]
+    assert plan.skipped == ()
+
+
+def test_no_old_use_remains(plan):
+    for c in plan.changes:
+        occ = find_occurrences(SourceFile(c.path, c.new))
+        assert [o for o in occ if o.kind in ("use", "declaration", "comment")] == [], c.path
+
+
+def test_no_new_parse_errors_outside_the_recipe(plan):
+    def errors(data):
+        return sum(1 for _ in _error_nodes(parse_c(data).root_node))
+    for c in plan.changes:
+        if c.path != "include/linux/module.h":
+            assert errors(c.new) <= errors(c.old), c.path
+
+
+def _error_nodes(node):
+    if node.type == "ERROR" or node.is_missing:
+        yield node
+    if node.has_error:
+        for child in node.children:
+            yield from _error_nodes(child)
+
+
+def test_only_lines_with_old_uses_change(plan):
+    for c in plan.changes:
+        if c.path == "include/linux/module.h":
+            continue
+        old, new = c.old.split(b"\n"), c.new.split(b"\n")
+        for tag, i1, i2, _, _ in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+            if tag == "equal":
+                continue
+            changed = b"\n".join(old[i1:i2])
+            # Every changed run held a use, or is blank lines a deletion took along.
+            assert re.search(rb"(core|init)_layout", changed) or not changed.strip(), (c.path, i1)
+
+
+def test_generated_api(plan):
+    header = next(c for c in plan.changes if c.path == "include/linux/module.h").new
+    for name in ("MOD_TEXT = 0", "MOD_DATA", "MOD_RODATA", "MOD_RO_AFTER_INIT", "MOD_INIT_TEXT",
+                 "MOD_INIT_DATA", "MOD_INIT_RODATA", "MOD_MEM_NUM_TYPES", "MOD_INVALID = -1",
+                 "struct module_memory {", "struct module_memory mem[MOD_MEM_NUM_TYPES] __module_memory_align;",
+                 "#define mod_mem_type_is_init(type)", "#define mod_mem_type_is_core(type)",
+                 "#define mod_mem_type_is_text(type)", "#define mod_mem_type_is_data(type)",
+                 "#define mod_mem_type_is_core_data(type)", "#define for_each_mod_mem_type(type)",
+                 "#define for_class_mod_mem_type(type, class)", "within_module_mem_type(unsigned long addr",
+                 "for_class_mod_mem_type(type, core)", "for_class_mod_mem_type(type, init)"):
+        assert name.encode() in header, name
+    assert b"module_layout" not in header
+    # The !CONFIG_MODULES stubs of within_module_core/init are kept.
+    assert header.count(b"static inline bool within_module_core(") == 2
+
+
+def migrator(*args):
+    return subprocess.run([sys.executable, "-m", "migrator", *map(str, args)], capture_output=True, text=True)
+
+
+def test_cli_rewrites_in_place_and_a_second_run_changes_nothing(tree_copy, linux_tree):
+    first = migrator("rewrite", tree_copy)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("68 sites rewritten in 9 files")
+    second = migrator("rewrite", tree_copy)
+    assert second.stdout.startswith("0 sites rewritten in 0 files")
+    for path in ARCH_FILES:
+        assert b"_layout." not in (tree_copy / path).read_bytes()
+        # The pristine tree shares no inode with what was rewritten.
+        assert b"core_layout" in (linux_tree / path).read_bytes() or b"init_layout" in (linux_tree / path).read_bytes()
+
+
+def test_dry_run_is_a_diff_and_writes_nothing(tree_copy):
+    before = (tree_copy / "arch/s390/kernel/module.c").stat().st_ino
+    run = migrator("rewrite", "--dry-run", tree_copy)
+    assert run.returncode == 0
+    assert run.stdout.count("diff --git a/") == 9
+    assert "+	me->mem[MOD_TEXT].size += me->arch.got_size;" in run.stdout
+    assert "68 sites to rewrite in 9 files" in run.stderr
+    assert (tree_copy / "arch/s390/kernel/module.c").stat().st_ino == before
+
+
+@pytest.mark.cross
+def test_rewritten_arch_objects_compile(tree_copy):
+    from migrator.build import compile_targets, default_build_root, load_targets, select_targets
+
+    assert migrator("rewrite", tree_copy).returncode == 0
+    targets = select_targets(load_targets(), ["arm64", "s390"])
+    results = compile_targets(tree_copy, targets, default_build_root() / "patched")
+    for r in results:
+        if r.outcome.name == "UNAVAILABLE" and not os.environ.get("MIGRATOR_REQUIRE_REAL_INPUTS"):
+            pytest.skip(r.reason)
+        assert r.ok, f"{r.target}: {r.reason}"
