@@ -1,0 +1,56 @@
+"""The command line: the only layer that prints or exits.
+
+One module per command; each registers itself on the `cli` group.
+Exit codes: 0 success; 1 the job ran and found a failure (a rule test, a
+check); 2 bad input or a refusal, with a one-line message.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..match import DEFAULT_RULES_DIR
+from ..target import PREFIXES
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str) -> None:
+    click.echo(f"migrator: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+rules_option = click.option(
+    "--rules", "rules_dir", default=str(DEFAULT_RULES_DIR), show_default="the shipped rules/",
+    type=click.Path(file_okay=False), help="Folder of rule files (*.toml).",
+)
+names_option = click.option(
+    "--names", type=click.Choice(sorted(PREFIXES)), default="short", show_default=True,
+    help="Spelling of the memory types: short is MOD_TEXT, long is MOD_MEM_TYPE_TEXT.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="migrator")
+def cli() -> None:
+    """Move Linux code from struct module_layout to struct module_memory.
+
+    The old core_layout, init_layout and data_layout of struct module became
+    mem[MOD_*] in v6.4.  migrator finds every use in a kernel tree, maps each
+    by its meaning, and says so where no faithful mapping exists.
+    """
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def main() -> None:
+    cli(prog_name="migrator")
+
+
+# Each command module registers itself on `cli`; imported last, as they use the above.
+from . import rewrite, scan  # noqa: E402,F401
