@@ -23,6 +23,9 @@ from ..parse.source import c_language
 from .template_env import TEMPLATES
 
 SEVERITIES = ("rewrite", "report")
+# prepare: the fix compiles against the old API too, so it can land before the
+# flag-day patch; flag-day: it needs the new API.
+STAGES = ("prepare", "flag-day")
 CONFIDENCES = ("high", "medium", "low")
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -65,6 +68,7 @@ class Rule:
     fix: str | dict[str, str] | None
     reason: str | None
     priority: int = 0
+    stage: str = "flag-day"
     inside: tuple[Inside, ...] = ()
     # Rows of a meaning table: capture values -> template variables.  When
     # present, a hit whose captures fit no row is no match.
@@ -90,7 +94,7 @@ class Rule:
 
 _TOP_FIELDS = {
     "id": str, "description": str, "severity": str, "confidence": str,
-    "pattern": str, "fix": (str, dict), "reason": str, "priority": int,
+    "pattern": str, "fix": (str, dict), "reason": str, "priority": int, "stage": str,
     "inside": list, "when": list, "tests": dict,
 }
 _INSIDE_FIELDS = {"kind": str, "name": str, "has": str}
@@ -179,6 +183,8 @@ def load_rule(path: str | os.PathLike) -> Rule:
         raise _RuleFileError(f"{path}: field 'description' is empty")
     if data["severity"] not in SEVERITIES:
         raise _RuleFileError(f"{path}: field 'severity' must be one of {', '.join(SEVERITIES)}")
+    if data.get("stage", "flag-day") not in STAGES:
+        raise _RuleFileError(f"{path}: field 'stage' must be one of {', '.join(STAGES)}")
     if data["confidence"] not in CONFIDENCES:
         raise _RuleFileError(f"{path}: field 'confidence' must be one of {', '.join(CONFIDENCES)}")
 
@@ -255,7 +261,8 @@ def load_rule(path: str | os.PathLike) -> Rule:
         id=rule_id, path=path, description=data["description"],
         severity=data["severity"], confidence=data["confidence"],
         pattern=data["pattern"], fix=data.get("fix"), reason=data.get("reason"),
-        priority=data.get("priority", 0), inside=tuple(inside), when=tuple(when),
+        priority=data.get("priority", 0), stage=data.get("stage", "flag-day"),
+        inside=tuple(inside), when=tuple(when),
         match_cases=tuple(match_cases), no_match_cases=tuple(no_match_cases),
     )
 

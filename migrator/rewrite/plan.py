@@ -19,7 +19,7 @@ from ..match.rules import RULES_ROOT
 from ..match.scan import TreeScan, scan_tree
 from ..parse import parse_c, read_source
 from ..target import names_defined_in, type_names
-from .edits import Edit, apply_edits_with_spans, edits_for
+from .edits import Edit, apply_edits, apply_edits_with_spans, edits_for
 from .recipes import Recipe, RecipeResult, apply_recipe
 from .reflow import reflow
 
@@ -34,6 +34,20 @@ class FileChange:
     new: bytes
     rewritten: tuple[Match, ...]  # the rule matches whose edits were applied
     recipes: tuple[str, ...]  # ids of the recipes applied to the file
+
+
+def staged_bytes(change: FileChange, rules: Sequence[Rule], stage: str = "prepare") -> bytes:
+    """The file with only the rewrites of rules of the given stage applied.
+
+    Preparation rewrites use helpers that exist before the change as well, so
+    a series can land them per architecture ahead of the flag-day patch; the
+    flag-day patch then goes from these bytes to change.new.
+    """
+    stages = {r.id: r.stage for r in rules}
+    picked = [m for m in change.rewritten if stages.get(m.rule_id) == stage]
+    if not picked:
+        return change.old
+    return reflow(change.old, apply_edits(change.old, edits_for(change.old, picked)))
 
 
 @dataclass(frozen=True)
