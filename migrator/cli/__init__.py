@@ -52,5 +52,14 @@ def main() -> None:
     cli(prog_name="migrator")
 
 
-# Each command module registers itself on `cli`; imported last, as they use the above.
-from . import rewrite, scan  # noqa: E402,F401
+def _register_commands() -> None:
+    """Import every module of this package: each registers its command on `cli`."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+# Last, because the command modules use what is defined above.
+_register_commands()
