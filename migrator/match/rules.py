@@ -12,7 +12,6 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 import jinja2
@@ -75,21 +74,21 @@ class Rule:
     when: tuple[dict[str, str], ...] = ()
     match_cases: tuple[MatchCase, ...] = ()
     no_match_cases: tuple[NoMatchCase, ...] = ()
+    # The queries compiled while validating: pattern, then each inside's `has`.
+    compiled: tuple = field(default=(), compare=False, repr=False)
 
     @property
     def summary(self) -> str:
         """First line of the description: a commit subject's worth."""
         return self.description.strip().splitlines()[0]
 
-    @cached_property
+    @property
     def query(self) -> tree_sitter.Query:
-        return tree_sitter.Query(c_language(), self.pattern)
+        return self.compiled[0]
 
-    @cached_property
+    @property
     def inside_queries(self) -> tuple[tree_sitter.Query | None, ...]:
-        return tuple(
-            tree_sitter.Query(c_language(), i.has) if i.has else None for i in self.inside
-        )
+        return self.compiled[1]
 
 
 _TOP_FIELDS = {
@@ -218,15 +217,17 @@ def load_rule(path: str | os.PathLike) -> Rule:
     if "reason" in data:
         _compile_template(f"{path}: field 'reason'", data["reason"])
 
-    inside = []
+    inside, inside_queries = [], []
     for i, table in enumerate(data.get("inside", [])):
         where = f"{path}: inside[{i}]"
         if not isinstance(table, dict):
             raise _RuleFileError(f"{where}: must be a table")
         _check_fields(where, table, _INSIDE_FIELDS, ("kind",))
+        has_query = None
         if "has" in table:
             table["has"] = _expand(f"{where}: field 'has'", table["has"])
-            _compile_query(f"{where}: field 'has'", table["has"])
+            has_query = _compile_query(f"{where}: field 'has'", table["has"])
+        inside_queries.append(has_query)
         inside.append(Inside(table["kind"], table.get("name"), table.get("has")))
 
     when = []
@@ -264,6 +265,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
         priority=data.get("priority", 0), stage=data.get("stage", "flag-day"),
         inside=tuple(inside), when=tuple(when),
         match_cases=tuple(match_cases), no_match_cases=tuple(no_match_cases),
+        compiled=(query, tuple(inside_queries)),
     )
 
 
