@@ -56,7 +56,8 @@ void f(struct nfs_layout *lo, struct module *mod)
 }
 """)
     kinds = [(o.kind, o.layout) for o in find_occurrences(src)]
-    assert kinds == [("declaration", "core_layout"), ("declaration", "init_layout"),
+    assert kinds == [("api", "module_layout"), ("declaration", "core_layout"),
+                     ("api", "module_layout"), ("declaration", "init_layout"),
                      ("alias", "data_layout"), ("guarded", "core_layout")]
 
 

@@ -48,7 +48,7 @@ def test_sites_per_file(scan):
 
 def test_other_kinds_are_listed_apart(scan):
     other = sorted((f.occurrence.path, f.occurrence.kind, f.occurrence.line)
-                   for f in scan.findings if not f.occurrence.is_site)
+                   for f in scan.findings if not f.occurrence.is_site and f.occurrence.kind != "api")
     assert other == [
         ("arch/parisc/kernel/module.c", "comment", 30),
         ("arch/parisc/kernel/module.c", "comment", 32),
@@ -91,3 +91,14 @@ def test_cli_json_matches_the_library(scan, linux_tree):
     assert doc["totals"]["kinds"]["use"] == 217
     assert len(doc["findings"]) == len(scan.findings)
     assert {f["path"] for f in doc["findings"] if f["kind"] == "use"} == set(EXPECTED_SITES)
+
+
+def test_old_loader_api_names_are_listed(scan):
+    api = {(f.occurrence.path, f.occurrence.layout) for f in scan.findings if f.occurrence.kind == "api"}
+    assert ("kernel/module/kallsyms.c", "INIT_OFFSET_MASK") in api
+    assert ("kernel/module/main.c", "strict_align") in api
+    assert ("kernel/module/strict_rwx.c", "module_layout") in api
+    # The octeon bitfield and rbd_init_layout() are no part of it.
+    assert not {p for p, _ in api} - {"include/linux/module.h", "kernel/module/kallsyms.c",
+                                       "kernel/module/main.c", "kernel/module/strict_rwx.c",
+                                       "kernel/module/tree_lookup.c"}

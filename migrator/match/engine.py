@@ -10,6 +10,7 @@ hit covers is reported as undecided: the tool never guesses.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -68,7 +69,8 @@ def _inside_ok(rule: Rule, site: Node) -> bool:
         if scope is None:
             return False
         if spec.name is not None and (
-            scope.type != "function_definition" or function_name(scope) != spec.name.encode()
+            scope.type != "function_definition"
+            or not re.fullmatch(spec.name, (function_name(scope) or b"").decode())
         ):
             return False
         if query is not None and not tree_sitter.QueryCursor(query).matches(scope):
@@ -86,11 +88,21 @@ def _meaning(rule: Rule, caps: dict[str, list[Node]]) -> dict[str, str] | None:
     return None
 
 
-def _render(rule: Rule, source: str | None, caps: dict[str, list[Node]], names: Mapping[str, str]) -> str:
+def _indent(data: bytes, node: Node) -> str:
+    """The leading white space of the line a node starts on."""
+    start = data.rfind(b"\n", 0, node.start_byte) + 1
+    line = data[start:node.start_byte]
+    return line[: len(line) - len(line.lstrip())].decode()
+
+
+def _render(rule: Rule, source: str | None, caps: dict[str, list[Node]], names: Mapping[str, str],
+            data: bytes = b"") -> str:
     if source is None:
         return rule.summary
     values = {k: Capture(v[0]) for k, v in caps.items()}
     values.update(_meaning(rule, caps) or {})
+    # Multi-line fixes indent their later lines like the site's line.
+    values["indent"] = _indent(data, caps["site"][0]) if data else ""
     try:
         return TEMPLATES.from_string(source).render(**values, **template_globals(names))
     except jinja2.UndefinedError as e:
@@ -126,17 +138,17 @@ def _is_condition(node: Node) -> bool:
             and parent.child_by_field_name("condition") == node)
 
 
-def _replacements(rule: Rule, caps: dict[str, list[Node]], names: Mapping[str, str]):
+def _replacements(rule: Rule, caps: dict[str, list[Node]], names: Mapping[str, str], data: bytes):
     if rule.severity != "rewrite":
         return ()
     if isinstance(rule.fix, str):
         site = caps["site"][0]
-        text = _render(rule, rule.fix, caps, names)
+        text = _render(rule, rule.fix, caps, names, data)
         if _is_condition(site):
             text = f"({text})"  # the parentheses of `if (...)` are syntax, not expression
         return ((site.start_byte, site.end_byte, text),)
     return tuple(sorted(
-        (caps[c][0].start_byte, caps[c][0].end_byte, _render(rule, t, caps, names))
+        (caps[c][0].start_byte, caps[c][0].end_byte, _render(rule, t, caps, names, data))
         for c, t in rule.fix.items()
     ))
 
@@ -192,7 +204,7 @@ def match_file(
     for _, _, s, _, e, rule, caps in hits:
         if any(s < te and ts < e for ts, te in taken):
             continue
-        replacements = _replacements(rule, caps, names)
+        replacements = _replacements(rule, caps, names, src.data)
         if _calls_itself(caps["site"][0], replacements):
             continue
         taken.append((s, e))
@@ -216,8 +228,8 @@ def match_file(
             findings.append(Finding(o, m.rule_id, m.severity, m.message))
         elif o.is_site:
             findings.append(Finding(o, None, UNDECIDED, "no rule decides what this use means"))
-        elif o.kind == "comment":
-            findings.append(Finding(o, None, None, "comment"))
+        elif o.kind in ("comment", "api"):
+            findings.append(Finding(o, None, None, _NOTE.get(o.kind, o.kind)))
         else:
             findings.append(Finding(o, None, None, _NOTE[o.kind]))
     return FileMatches(src.path, tuple(occs), tuple(matches), tuple(findings))
@@ -228,4 +240,5 @@ _NOTE = {
     "declaration": "member of struct module: replaced by the generated API",
     "alias": "layout alias macro",
     "python": "gdb script",
+    "api": "a name of the loader's old internal API",
 }

@@ -12,6 +12,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -36,7 +37,8 @@ DEFAULT_RULES_DIR = RULES_ROOT / "sites"
 
 @dataclass(frozen=True)
 class Inside:
-    """Where a match must sit: in an ancestor of `kind` (named `name`, holding `has`)."""
+    """Where a match must sit: in an ancestor of `kind` (whose name fully matches
+    the regex `name`, and holding a match of the query `has`)."""
 
     kind: str
     name: str | None = None
@@ -267,6 +269,68 @@ def load_rule(path: str | os.PathLike) -> Rule:
         match_cases=tuple(match_cases), no_match_cases=tuple(no_match_cases),
         compiled=(query, tuple(inside_queries)),
     )
+
+
+@dataclass(frozen=True)
+class Area:
+    """A part of the tree with rules of its own (or none: rules is None), and why."""
+
+    path: str
+    rules: tuple[Rule, ...] | None
+    why: str
+
+
+@dataclass(frozen=True)
+class RuleBook:
+    """Which site rules apply where: an area's own rules, else the default ones."""
+
+    default: tuple[Rule, ...]
+    areas: tuple[Area, ...] = ()
+
+    def area_of(self, path: str) -> Area | None:
+        return next((a for a in self.areas if path.startswith(a.path)), None)
+
+    def for_path(self, path: str) -> tuple[Rule, ...]:
+        area = self.area_of(path)
+        if area is None:
+            return self.default
+        return area.rules or ()
+
+    def all_rules(self) -> tuple[Rule, ...]:
+        rules = list(self.default)
+        for area in self.areas:
+            rules += [r for r in area.rules or () if r not in rules]
+        return tuple(rules)
+
+
+SCOPE_FILE = RULES_ROOT / "scope.toml"
+
+
+def load_rule_book(sites_dir: str | os.PathLike = DEFAULT_RULES_DIR,
+                   scope_file: str | os.PathLike = SCOPE_FILE) -> RuleBook:
+    """The default site rules and the areas of scope.toml with their own rule folders."""
+    return RuleBook(load_rules(sites_dir), load_areas(scope_file))
+
+
+@lru_cache(maxsize=4)
+def load_areas(scope_file: str | os.PathLike = SCOPE_FILE) -> tuple[Area, ...]:
+    """The areas of scope.toml, each with its rules loaded."""
+    try:
+        with open(scope_file, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        return ()
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise MigratorError(f"{scope_file}: {e}") from None
+    areas = []
+    for i, entry in enumerate(data.get("area", [])):
+        where = f"{scope_file}: area[{i}]"
+        _check_fields(where, entry, {"path": str, "rules": str, "why": str}, ("path", "why"))
+        rules = None
+        if entry.get("rules"):
+            rules = load_rules(os.path.join(os.path.dirname(str(scope_file)), entry["rules"]))
+        areas.append(Area(entry["path"], rules, " ".join(entry["why"].split())))
+    return tuple(areas)
 
 
 def load_rules(directory: str | os.PathLike = DEFAULT_RULES_DIR) -> tuple[Rule, ...]:

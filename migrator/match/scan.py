@@ -11,7 +11,7 @@ from ..errors import MigratorError
 from ..parse import candidate_paths, read_source
 from ..target import type_names
 from .engine import UNDECIDED, FileMatches, Finding, match_file
-from .rules import Rule
+from .rules import Rule, RuleBook, load_areas
 
 
 @dataclass(frozen=True)
@@ -61,20 +61,28 @@ def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, s
     return FileScan(path, result.findings, result)
 
 
+def as_book(rules: Sequence[Rule] | RuleBook, areas=None) -> RuleBook:
+    """A rule book; plain rules become its default, with the shipped areas."""
+    if isinstance(rules, RuleBook):
+        return rules
+    return RuleBook(tuple(rules), load_areas() if areas is None else tuple(areas))
+
+
 def scan_tree(
     root: str,
-    rules: Sequence[Rule],
+    rules: Sequence[Rule] | RuleBook,
     names: Mapping[str, str] | None = None,
     jobs: int | None = None,
 ) -> TreeScan:
-    """Scan every candidate file below root (a directory)."""
+    """Scan every candidate file below root (a directory), each with its area's rules."""
     names = names or type_names()
+    book = as_book(rules)
     files = []
     for path, unreadable in candidate_paths(root, jobs):
         if unreadable is not None:
             files.append(FileScan(path, error=f"cannot read: {unreadable}"))
             continue
-        fs = scan_file(root, path, rules, names)
+        fs = scan_file(root, path, book.for_path(path), names)
         if fs.findings or fs.error:
             files.append(fs)
     return TreeScan(os.path.abspath(root), tuple(files))

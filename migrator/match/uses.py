@@ -8,6 +8,9 @@ Kinds:
   alias        a macro that renames one layout to another
   python       a gdb script reading the field by name
   comment      a comment naming a layout (rules may update it; not a site)
+  api          a name of the loader's old internal API (INIT_OFFSET_MASK,
+               module_get_offset(), strict_align(), struct module_layout),
+               which rules and recipes may change; not a site
 
 Accesses on receivers of another declared struct type, and identifiers that
 merely contain the words, are not occurrences at all.
@@ -28,7 +31,8 @@ from .context import declared_type, is_struct_module, is_version_guarded
 OLD_NAMES = ("core_layout", "init_layout", "data_layout")
 LAYOUT_MEMBERS = ("base", "size", "text_size", "ro_size", "ro_after_init_size")
 SITE_KINDS = ("use",)  # what a rewrite must deal with; the rest is information
-DECIDABLE_KINDS = ("use", "comment")  # what a rule may touch
+DECIDABLE_KINDS = ("use", "comment", "api")  # what a rule may touch
+OLD_API_NAMES = ("INIT_OFFSET_MASK", "module_get_offset", "strict_align", "module_layout")
 _COMMENT_RE = re.compile(rb"\b(core|init|data)_layout\b")
 
 _PYTHON_RE = re.compile(rb"""\[\s*(['"])((?:core|init|data)_layout)\1\s*\]""")
@@ -51,6 +55,11 @@ def _queries() -> dict[str, tree_sitter.Query]:
         ),
         "alias": tree_sitter.Query(
             lang, "(preproc_def name: (identifier) @name value: (preproc_arg) @value)"
+        ),
+        "api": tree_sitter.Query(
+            lang,
+            '([(identifier) (type_identifier)] @name '
+            '(#match? @name "^(INIT_OFFSET_MASK|module_get_offset|strict_align|module_layout)$"))',
         ),
         # No predicate here: py-tree-sitter decodes predicate text as strict
         # UTF-8, and kernel comments hold Latin-1 names.  Filtered as bytes below.
@@ -139,6 +148,19 @@ def _c_occurrences(src: SourceFile, root: Node) -> list[Occurrence]:
             found.append(Occurrence(src.path, "alias", name.text.decode(), None,
                                     define.start_byte, define.end_byte, name.start_byte,
                                     line, col, " ".join(text.split())))
+    for _, caps in tree_sitter.QueryCursor(q["api"]).matches(root):
+        name = caps["name"][0]
+        parent = name.parent
+        if parent is not None and parent.type in ("preproc_def", "preproc_function_def", "function_declarator"):
+            continue  # the definition itself belongs to a recipe
+        if name.type == "type_identifier" and (parent is None or parent.type != "struct_specifier"):
+            continue  # a typedef name that happens to match
+        if parent is not None and parent.type == "field_declaration":
+            continue
+        line, col = src.line_col(name.start_byte)
+        kind = "guarded" if is_version_guarded(name) else "api"
+        found.append(Occurrence(src.path, kind, name.text.decode(), None, name.start_byte,
+                                name.end_byte, name.start_byte, line, col, _line_at(src.data, name.start_byte)))
     for _, caps in tree_sitter.QueryCursor(q["comment"]).matches(root):
         comment = caps["comment"][0]
         for m in _COMMENT_RE.finditer(comment.text):

@@ -40,7 +40,7 @@ def _line_bounds(data: bytes, offset: int) -> tuple[int, int]:
     return start, len(data) if end < 0 else end + 1
 
 
-def _whole_lines(data: bytes, start: int, end: int) -> tuple[int, int]:
+def whole_lines(data: bytes, start: int, end: int) -> tuple[int, int]:
     """Widen a deletion that leaves only blanks on its lines to those whole lines.
 
     Blank lines that the deletion would leave against a brace go too, and two
@@ -51,6 +51,13 @@ def _whole_lines(data: bytes, start: int, end: int) -> tuple[int, int]:
     _, last = _line_bounds(data, max(end - 1, start))
     if data[first:start].strip() or data[end:last].strip():
         return start, end
+    # A one-line comment right above a deleted statement described it: it goes too.
+    while first > 0:
+        prev, _ = _line_bounds(data, first - 1)
+        above = data[prev:first].strip()
+        if not (above.startswith(b"/*") and above.endswith(b"*/")):
+            break
+        first = prev
     before = first
     while before > 0:
         prev, _ = _line_bounds(data, before - 1)
@@ -82,7 +89,7 @@ def edits_for(data: bytes, matches: Iterable) -> list[Edit]:
             if old == new:
                 continue
             if not new:
-                start, end = _whole_lines(data, start, end)
+                start, end = whole_lines(data, start, end)
                 edits.append(Edit(start, end, b"", m.rule_id))
                 continue
             pre, suf = _narrow(old, new)

@@ -15,16 +15,16 @@ from typing import Mapping, Sequence
 from ..errors import MigratorError
 from ..match import Rule, match_file
 from ..match.engine import Finding, Match
-from ..match.rules import RULES_ROOT
+from ..match.rules import Area, RuleBook, load_areas
+from ..match.scan import as_book
 from ..match.scan import TreeScan, scan_tree
 from ..parse import parse_c, read_source
-from ..target import names_defined_in, type_names
+from ..target import STATEMENT_MACROS, names_defined_in, type_names
 from .edits import Edit, apply_edits, apply_edits_with_spans, edits_for
 from .recipes import Recipe, RecipeResult, apply_recipe
 from .reflow import reflow
 
 API_HEADER = "include/linux/module.h"
-DEFAULT_SCOPE = RULES_ROOT / "scope.toml"
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,14 @@ class FileChange:
     recipes: tuple[str, ...]  # ids of the recipes applied to the file
 
 
-def staged_bytes(change: FileChange, rules: Sequence[Rule], stage: str = "prepare") -> bytes:
+def staged_bytes(change: FileChange, rules: Sequence[Rule] | RuleBook, stage: str = "prepare") -> bytes:
     """The file with only the rewrites of rules of the given stage applied.
 
     Preparation rewrites use helpers that exist before the change as well, so
     a series can land them per architecture ahead of the flag-day patch; the
     flag-day patch then goes from these bytes to change.new.
     """
-    stages = {r.id: r.stage for r in rules}
+    stages = {r.id: r.stage for r in as_book(rules).all_rules()}
     picked = [m for m in change.rewritten if stages.get(m.rule_id) == stage]
     if not picked:
         return change.old
@@ -64,14 +64,18 @@ class RewritePlan:
     scan: TreeScan
     recipes: tuple[RecipeResult, ...]
     skipped: tuple[Skipped, ...]
-    scope: tuple[Scope, ...] = ()
+    book: RuleBook = RuleBook(())
+
+    @property
+    def scope(self) -> tuple[Area, ...]:
+        return self.book.areas
 
     def left_reason(self, finding: Finding) -> str:
         """Why a site that was not rewritten stays."""
         path = finding.occurrence.path
-        for s in self.scope:
-            if path.startswith(s.path):
-                return s.reason
+        area = self.book.area_of(path)
+        if area is not None and area.rules is None:
+            return area.why
         for sk in self.skipped:
             if sk.path == path:
                 return sk.reason
@@ -116,12 +120,21 @@ def target_names(root: str, style: str) -> Mapping[str, str]:
     return names_defined_in(header) or type_names(style)
 
 
-def _error_count(data: bytes, exempt: Sequence[tuple[int, int]] = ()) -> int:
-    """ERROR and MISSING nodes outside the exempt byte ranges.
+def load_scope() -> tuple[Area, ...]:
+    """The shipped areas (rules/scope.toml): which rules apply where."""
+    return load_areas()
 
-    Recipe text is exempt: it uses the kernel's iterator macros
-    (`for_class_mod_mem_type(t, core) {`), which tree-sitter cannot parse and
-    the compile check judges instead.
+
+def _uses_statement_macro(text: bytes) -> bool:
+    return any(m.encode() + b"(" in text for m in STATEMENT_MACROS)
+
+
+def _error_count(data: bytes, exempt: Sequence[tuple[int, int]] = ()) -> int:
+    """ERROR and MISSING nodes starting outside the exempt byte ranges.
+
+    Recipe text and text using the new API's iterator macros
+    (`for_class_mod_mem_type(t, core) {`) are exempt: tree-sitter cannot
+    parse those, and the compile check judges them instead.
     """
     count, stack = 0, [parse_c(data).root_node]
     while stack:
@@ -132,32 +145,6 @@ def _error_count(data: bytes, exempt: Sequence[tuple[int, int]] = ()) -> int:
         if n.has_error:
             stack.extend(n.children)
     return count
-
-
-@dataclass(frozen=True)
-class Scope:
-    """A path prefix the site rules leave alone, and why."""
-
-    path: str
-    reason: str
-
-
-def load_scope(path: str | os.PathLike = DEFAULT_SCOPE) -> tuple[Scope, ...]:
-    import tomllib
-
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        return ()
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise MigratorError(f"{path}: {e}") from None
-    scopes = []
-    for i, entry in enumerate(data.get("leave", [])):
-        if set(entry) != {"path", "reason"}:
-            raise MigratorError(f"{path}: leave[{i}] needs exactly the fields 'path' and 'reason'")
-        scopes.append(Scope(entry["path"], " ".join(entry["reason"].split())))
-    return tuple(scopes)
 
 
 # Where a full expression ends: its parent is one of these, or it is a condition.
@@ -199,20 +186,21 @@ def _left_expressions(tree, findings, matches) -> list[tuple[int, int]]:
 
 def plan_rewrite(
     root: str,
-    rules: Sequence[Rule],
+    rules: Sequence[Rule] | RuleBook,
     recipes: Sequence[Recipe] = (),
     style: str = "short",
     jobs: int | None = None,
-    scope: Sequence[Scope] = (),
+    scope: Sequence[Area] | None = None,
 ) -> RewritePlan:
+    """Plan the rewrite; `scope` (the areas) defaults to the shipped rules/scope.toml."""
     names = target_names(root, style)
-    scan = scan_tree(root, rules, names, jobs)
+    book = as_book(rules, scope)
+    scan = scan_tree(root, book, names, jobs)
     by_file = {r.file: [] for r in recipes}
     for r in recipes:
         by_file[r.file].append(r)
     scanned = {fs.path for fs in scan.files}
-    paths = [fs.path for fs in scan.files if fs.result is not None and fs.result.matches
-             and not any(fs.path.startswith(s.path) for s in scope)]
+    paths = [fs.path for fs in scan.files if fs.result is not None and fs.result.matches]
     paths += [p for p in by_file if p not in paths and os.path.isfile(os.path.join(root, p))]
 
     changes, results = [], []
@@ -223,7 +211,7 @@ def plan_rewrite(
         fs = next((fs for fs in scan.files if fs.path == path), None)
         matches = list(fs.result.matches) if fs is not None and fs.result is not None else []
         if path not in scanned:
-            matches = list(match_file(src, rules, names, tree).matches)
+            matches = list(match_file(src, book.for_path(path), names, tree).matches)
         edits: list[Edit] = []
         owned: list[tuple[int, int]] = []
         applied = []
@@ -252,8 +240,9 @@ def plan_rewrite(
         except MigratorError as e:
             skipped.append(Skipped(path, str(e)))
             continue
-        recipe_spans = [span for span, e in zip(spans, edits) if e.rule_id in applied]
-        before, after = _error_count(src.data, owned), _error_count(new, recipe_spans)
+        exempt = [span for span, e in zip(spans, edits)
+                  if e.rule_id in applied or _uses_statement_macro(e.text)]
+        before, after = _error_count(src.data, owned), _error_count(new, exempt)
         if after > before:
             skipped.append(Skipped(path, f"the rewrite would add parse errors ({before} -> {after}); left as it is"))
             continue
@@ -262,4 +251,4 @@ def plan_rewrite(
             new = wrapped
         changes.append(FileChange(path, src.data, new, tuple(rewritten), tuple(applied)))
     return RewritePlan(os.path.abspath(root), names, tuple(changes), scan, tuple(results),
-                       tuple(skipped), tuple(scope))
+                       tuple(skipped), book)

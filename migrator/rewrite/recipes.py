@@ -27,10 +27,10 @@ from ..match.context import function_name
 from ..match.rules import RULES_ROOT
 from ..match.template_env import TEMPLATES
 from ..parse.source import SourceFile, c_language
-from .edits import Edit
+from .edits import Edit, whole_lines
 
 DEFAULT_RECIPES_DIR = RULES_ROOT / "recipes"
-REGION_KINDS = ("struct", "members", "function")
+REGION_KINDS = ("struct", "members", "function", "functions", "define", "declaration", "insert_before")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class Region:
     struct: str | None = None
     type: str | None = None
     requires: tuple[str, ...] = ()
+    last: str | None = None  # functions: the last function of the run named by `name`
+    comment: bool = False  # take the comment blocks right above the region along
 
 
 @dataclass(frozen=True)
@@ -94,12 +96,14 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     regions = []
     for i, r in enumerate(data["region"]):
         where = f"region[{i}]"
-        unknown = set(r) - {"kind", "template", "name", "struct", "type", "requires"}
+        unknown = set(r) - {"kind", "template", "name", "struct", "type", "requires", "last", "comment"}
         if unknown:
             raise _bad(path, f"{where}: unknown field '{sorted(unknown)[0]}'")
         if r.get("kind") not in REGION_KINDS:
             raise _bad(path, f"{where}: field 'kind' must be one of {', '.join(REGION_KINDS)}")
-        needed = {"struct": ("name",), "function": ("name",), "members": ("struct", "type")}[r["kind"]]
+        needed = {"struct": ("name",), "function": ("name",), "members": ("struct", "type"),
+                  "functions": ("name", "last"), "define": ("name",), "declaration": ("name",),
+                  "insert_before": ("name",)}[r["kind"]]
         for key in ("template",) + needed:
             if key not in r:
                 raise _bad(path, f"{where}: missing field '{key}'")
@@ -107,7 +111,7 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         if not os.path.isfile(template):
             raise _bad(path, f"{where}: field 'template': no file {r['template']}")
         regions.append(Region(r["kind"], template, r.get("name"), r.get("struct"), r.get("type"),
-                              tuple(r.get("requires", ()))))
+                              tuple(r.get("requires", ())), r.get("last"), bool(r.get("comment", False))))
     renames = tuple((r["from"], r["to"]) for r in data.get("rename", ()))
     return Recipe(data["id"], path, data["file"], data["description"], tuple(regions),
                   renames, data.get("done_if"))
@@ -200,21 +204,110 @@ def _find_members(root: Node, data: bytes, region: Region) -> tuple[int, int]:
     return start, min(end, len(data))
 
 
-def _find_function(root: Node, data: bytes, region: Region) -> tuple[int, int]:
-    found = [n for n in _walk(root)
-             if n.type == "function_definition" and function_name(n) == region.name.encode()]
+def _functions_named(root: Node, name: str) -> list[Node]:
+    return [n for n in _walk(root)
+            if n.type == "function_definition" and function_name(n) == name.encode()]
+
+
+def _shaped_function(root: Node, name: str, requires: tuple[str, ...]) -> Node:
+    found = _functions_named(root, name)
     if not found:
-        raise _Refused(f"no definition of {region.name}()")
-    shaped = [n for n in found if all(r.encode() in n.text for r in region.requires)]
+        raise _Refused(f"no definition of {name}()")
+    shaped = [n for n in found if all(r.encode() in n.text for r in requires)]
     if not shaped:
-        raise _Refused(f"{region.name}() does not use {', '.join(region.requires)}: not the shape this recipe replaces")
+        raise _Refused(f"{name}() does not use {', '.join(requires)}: not the shape this recipe replaces")
     if len(shaped) > 1:
-        raise _Refused(f"{region.name}() is defined {len(shaped)} times with the shape this recipe replaces")
-    n = shaped[0]
-    return _line_span(data, n.start_byte, n.end_byte)
+        raise _Refused(f"{name}() is defined {len(shaped)} times with the shape this recipe replaces")
+    return shaped[0]
 
 
-_FINDERS = {"struct": _find_struct, "members": _find_members, "function": _find_function}
+def _with_comments_above(data: bytes, start: int, across_blank_lines: bool) -> int:
+    """Move start up over the comment blocks right above it."""
+    lines_start = data.rfind(b"\n", 0, start) + 1
+    while lines_start > 0:
+        prev = data.rfind(b"\n", 0, lines_start - 1) + 1
+        line = data[prev:lines_start].strip()
+        if line.endswith(b"*/") or line.startswith((b"/*", b"*", b"//")):
+            lines_start = prev
+        elif not line and across_blank_lines:
+            # A blank line counts only if a comment stands above it.
+            above = data[data.rfind(b"\n", 0, max(prev - 1, 0)) + 1:prev].strip()
+            if not above.endswith(b"*/"):
+                break
+            lines_start = prev
+        else:
+            break
+    return lines_start
+
+
+def _find_function(root: Node, data: bytes, region: Region) -> tuple[int, int]:
+    n = _shaped_function(root, region.name, region.requires)
+    start, end = _line_span(data, n.start_byte, n.end_byte)
+    if region.comment:
+        start = _with_comments_above(data, start, False)
+    return start, end
+
+
+def _find_functions(root: Node, data: bytes, region: Region) -> tuple[int, int]:
+    first = _shaped_function(root, region.name, ())
+    last = _shaped_function(root, region.last, ())
+    if last.start_byte < first.start_byte:
+        raise _Refused(f"{region.last}() comes before {region.name}()")
+    run = data[first.start_byte:last.end_byte]
+    missing = [r for r in region.requires if r.encode() not in run]
+    if missing:
+        raise _Refused(f"{region.name}() .. {region.last}() do not use {', '.join(missing)}: "
+                       "not the shape this recipe replaces")
+    start, end = _line_span(data, first.start_byte, last.end_byte)
+    if region.comment:
+        start = _with_comments_above(data, start, True)
+    return start, end
+
+
+def _find_define(root: Node, data: bytes, region: Region) -> tuple[int, int]:
+    found = [n for n in _walk(root) if n.type in ("preproc_def", "preproc_function_def")
+             and n.child_by_field_name("name") is not None
+             and n.child_by_field_name("name").text.decode() == region.name]
+    if len(found) != 1:
+        raise _Refused(f"#define {region.name} is defined {len(found)} times, not once")
+    node = found[0]
+    parent = node.parent
+    # A conditional that holds nothing but this define goes with it.
+    if parent is not None and parent.type.startswith("preproc_if") and \
+            [c for c in parent.named_children if c.type not in ("identifier",) and c != parent.child_by_field_name("condition")] == [node]:
+        node = parent
+    start, end = _line_span(data, node.start_byte, max(node.end_byte - 1, node.start_byte))
+    if region.comment:
+        start = _with_comments_above(data, start, False)
+    return start, end
+
+
+def _find_declaration(root: Node, data: bytes, region: Region) -> tuple[int, int]:
+    found = []
+    for n in _walk(root):
+        if n.type != "declaration":
+            continue
+        decl = n.child_by_field_name("declarator")
+        if decl is not None and decl.type == "function_declarator" and \
+                decl.child_by_field_name("declarator").text.decode() == region.name:
+            found.append(n)
+    if len(found) != 1:
+        raise _Refused(f"{region.name}() is declared {len(found)} times, not once")
+    return _line_span(data, found[0].start_byte, found[0].end_byte)
+
+
+def _find_insertion(root: Node, data: bytes, region: Region) -> tuple[int, int]:
+    n = _shaped_function(root, region.name, region.requires)
+    start, _ = _line_span(data, n.start_byte, n.end_byte)
+    start = _with_comments_above(data, start, False)
+    return start, start
+
+
+_FINDERS = {
+    "struct": _find_struct, "members": _find_members, "function": _find_function,
+    "functions": _find_functions, "define": _find_define, "declaration": _find_declaration,
+    "insert_before": _find_insertion,
+}
 
 
 def _render(region: Region, names: Mapping[str, str]) -> bytes:
@@ -223,6 +316,8 @@ def _render(region: Region, names: Mapping[str, str]) -> bytes:
             text = TEMPLATES.from_string(f.read()).render(T=names)
     except (OSError, jinja2.TemplateError) as e:
         raise MigratorError(f"{region.template}: {e}") from None
+    if not text.strip():
+        return b""
     return text.encode() if text.endswith("\n") else (text + "\n").encode()
 
 
@@ -247,8 +342,14 @@ def apply_recipe(recipe: Recipe, src: SourceFile, tree: tree_sitter.Tree, names:
             start, end = _FINDERS[region.kind](tree.root_node, src.data, region)
             if any(s < end and start < e for s, e in owned):
                 raise _Refused(f"two regions overlap at line {src.line_col(start)[0]}")
+            text = _render(region, names)
+            if region.kind == "insert_before":
+                text += b"\n"  # new code stands apart from what follows
+            elif not text.strip():
+                text = b""
+                start, end = whole_lines(src.data, start, end)
             owned.append((start, end))
-            edits.append(Edit(start, end, _render(region, names), recipe.id))
+            edits.append(Edit(start, end, text, recipe.id))
     except _Refused as e:
         return RecipeResult(recipe, "refused", str(e))
     edits += _renames(tree.root_node, recipe, owned)
