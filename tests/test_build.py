@@ -58,10 +58,15 @@ def error_of(text: str) -> str:
 
 def test_packaged_targets_cover_every_module_layout_user_with_a_compiler():
     targets = load_targets()
-    objects = {o for t in targets for o in t.objects}
+    objects = {o for t in targets for o in t.objects if o.endswith(".o")}
     assert [t.name for t in targets] == [
         "arm64", "arm", "s390", "powerpc32", "parisc32", "mips", "arc", "x86_64",
+        "x86_64-kernel", "x86_64-vmlinux",
     ]
+    # The whole-kernel checks build folders and vmlinux, with the x86_64 configuration.
+    full = select_targets(targets, ["x86_64-kernel", "x86_64-vmlinux"])
+    assert [t.objects for t in full] == [("kernel/", "arch/x86/kernel/"), ("vmlinux",)]
+    assert {t.config for t in full} == {select_targets(targets, ["x86_64"])[0].config}
     assert {
         "arch/arm64/kernel/module-plts.o",
         "arch/arm/kernel/module-plts.o",

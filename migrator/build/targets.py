@@ -318,15 +318,18 @@ def _check_objects(objects: tuple[str, ...], where: str) -> None:
         raise MigratorError(f"{where}: field 'objects' is empty")
     for obj in objects:
         path = PurePosixPath(obj)
+        # An object, a folder (kbuild builds all of it) or the linked vmlinux.
+        goal = path.suffix == ".o" or obj == "vmlinux" or (obj.endswith("/") and str(path) + "/" == obj)
         if (
             path.is_absolute()
             or ".." in path.parts
-            or path.suffix != ".o"
-            or str(path) != obj
+            or not goal
+            or (str(path) != obj and not obj.endswith("/"))
             or any(c.isspace() for c in obj)
         ):
             raise MigratorError(
-                f"{where}: field 'objects': {obj!r} is not a relative path to a .o file"
+                f"{where}: field 'objects': {obj!r} is not a relative path to a .o file,"
+                " a folder ending in /, or vmlinux"
             )
 
 
