@@ -18,7 +18,7 @@ from ..match.engine import Finding, Match
 from ..match.rules import Area, RuleBook, load_areas
 from ..match.scan import as_book
 from ..match.scan import TreeScan, scan_tree
-from ..parse import parse_c, read_source
+from ..parse import is_c_path, parse_c, read_source
 from ..target import STATEMENT_MACROS, names_defined_in, type_names
 from .edits import Edit, apply_edits, apply_edits_with_spans, edits_for
 from .recipes import Recipe, RecipeResult, apply_recipe
@@ -207,10 +207,11 @@ def plan_rewrite(
     skipped = [Skipped(fs.path, fs.error) for fs in scan.skipped]
     for path in sorted(set(paths)):
         src = read_source(root, path)
-        tree = parse_c(src.data)
+        is_c = is_c_path(path)
+        tree = parse_c(src.data) if is_c else None
         fs = next((fs for fs in scan.files if fs.path == path), None)
         matches = list(fs.result.matches) if fs is not None and fs.result is not None else []
-        if path not in scanned:
+        if path not in scanned and is_c:
             matches = list(match_file(src, book.for_path(path), names, tree).matches)
         edits: list[Edit] = []
         owned: list[tuple[int, int]] = []
@@ -242,11 +243,11 @@ def plan_rewrite(
             continue
         exempt = [span for span, e in zip(spans, edits)
                   if e.rule_id in applied or _uses_statement_macro(e.text)]
-        before, after = _error_count(src.data, owned), _error_count(new, exempt)
+        before, after = (_error_count(src.data, owned), _error_count(new, exempt)) if is_c else (0, 0)
         if after > before:
             skipped.append(Skipped(path, f"the rewrite would add parse errors ({before} -> {after}); left as it is"))
             continue
-        wrapped = reflow(src.data, new)
+        wrapped = reflow(src.data, new) if is_c else new
         if wrapped != new and _error_count(wrapped) == _error_count(new):
             new = wrapped
         changes.append(FileChange(path, src.data, new, tuple(rewritten), tuple(applied)))

@@ -13,6 +13,7 @@ not touch them.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,8 @@ from ..parse.source import SourceFile, c_language
 from .edits import Edit, whole_lines
 
 DEFAULT_RECIPES_DIR = RULES_ROOT / "recipes"
-REGION_KINDS = ("struct", "members", "function", "functions", "define", "declaration", "insert_before")
+REGION_KINDS = ("struct", "members", "function", "functions", "define", "declaration",
+                "insert_before", "text")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Region:
     requires: tuple[str, ...] = ()
     last: str | None = None  # functions: the last function of the run named by `name`
     comment: bool = False  # take the comment blocks right above the region along
+    pattern: str | None = None  # text: a regex (multi-line) matching the region exactly once
 
 
 @dataclass(frozen=True)
@@ -96,22 +99,29 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     regions = []
     for i, r in enumerate(data["region"]):
         where = f"region[{i}]"
-        unknown = set(r) - {"kind", "template", "name", "struct", "type", "requires", "last", "comment"}
+        unknown = set(r) - {"kind", "template", "name", "struct", "type", "requires", "last",
+                            "comment", "pattern"}
         if unknown:
             raise _bad(path, f"{where}: unknown field '{sorted(unknown)[0]}'")
         if r.get("kind") not in REGION_KINDS:
             raise _bad(path, f"{where}: field 'kind' must be one of {', '.join(REGION_KINDS)}")
         needed = {"struct": ("name",), "function": ("name",), "members": ("struct", "type"),
                   "functions": ("name", "last"), "define": ("name",), "declaration": ("name",),
-                  "insert_before": ("name",)}[r["kind"]]
+                  "insert_before": ("name",), "text": ("pattern",)}[r["kind"]]
         for key in ("template",) + needed:
             if key not in r:
                 raise _bad(path, f"{where}: missing field '{key}'")
         template = os.path.join(os.path.dirname(path), r["template"])
         if not os.path.isfile(template):
             raise _bad(path, f"{where}: field 'template': no file {r['template']}")
+        if r["kind"] == "text":
+            try:
+                re.compile(r["pattern"], re.M)
+            except re.error as e:
+                raise _bad(path, f"{where}: field 'pattern': {e}") from None
         regions.append(Region(r["kind"], template, r.get("name"), r.get("struct"), r.get("type"),
-                              tuple(r.get("requires", ())), r.get("last"), bool(r.get("comment", False))))
+                              tuple(r.get("requires", ())), r.get("last"), bool(r.get("comment", False)),
+                              r.get("pattern")))
     renames = tuple((r["from"], r["to"]) for r in data.get("rename", ()))
     return Recipe(data["id"], path, data["file"], data["description"], tuple(regions),
                   renames, data.get("done_if"))
@@ -303,10 +313,18 @@ def _find_insertion(root: Node, data: bytes, region: Region) -> tuple[int, int]:
     return start, start
 
 
+def _find_text(root: Node | None, data: bytes, region: Region) -> tuple[int, int]:
+    """Whole lines matched by a regex, for files that are not C (gdb's Python)."""
+    found = list(re.finditer(region.pattern.encode(), data, re.M))
+    if len(found) != 1:
+        raise _Refused(f"the text /{region.pattern}/ occurs {len(found)} times, not once")
+    return _line_span(data, found[0].start(), max(found[0].end() - 1, found[0].start()))
+
+
 _FINDERS = {
     "struct": _find_struct, "members": _find_members, "function": _find_function,
     "functions": _find_functions, "define": _find_define, "declaration": _find_declaration,
-    "insert_before": _find_insertion,
+    "insert_before": _find_insertion, "text": _find_text,
 }
 
 
@@ -331,7 +349,8 @@ def _renames(root: Node, recipe: Recipe, owned: list[tuple[int, int]]) -> list[E
     return edits
 
 
-def apply_recipe(recipe: Recipe, src: SourceFile, tree: tree_sitter.Tree, names: Mapping[str, str]) -> RecipeResult:
+def apply_recipe(recipe: Recipe, src: SourceFile, tree: tree_sitter.Tree | None,
+                 names: Mapping[str, str]) -> RecipeResult:
     """The edits of one recipe on its file, or why it refuses (all or nothing)."""
     if recipe.done_if and recipe.done_if.encode() in src.data:
         return RecipeResult(recipe, "done", f"{recipe.file} already has {recipe.done_if}")
@@ -339,7 +358,10 @@ def apply_recipe(recipe: Recipe, src: SourceFile, tree: tree_sitter.Tree, names:
     edits: list[Edit] = []
     try:
         for region in recipe.regions:
-            start, end = _FINDERS[region.kind](tree.root_node, src.data, region)
+            root = tree.root_node if tree is not None else None
+            if root is None and region.kind != "text":
+                raise _Refused(f"{recipe.file} is not C: only text regions apply")
+            start, end = _FINDERS[region.kind](root, src.data, region)
             if any(s < end and start < e for s, e in owned):
                 raise _Refused(f"two regions overlap at line {src.line_col(start)[0]}")
             text = _render(region, names)
@@ -352,5 +374,6 @@ def apply_recipe(recipe: Recipe, src: SourceFile, tree: tree_sitter.Tree, names:
             edits.append(Edit(start, end, text, recipe.id))
     except _Refused as e:
         return RecipeResult(recipe, "refused", str(e))
-    edits += _renames(tree.root_node, recipe, owned)
+    if tree is not None:
+        edits += _renames(tree.root_node, recipe, owned)
     return RecipeResult(recipe, "applied", "", tuple(edits), tuple(owned))
