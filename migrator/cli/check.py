@@ -1,0 +1,194 @@
+"""migrator check: a rewrite against its original, and real modules against the model."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+import click
+
+from ..errors import MigratorError
+from . import EXIT_FAILED, cli, count, fail
+
+
+def _git_original(path: str) -> tuple[str, list[str]]:
+    """A temporary directory holding HEAD's version of the files changed in the work tree."""
+    from ..model.api import API_HEADER
+    from ..series.repo import find_repo
+
+    repo = find_repo(path)
+    if repo is None:
+        raise MigratorError(f"{path}: not in a git repository; pass --original DIR")
+    top = os.path.realpath(repo.working_tree_dir)
+    here = os.path.relpath(os.path.realpath(path), top)
+    prefix = "" if here == "." else here + "/"
+    try:
+        names = repo.git.diff("--name-only", "HEAD", "--", path).splitlines()
+    except Exception as e:  # noqa: BLE001 - gitpython raises several kinds
+        raise MigratorError(f"git diff failed: {str(e).splitlines()[0]}") from None
+    temp = tempfile.mkdtemp(prefix="migrator-original-")
+    paths = []
+    for name in sorted(set(names) | {prefix + API_HEADER}):
+        if not name.startswith(prefix):
+            continue
+        try:
+            data = repo.git.show(f"HEAD:{name}", stdout_as_string=False)
+        except Exception:  # noqa: BLE001 - not in HEAD: a new file, nothing to compare
+            continue
+        rel = name[len(prefix):]
+        os.makedirs(os.path.dirname(os.path.join(temp, rel)) or temp, exist_ok=True)
+        with open(os.path.join(temp, rel), "wb") as f:
+            f.write(data)
+        paths.append(rel)
+    return temp, paths
+
+
+def _probe_sets(kind: str, arches: tuple[str, ...]):
+    from ..model.probes import real_probe_sets, synthetic_probe_sets
+
+    real = real_probe_sets(arches or None) if kind == "cache" else ()
+    return real + synthetic_probe_sets()
+
+
+def _print_source(result, verbose: bool) -> None:
+    for v in result.violations:
+        click.echo(str(v))
+    if verbose:
+        for n in result.notes:
+            click.echo(str(n))
+    real = [(label, n) for label, n in result.probe_sets if not label.startswith("synthetic")]
+    synthetic = sum(n for label, n in result.probe_sets if label.startswith("synthetic"))
+    modules = ", ".join(f"{label} {n}" for label, n in real) or "no real modules cached"
+    click.echo(f"{count(len(result.files), 'file')} checked against {result.original}")
+    click.echo(f"  plans: {count(result.reservations, 'reservation')}; {result.addresses} "
+               f"addresses computed from a base and an arch offset")
+    click.echo(f"  meaning: {count(result.pairs, 'rewritten expression')}: {result.judged} judged "
+               f"on {result.probes} addresses ({modules}; {synthetic} synthetic modules), "
+               f"{result.by_plans} left to the plans, {len(result.notes)} not judged"
+               f"{'' if verbose or not result.notes else ' (-v lists them)'}")
+    click.echo(f"  {count(len(result.violations), 'violation')}")
+
+
+def _arch_of(source: str) -> str | None:
+    m = re.search(r"_([a-z0-9]+)\.deb$", os.path.basename(source))
+    return m.group(1) if m else None
+
+
+def _check_modules(source: str, arches: tuple[str, ...], verbose: bool) -> int:
+    from ..model import check_modules
+    from ..model import modules as debian
+
+    if source == "cache":
+        jobs = [(None if not _cached(arch) else _cached(arch), arch)
+                for arch in (arches or tuple(sorted(debian.FLAVOURS)))]
+    else:
+        arch = arches[0] if len(arches) == 1 else _arch_of(source)
+        if arch is None:
+            raise MigratorError(f"{source}: which architecture? pass --arch")
+        jobs = [(source, arch)]
+    header = (f"{'arch':8} {'modules':>7} {'checked':>7} {'refused':>7} {'unread':>6} "
+              f"{'pages before':>12} {'after':>7} {'allocs before':>13} {'after':>7} "
+              f"{'violations':>10}")
+    reports = []
+    for path, arch in jobs:
+        reports.append(check_modules(path, arch))
+    bad = 0
+    for r in reports:
+        for v in r.violations[: None if verbose else 20]:
+            click.echo(f"{r.arch}: {v}")
+        if len(r.violations) > 20 and not verbose:
+            click.echo(f"{r.arch}: ... {len(r.violations) - 20} more (-v lists them)")
+        bad += len(r.violations)
+    click.echo(header)
+    for r in reports:
+        t = r.totals
+        click.echo(f"{r.arch:8} {t.modules:7} {t.checked:7} {t.refused:7} {t.unreadable:6} "
+                   f"{t.pages_before:12} {t.pages_after:7} {t.allocations_before:13} "
+                   f"{t.allocations_after:7} {t.violations:10}")
+    for r in reports:
+        click.echo(f"  {r.arch}: {os.path.basename(r.source)}"
+                   f"{' (cached images)' if r.from_cache else ''}")
+        if verbose:
+            for name, why in r.refused:
+                click.echo(f"    refused {name}: {why}")
+            for name, why in r.unreadable:
+                click.echo(f"    unreadable {name}: {why}")
+    return bad
+
+
+def _cached(arch: str):
+    from ..model.probes import cached_package
+
+    return cached_package(arch)
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path())
+@click.option("--original", type=click.Path(file_okay=False),
+              help="The tree PATH was rewritten from (default: HEAD of PATH's git repository).")
+@click.option("--modules", "modules", is_flag=False, flag_value="cache", default=None,
+              metavar="[DEB|DIR]",
+              help="Check real modules against the model: the cached (or fetched) Debian "
+                   "packages, or one .deb or directory of .ko files.")
+@click.option("--arch", "arches", multiple=True,
+              help="Debian architecture(s) for --modules and the probes (default: all five).")
+@click.option("--probes", type=click.Choice(["cache", "synthetic"]), default="cache",
+              show_default=True,
+              help="Modules the source check judges expressions on: the cached packages plus "
+                   "synthetic ones, or synthetic ones only.")
+@click.option("-v", "--verbose", is_flag=True, help="Also list what was not judged.")
+def check(path: str | None, original: str | None, modules: str | None, arches: tuple[str, ...],
+          probes: str, verbose: bool) -> None:
+    """Check a rewritten tree against its original, and real modules against the model.
+
+    With PATH: every file that differs from the original is checked for names
+    its module.h lacks, reservations addressed from another memory type or
+    lacking the permissions their use needs, and address tests or addresses
+    that classify real modules' sections differently from the original.
+    Each violation is FILE:LINE:COL: INVARIANT: MESSAGE.
+
+    With --modules: every .ko of Debian's kernel packages is laid out as 6.1
+    and v6.4 do and checked against the model's invariants; per-architecture
+    pages and allocations before and after are printed.
+
+    Exit 0 when nothing is violated, 1 when something is, 2 on bad input.
+    """
+    from ..model.source import check_tree
+
+    if path is None and modules is None:
+        fail("nothing to check: give a PATH, --modules, or both")
+    bad = 0
+    temp = None
+    try:
+        if path is not None:
+            if not os.path.exists(path):
+                raise MigratorError(f"{path}: no such file or directory")
+            paths = None
+            if original is None:
+                temp, paths = _git_original(path)
+                original_dir = temp
+            else:
+                original_dir = original
+            sets = _probe_sets(probes, arches)
+            result = check_tree(path, original_dir, sets, paths=paths)
+            if temp is not None:
+                result = _relabel(result, "HEAD")
+            _print_source(result, verbose)
+            bad += len(result.violations)
+        if modules is not None:
+            bad += _check_modules(modules, arches, verbose)
+    except MigratorError as e:
+        fail(str(e))
+    finally:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+    sys.exit(EXIT_FAILED if bad else 0)
+
+
+def _relabel(result, original: str):
+    from dataclasses import replace
+
+    return replace(result, original=original)

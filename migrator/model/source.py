@@ -1,0 +1,156 @@
+"""The source check: a rewritten tree against its original, file by file.
+
+For every file that differs from the original (among those the original
+held an old layout in, plus include/linux/module.h), three checks run:
+
+* names (:mod:`migrator.model.identifiers`): what the rewrite introduces
+  exists in the tree's module.h;
+* allocation plans (:mod:`migrator.model.plans`): reservations and the
+  addresses computed from them agree in type and permissions;
+* meaning (:mod:`migrator.model.meaning`): rewritten address tests and
+  addresses agree with the original on every section of every module of the
+  probe sets.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from migrator.errors import MigratorError
+from migrator.model.api import API_HEADER, read_api
+from migrator.model.cexpr import Scope
+from migrator.model.findings import Note, SourceViolation
+from migrator.model.identifiers import check_names
+from migrator.model.kconfig import KernelConfig
+from migrator.model.meaning import ProbeSet, Stats, judge, pair_changes
+from migrator.model.plans import check_plans, extract_plan
+from migrator.model.probes import ProbeChooser
+from migrator.model.table import MAINLINE_V6_4, PlacementTable
+from migrator.parse import candidate_paths, is_c_path
+
+
+@dataclass(frozen=True)
+class TreeCheck:
+    """The result of checking one rewritten tree."""
+
+    root: str
+    original: str
+    files: tuple[str, ...]
+    violations: tuple[SourceViolation, ...]
+    notes: tuple[Note, ...]
+    pairs: int
+    judged: int
+    probes: int
+    probe_sets: tuple[tuple[str, int], ...]
+    reservations: int
+    addresses: int
+    by_plans: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def _read(root: str, path: str) -> bytes | None:
+    try:
+        with open(os.path.join(root, path), "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise MigratorError(f"{os.path.join(root, path)}: cannot read: {e.strerror}") from None
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def changed_files(root: str, original: str, paths=None) -> list[tuple[str, bytes, bytes]]:
+    """``(path, original bytes, rewritten bytes)`` of the files that differ.
+
+    ``paths`` defaults to the files of the original that mention an old
+    layout, plus include/linux/module.h.
+    """
+    if paths is None:
+        found = candidate_paths(original)
+        paths = sorted({p for p, error in found if error is None} | {API_HEADER})
+    out = []
+    for path in paths:
+        if _same_file(os.path.join(root, path), os.path.join(original, path)):
+            continue
+        old, new = _read(original, path), _read(root, path)
+        if old is None or new is None or old == new:
+            continue
+        out.append((path, old, new))
+    return out
+
+
+def _c_only(changes):
+    return [c for c in changes if is_c_path(c[0])]
+
+
+def check_sources(changes: list[tuple[str, bytes, bytes]], api_header: bytes,
+                  old_header: bytes | None, probe_sets: tuple[ProbeSet, ...],
+                  table: PlacementTable = MAINLINE_V6_4, root: str = "",
+                  original: str = "") -> TreeCheck:
+    """Check rewritten files given as bytes; ``api_header`` is the rewritten module.h."""
+    api = read_api(api_header)
+    violations: list[SourceViolation] = []
+    notes: list[Note] = []
+    old_plans, new_plans = [], []
+    old_scopes: dict[str, Scope] = {}
+    new_scopes: dict[str, Scope] = {}
+    pairs = []
+    config = KernelConfig("generic")
+    for path, old, new in changes:
+        violations.extend(check_names(path, old, new, api))
+        old_plans.append(extract_plan(path, old))
+        new_plans.append(extract_plan(path, new))
+        old_scope, new_scope = Scope(), Scope()
+        if old_header is not None:
+            old_scope.add_source(old_header)
+        old_scope.add_source(old)
+        new_scope.add_source(api_header)
+        new_scope.add_source(new)
+        old_scopes[path], new_scopes[path] = old_scope, new_scope
+        found, file_notes = pair_changes(path, old, new, old_scope, new_scope, config)
+        pairs.extend(found)
+        notes.extend(file_notes)
+    violations.extend(check_plans(new_plans, old_plans, config, table))
+    stats = Stats()
+    chooser = ProbeChooser(probe_sets)
+    judged, judge_notes = judge(pairs, old_scopes, new_scopes, chooser, stats)
+    violations.extend(judged)
+    # A base plus an arch offset is judged by the allocation plan, not here.
+    planned = {(a.path, a.line) for plan in new_plans for a in plan.addresses}
+    kept = [n for n in judge_notes if (n.path, n.line) not in planned]
+    notes.extend(kept)
+    violations.sort(key=lambda v: (v.path, v.line, v.col, v.invariant))
+    notes.sort(key=lambda n: (n.path, n.line))
+    return TreeCheck(root, original, tuple(p for p, _o, _n in changes), tuple(violations),
+                     tuple(notes), stats.pairs, stats.judged, stats.probes,
+                     tuple((s.label, len(s.maps)) for s in probe_sets),
+                     sum(len(p.reservations) for p in new_plans),
+                     sum(len(p.addresses) for p in new_plans), len(judge_notes) - len(kept))
+
+
+def check_tree(root: str, original: str, probe_sets: tuple[ProbeSet, ...],
+               table: PlacementTable = MAINLINE_V6_4, paths=None) -> TreeCheck:
+    """Check the rewritten tree at ``root`` against the ``original`` it was rewritten from."""
+    for label, where in (("tree", root), ("original", original)):
+        if not os.path.isdir(where):
+            raise MigratorError(f"{where}: the {label} is not a directory")
+    if os.path.realpath(root) == os.path.realpath(original):
+        raise MigratorError(f"{root}: the tree and its original are the same directory")
+    header = _read(root, API_HEADER)
+    if header is None:
+        raise MigratorError(f"{os.path.join(root, API_HEADER)}: no such file; the target API "
+                            f"is read from it")
+    changes = _c_only(changed_files(root, original, paths))
+    return check_sources(changes, header, _read(original, API_HEADER), probe_sets, table,
+                         root, original)
