@@ -34,8 +34,10 @@ def test_case(name, tmp_path):
     meta, plan, new = rewrite_case(name, tmp_path)
     assert new == (CASES / name / "after.c").read_bytes()
     assert [f"{f.occurrence.line}:{f.rule_id or f.severity}" for f in plan.left()] == meta["left"]
-    refused = [r.recipe.id for r in plan.recipes if r.status == "refused"]
-    assert refused == ([meta["refused"]] if "refused" in meta else [])
+    refused = [r for r in plan.recipes if r.status == "refused"]
+    assert [r.recipe.id for r in refused] == ([meta["refused"]] if "refused" in meta else [])
+    if "reason_contains" in meta:
+        assert meta["reason_contains"] in refused[0].reason
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -225,7 +225,8 @@ def _shaped_function(root: Node, name: str, requires: tuple[str, ...]) -> Node:
         raise _Refused(f"no definition of {name}()")
     shaped = [n for n in found if all(r.encode() in n.text for r in requires)]
     if not shaped:
-        raise _Refused(f"{name}() does not use {', '.join(requires)}: not the shape this recipe replaces")
+        missing = [r for r in requires if all(r.encode() not in n.text for n in found)] or list(requires)
+        raise _Refused(f"{name}() does not use {', '.join(missing)}: not the shape this recipe replaces")
     if len(shaped) > 1:
         raise _Refused(f"{name}() is defined {len(shaped)} times with the shape this recipe replaces")
     return shaped[0]
@@ -356,24 +357,29 @@ def apply_recipe(recipe: Recipe, src: SourceFile, tree: tree_sitter.Tree | None,
         return RecipeResult(recipe, "done", f"{recipe.file} already has {recipe.done_if}")
     owned: list[tuple[int, int]] = []
     edits: list[Edit] = []
-    try:
-        for region in recipe.regions:
+    refusals: list[str] = []
+    # Every region is looked at, so a refusal names all that differ at once.
+    for region in recipe.regions:
+        try:
             root = tree.root_node if tree is not None else None
             if root is None and region.kind != "text":
                 raise _Refused(f"{recipe.file} is not C: only text regions apply")
             start, end = _FINDERS[region.kind](root, src.data, region)
             if any(s < end and start < e for s, e in owned):
                 raise _Refused(f"two regions overlap at line {src.line_col(start)[0]}")
-            text = _render(region, names)
-            if region.kind == "insert_before":
-                text += b"\n"  # new code stands apart from what follows
-            elif not text.strip():
-                text = b""
-                start, end = whole_lines(src.data, start, end)
-            owned.append((start, end))
-            edits.append(Edit(start, end, text, recipe.id))
-    except _Refused as e:
-        return RecipeResult(recipe, "refused", str(e))
+        except _Refused as e:
+            refusals.append(str(e))
+            continue
+        text = _render(region, names)
+        if region.kind == "insert_before":
+            text += b"\n"  # new code stands apart from what follows
+        elif not text.strip():
+            text = b""
+            start, end = whole_lines(src.data, start, end)
+        owned.append((start, end))
+        edits.append(Edit(start, end, text, recipe.id))
+    if refusals:
+        return RecipeResult(recipe, "refused", "; ".join(refusals))
     if tree is not None:
         edits += _renames(tree.root_node, recipe, owned)
     return RecipeResult(recipe, "applied", "", tuple(edits), tuple(owned))
