@@ -99,6 +99,11 @@ def check_tree(tree: Path, targets: Iterable[Target] = ()) -> Path:
     return tree
 
 
+def _product(goal: str) -> str:
+    """The file a make goal leaves: a folder's built-in.a, else the goal itself."""
+    return goal + "built-in.a" if goal.endswith("/") else goal
+
+
 def compile_targets(
     tree: Path,
     targets: Sequence[Target],
@@ -169,10 +174,10 @@ def _compile_one(
             log.info("%s: building %s", target.name, " ".join(target.objects))
             for obj in target.objects:
                 # Force the compile, so that the result describes this call.
-                (out / obj).unlink(missing_ok=True)
+                (out / _product(obj)).unlink(missing_ok=True)
             ok = runner.make(f"-j{jobs}", *target.objects)
             warnings = _warnings(runner.relative(runner.last_output))
-            missing = [o for o in target.objects if not (out / o).is_file()]
+            missing = [o for o in target.objects if not (out / _product(o)).is_file()]
     except OSError as exc:
         where = f" {exc.filename}:" if exc.filename else ""
         reason = f"build directory unusable:{where} {exc.strerror or exc}"
