@@ -69,3 +69,9 @@ def test_help_lists_the_commands():
     assert run.returncode == 0
     for command in ("scan", "test"):
         assert command in run.stdout
+
+
+def test_build_refuses_bad_input(tmp_path):
+    assert_one_line_error(migrator("build", tmp_path / "nope"), "does not exist")
+    (tmp_path / "Makefile").write_text("all:\n")
+    assert_one_line_error(migrator("build", tmp_path, "-t", "nosuch"), "unknown build target 'nosuch'")
