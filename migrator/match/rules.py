@@ -31,7 +31,8 @@ ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 # The migration's data, shipped with migrator: rules/ at the top of the
 # project holds sites/ (site rules), recipes/ (region templates) and scope.toml.
-RULES_ROOT = Path(__file__).resolve().parents[2] / "rules"
+# migrator/rules_data links to rules/, and is a copy of it in an installed wheel.
+RULES_ROOT = Path(__file__).parents[1] / "rules_data"
 DEFAULT_RULES_DIR = RULES_ROOT / "sites"
 
 
