@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +19,7 @@ import tree_sitter
 
 from ..errors import MigratorError
 from ..parse.source import c_language
+from ..tomlfile import load_toml
 from .template_env import TEMPLATES
 
 SEVERITIES = ("rewrite", "report")
@@ -167,13 +167,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
     """Read and validate one rule file."""
     path = str(path)
     name = os.path.basename(path)
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as e:
-        raise MigratorError(f"{path}: cannot read: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise MigratorError(f"{path}: not valid TOML: {e}") from None
+    data = load_toml(path)
 
     _check_fields(path, data, _TOP_FIELDS, ("id", "description", "severity", "confidence", "pattern"))
     rule_id = data["id"]
@@ -316,13 +310,9 @@ def load_rule_book(sites_dir: str | os.PathLike = DEFAULT_RULES_DIR,
 @lru_cache(maxsize=4)
 def load_areas(scope_file: str | os.PathLike = SCOPE_FILE) -> tuple[Area, ...]:
     """The areas of scope.toml, each with its rules loaded."""
-    try:
-        with open(scope_file, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
+    if not os.path.exists(scope_file):
         return ()
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise MigratorError(f"{scope_file}: {e}") from None
+    data = load_toml(scope_file)
     areas = []
     for i, entry in enumerate(data.get("area", [])):
         where = f"{scope_file}: area[{i}]"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -28,6 +27,7 @@ from ..match.context import function_name
 from ..match.rules import RULES_ROOT
 from ..match.template_env import TEMPLATES
 from ..parse.source import SourceFile, c_language
+from ..tomlfile import load_toml
 from .edits import Edit, whole_lines
 
 DEFAULT_RECIPES_DIR = RULES_ROOT / "recipes"
@@ -80,13 +80,7 @@ def _bad(path: str, message: str) -> MigratorError:
 
 def load_recipe(path: str | os.PathLike) -> Recipe:
     path = str(path)
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as e:
-        raise MigratorError(f"{path}: cannot read: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise MigratorError(f"{path}: not valid TOML: {e}") from None
+    data = load_toml(path)
     allowed = {"id", "file", "description", "done_if", "region", "rename"}
     for key in data:
         if key not in allowed:
