@@ -41,13 +41,87 @@ def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
         echo(f"  {sk.path}: {sk.reason}")
 
 
+def _series_options(fn):
+    """The options of --series; they mean nothing without it."""
+    options = [
+        click.option("--series", "series_dir", metavar="DIR", type=click.Path(file_okay=False),
+                     help="Write the change as a patch series (git format-patch files) into DIR, "
+                          "based on the last commit; the tree, index and branch stay as they are."),
+        click.option("--split", type=click.Choice(["arch", "atomic"]), default="arch", show_default=True,
+                     help="arch: preparation patches per architecture, then the flag-day patch; "
+                          "atomic: everything in one patch."),
+        click.option("--signoff", metavar="'NAME <MAIL>'",
+                     help="Author and Signed-off-by of the patches (default: git config user.name/email)."),
+        click.option("--date", metavar="DATE",
+                     help="Date of the series, ISO 8601 or @EPOCH (default: the base commit's date)."),
+        click.option("--prefixes", type=click.Choice(["history", "table"]), default="history",
+                     show_default=True,
+                     help="Where subject prefixes come from: the touched files' git history "
+                          "(falling back to migrator/series/prefixes.toml), or only that table."),
+        click.option("--verdict", type=click.Path(exists=True, dir_okay=False),
+                     help="A text file with the semantic model's verdict (migrator check), "
+                          "quoted in the cover letter."),
+        click.option("--no-checkpatch", is_flag=True,
+                     help="Do not run the tree's scripts/checkpatch.pl for the cover letter."),
+        click.option("--apply", is_flag=True,
+                     help="Also put the series on the current branch (a fast-forward), "
+                          "which rewrites the files in place."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names: str, split: str,
+                  signoff: str | None, date: str | None, prefixes: str, verdict: str | None,
+                  no_checkpatch: bool, apply: bool) -> None:
+    from ..rewrite.plan import load_scope, plan_rewrite
+    from ..rewrite.recipes import load_recipes
+    from ..series.make import SeriesOptions, apply_series, make_series, open_for_series, write_series
+
+    try:
+        verdict_text = None
+        if verdict is not None:
+            try:
+                with open(verdict, encoding="utf-8", errors="replace") as f:
+                    verdict_text = f.read()
+            except OSError as e:
+                raise MigratorError(f"{verdict}: cannot read: {e.strerror}") from None
+        options = SeriesOptions(split=split, signoff=signoff, date=date, prefixes=prefixes,
+                                verdict=verdict_text, checkpatch=not no_checkpatch, apply=apply)
+        tree_repo, ident = open_for_series(path, options, series_dir, force)
+        # The same plan as an in-place rewrite, so the series ends where it would.
+        rules = load_rules(rules_dir)
+        recipes = load_recipes()
+        plan = plan_rewrite(path, rules, recipes, names, scope=load_scope())
+        series = make_series(tree_repo, ident, plan, rules, recipes, options)
+        written = write_series(series, series_dir, force)
+        if apply:
+            apply_series(tree_repo, series)
+    except MigratorError as e:
+        fail(str(e))
+    n = len(series.patches)
+    click.echo(f"{n} {'patch' if n == 1 else 'patches'} and a cover letter on {series.base[:12]} in {series_dir}:")
+    for f, path_written in zip(series.files, written):
+        check = f"  [checkpatch: {f.checkpatch.summary()}]" if f.checkpatch is not None else ""
+        click.echo(f"  {path_written.name}{check}")
+    if apply:
+        click.echo(f"applied: {tree_repo.branch} is now at {series.tip[:12]}")
+    _print_rewrite_summary(plan, wrote=apply, err=False)
+
+
 @cli.command()
 @click.argument("path", type=click.Path())
 @click.option("--dry-run", is_flag=True, help="Print the change as a unified diff; write nothing.")
-@click.option("--force", is_flag=True, help="Rewrite files even if they have uncommitted changes.")
+@click.option("--force", is_flag=True,
+              help="Rewrite files even if they have uncommitted changes; with --series, replace "
+                   "the patches already in DIR.")
 @rules_option
 @names_option
-def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str) -> None:
+@_series_options
+def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, series_dir: str | None,
+            split: str, signoff: str | None, date: str | None, prefixes: str, verdict: str | None,
+            no_checkpatch: bool, apply: bool) -> None:
     """Rewrite the uses of the old layouts in the tree at PATH.
 
     Every use whose meaning a rule decides becomes the module_memory API, and
@@ -55,12 +129,29 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str) -
     is and listed with the reason.  Files are replaced atomically; files with
     uncommitted changes make it refuse unless --force.  A second run changes
     nothing.
+
+    With --series DIR the tree must be a git tree: the change becomes a patch
+    series on its last commit (preparation patches per architecture, then
+    the flag-day patch, and a cover letter), written to DIR; the tree itself
+    is left as it is unless --apply.
     """
     from ..rewrite.plan import load_scope, plan_rewrite
     from ..rewrite.recipes import load_recipes
     from ..rewrite.write import unified_diff, write_changes
     from ..series.repo import dirty_paths
 
+    if series_dir is not None:
+        if dry_run:
+            fail("--dry-run and --series exclude each other")
+        _write_series(path, series_dir, force, rules_dir, names, split, signoff, date, prefixes,
+                      verdict, no_checkpatch, apply)
+        return
+    ctx = click.get_current_context()
+    given = [f"--{name.replace('_', '-')}" for name in ("split", "signoff", "date", "prefixes", "verdict",
+                                                         "no_checkpatch", "apply")
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+    if given:
+        fail(f"{given[0]} needs --series DIR")
     try:
         plan = plan_rewrite(path, load_rules(rules_dir), load_recipes(), names, scope=load_scope())
         if dry_run:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
 from typing import Iterable
 
 import git
@@ -44,3 +46,106 @@ def dirty_paths(root: str, paths: Iterable[str]) -> list[str]:
         elif status.strip():
             dirty.append(rel.get(name, name))
     return sorted(set(dirty))
+
+
+# ------------------------------------------------------------ the series' repo
+
+@dataclass(frozen=True)
+class TreeRepo:
+    """A kernel tree inside a git repository, as the series needs it."""
+
+    repo: git.Repo
+    top: str  # the repository's working tree
+    root: str  # the kernel tree (top, or a folder inside it)
+    prefix: str  # root relative to top, "" or ending in "/"
+    head: git.Commit
+
+    def git_path(self, path: str) -> str:
+        """A path relative to the kernel tree, as a path in the repository."""
+        return self.prefix + path
+
+    @property
+    def shallow(self) -> bool:
+        return os.path.exists(os.path.join(self.repo.git_dir, "shallow"))
+
+    @property
+    def branch(self) -> str | None:
+        """The checked-out branch, or None when HEAD is detached."""
+        return None if self.repo.head.is_detached else self.repo.head.reference.name
+
+
+def open_tree_repo(root: str) -> TreeRepo:
+    """The repository holding the kernel tree at root, or a one-line refusal."""
+    if not os.path.isdir(root):
+        raise MigratorError(f"{root}: no such directory")
+    repo = find_repo(root)
+    if repo is None:
+        raise MigratorError(f"{root}: not a git repository (a patch series needs one)")
+    if repo.bare or repo.working_tree_dir is None:
+        raise MigratorError(f"{root}: a bare repository has no tree to rewrite")
+    try:
+        head = repo.head.commit
+    except ValueError:
+        raise MigratorError(f"{root}: the repository has no commit yet to base a series on") from None
+    top = os.path.realpath(repo.working_tree_dir)
+    real = os.path.realpath(root)
+    rel = os.path.relpath(real, top)
+    prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+    return TreeRepo(repo, top, real, prefix, head)
+
+
+_IDENT_RE = re.compile(r"^\s*([^<>]*?)\s*<([^<>\s]+@[^<>\s]+|[^<>\s]+)>\s*$")
+
+
+def parse_identity(text: str) -> tuple[str, str]:
+    """'Name <mail>' as (name, mail), or a one-line refusal."""
+    m = _IDENT_RE.match(text)
+    if m is None or not m.group(1):
+        raise MigratorError(f"--signoff {text!r}: expected 'Name <mail>'")
+    return m.group(1), m.group(2)
+
+
+def identity(tr: TreeRepo, signoff: str | None = None) -> tuple[str, str]:
+    """Who signs the patches: --signoff, else user.name and user.email of git config."""
+    if signoff:
+        return parse_identity(signoff)
+    reader = tr.repo.config_reader()
+    name = reader.get_value("user", "name", default="")
+    mail = reader.get_value("user", "email", default="")
+    if not name or not mail:
+        raise MigratorError("no identity to sign the patches: set git config user.name and "
+                            "user.email, or pass --signoff 'Name <mail>'")
+    return str(name), str(mail)
+
+
+def git_date(text: str) -> str:
+    """A date as git's internal 'EPOCH +HHMM': ISO 8601, or '@EPOCH [+HHMM]'."""
+    import datetime
+
+    raw = text.strip()
+    m = re.fullmatch(r"@?(\d+)(?:\s+([+-])(\d\d):?(\d\d))?", raw)
+    if m:
+        sign, hh, mm = m.group(2) or "+", m.group(3) or "00", m.group(4) or "00"
+        return f"{int(m.group(1))} {sign}{hh}{mm}"
+    try:
+        when = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise MigratorError(f"--date {text!r}: expected ISO 8601 (2023-04-24T12:00:00+02:00) "
+                            "or @EPOCH") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    offset = int(when.utcoffset().total_seconds()) // 60
+    sign = "+" if offset >= 0 else "-"
+    return f"{int(when.timestamp())} {sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
+
+
+def commit_date(commit: git.Commit) -> str:
+    """A commit's committer date in git's internal format."""
+    offset = -commit.committer_tz_offset // 60  # gitpython counts seconds west of UTC
+    sign = "+" if offset >= 0 else "-"
+    return f"{commit.committed_date} {sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
+
+
+def later(date: str, seconds: int) -> str:
+    epoch, zone = date.split()
+    return f"{int(epoch) + seconds} {zone}"

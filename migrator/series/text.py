@@ -1,0 +1,199 @@
+"""The words of the series: subjects, commit messages and the cover letter.
+
+All text comes from the jinja2 templates in templates/ and from the rules'
+and recipes' descriptions; this module only gathers what the templates
+show.  Commit messages are wrapped at 72 columns, as the kernel asks.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import jinja2
+
+from ..errors import MigratorError
+from .split import FLAG_DAY, PREPARE, Patch
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+WIDTH = 72
+FLAG_DAY_SUBJECT = "module: replace module_layout with module_memory"
+# Helpers that exist before and after the change; a preparation patch's
+# subject names the ones it starts to use.
+HELPERS = ("within_module_init", "within_module_core", "within_module")
+
+
+def fill(text: str, width: int = WIDTH, indent: str = "", first: str | None = None) -> str:
+    """Re-wrap each paragraph of text; indented lines (code, tables) stay as they are.
+
+    Lines of a paragraph that ended a sentence keep the two spaces that the
+    descriptions put after a full stop.
+    """
+    out: list[str] = []
+    para: list[str] = []
+
+    def flush() -> None:
+        if not para:
+            return
+        joined = ""
+        for line in para:
+            line = line.strip()
+            if joined:
+                joined += "  " if joined.endswith((".", "?", "!")) else " "
+            joined += line
+        lead = indent if first is None or out else first
+        out.append(textwrap.fill(joined, width=width, initial_indent=lead, subsequent_indent=indent,
+                                 break_long_words=False, break_on_hyphens=False,
+                                 drop_whitespace=True))
+        para.clear()
+
+    for line in text.strip("\n").splitlines():
+        if not line.strip():
+            flush()
+            out.append("")
+        elif line.startswith((" ", "\t", "- ", "* ")) and not para:
+            out.append(indent + line.rstrip() if line.strip() else "")
+        else:
+            para.append(line)
+    flush()
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out))
+
+
+def body_of(description: str) -> str:
+    """A description without its first line (the summary)."""
+    lines = description.strip().splitlines()
+    return "\n".join(lines[1:]).strip()
+
+
+def sites(n: int, noun: str = "site") -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def enumerate_words(items: Sequence[str]) -> str:
+    items = list(items)
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters.update(fill=fill, body=body_of, sites=sites, words=enumerate_words)
+    return env
+
+
+_ENV = _environment()
+
+
+def render(name: str, **context) -> str:
+    try:
+        text = _ENV.get_template(name).render(**context)
+    except jinja2.TemplateError as e:
+        raise MigratorError(f"{TEMPLATES_DIR / name}: {e}") from None
+    # No trailing blanks, at most one empty line in a row, one final newline.
+    text = "\n".join(line.rstrip() for line in text.splitlines())
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+
+
+# ------------------------------------------------------------ what templates see
+
+@dataclass(frozen=True)
+class Explained:
+    """A rule or recipe as a message shows it."""
+
+    id: str
+    kind: str  # "rule" or "recipe"
+    stage: str
+    summary: str
+    body: str
+    files: tuple[tuple[str, int], ...]  # (path, sites) in this patch
+
+    @property
+    def sites(self) -> int:
+        return sum(n for _, n in self.files)
+
+    @property
+    def where(self) -> str:
+        """The files it changes, with their sites: 'a.c: 2 sites, b.c'."""
+        return ", ".join(f"{p}: {sites(n)}" if n else p for p, n in self.files)
+
+
+def helpers_used(patch: Patch) -> list[str]:
+    """Helpers the patch's new text calls more often than its old text did."""
+    found: list[tuple[int, str]] = []
+    for name in HELPERS:
+        pattern = re.compile(rb"\b" + name.encode() + rb"\s*\(")
+        gained = sum(len(pattern.findall(f.new)) - len(pattern.findall(f.old)) for f in patch.files)
+        if gained > 0:
+            first = min((m.start() for f in patch.files for m in pattern.finditer(f.new)), default=0)
+            found.append((first, name))
+    return [f"{name}()" for _, name in sorted(found)]
+
+
+def explain(patch: Patch, rules: Mapping[str, object], recipes: Mapping[str, object]) -> list[Explained]:
+    """The patch's recipes, then its rules, in order of first use, with their files."""
+    out = []
+    for rid in patch.recipes:
+        r = recipes[rid]
+        out.append(Explained(rid, "recipe", FLAG_DAY, r.summary, body_of(r.description),
+                             tuple(patch.sites_of(rid).items())))
+    for rid in patch.rules:
+        r = rules[rid]
+        out.append(Explained(rid, "rule", r.stage, r.summary, body_of(r.description),
+                             tuple(patch.sites_of(rid).items())))
+    return out
+
+
+def area_name(patch: Patch) -> str:
+    return patch.arch or patch.group
+
+
+def subject(patch: Patch, prefix: str) -> str:
+    if patch.kind != PREPARE:
+        return FLAG_DAY_SUBJECT
+    return render("prepare-subject.txt.j2", prefix=prefix, helpers=helpers_used(patch),
+                  rules=patch.rules).strip()
+
+
+def message(patch: Patch, subject_line: str, explained: Sequence[Explained], *,
+            signoff: str, atomic: bool, prepared: Sequence[str], left: Sequence[dict],
+            generator: str) -> str:
+    """The whole commit message: subject, body, Generated by, Signed-off-by."""
+    template = "prepare.txt.j2" if patch.kind == PREPARE else "flag-day.txt.j2"
+    body = render(template, flag_day_subject=FLAG_DAY_SUBJECT, patch=patch, area=area_name(patch), explained=explained,
+                  helpers=helpers_used(patch), atomic=atomic, prepared=list(prepared),
+                  left=list(left), generator=generator)
+    return f"{subject_line}\n\n{body}\nSigned-off-by: {signoff}\n"
+
+
+def table(rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> list[str]:
+    """Rows as aligned text columns (the last column is not padded)."""
+    if not rows:
+        return []
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for r in rows:
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        cells[-1] = r[-1] if len(r) - 1 not in right else cells[-1]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def left_groups(plan) -> list[dict]:
+    """Sites nobody rewrote, by reason: [{reason, count, files: [(path, n)]}]."""
+    by_reason: dict[str, Counter] = defaultdict(Counter)
+    for f in plan.left():
+        by_reason[plan.left_reason(f)][f.occurrence.path] += 1
+    return [{"reason": reason, "count": sum(c.values()), "files": sorted(c.items())}
+            for reason, c in sorted(by_reason.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))]
