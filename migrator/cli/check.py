@@ -61,7 +61,7 @@ def _print_source(result, verbose: bool) -> None:
             click.echo(str(n))
     real = [(label, n) for label, n in result.probe_sets if not label.startswith("synthetic")]
     synthetic = sum(n for label, n in result.probe_sets if label.startswith("synthetic"))
-    modules = ", ".join(f"{label} {n}" for label, n in real) or "no real modules cached"
+    modules = ", ".join(f"{label} {n}" for label, n in real) or "no real modules"
     click.echo(f"{count(len(result.files), 'file')} checked against {result.original}")
     click.echo(f"  plans: {count(result.reservations, 'reservation')}; {result.addresses} "
                f"addresses computed from a base and an arch offset")
@@ -172,8 +172,8 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
                 original_dir = temp
             else:
                 original_dir = original
-            sets = _probe_sets(probes, arches)
-            result = check_tree(path, original_dir, sets, paths=paths)
+            result = check_tree(path, original_dir, lambda: _probe_sets(probes, arches),
+                                paths=paths)
             if temp is not None:
                 result = _relabel(result, "HEAD")
             _print_source(result, verbose)

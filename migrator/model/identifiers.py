@@ -4,7 +4,8 @@ A rewritten line may use a field, a memory type or a helper that the
 original file did not.  Each such name must be declared by the tree's
 include/linux/module.h (see :mod:`migrator.model.api`): a field of ``struct
 module`` or ``struct module_memory``, an enumerator of ``enum mod_mem_type``,
-a function or macro of the header.  That catches ``mod.mod_mem[...]`` and
+a function or macro of the header (for calls, checked for the names of the
+module_memory family: ``within_module*``, ``*mod_mem*``).  That catches ``mod.mod_mem[...]`` and
 ``mem[MOD_TEXTT]`` before a compiler does, and on architectures no compiler
 here builds.
 """
@@ -45,15 +46,37 @@ def _names(root: Node, data: bytes) -> tuple[set[str], set[str], set[str]]:
     return fields, idents, functions
 
 
-def check_names(path: str, old: bytes, new: bytes, api: Api) -> list[SourceViolation]:
-    """Names on the changed lines of ``new`` that neither ``old`` nor the API declares."""
+def declared_fields(data: bytes) -> set[str]:
+    """Names of the struct fields a file declares."""
+    out, stack = set(), [parse_c(data).root_node]
+    while stack:
+        n = stack.pop()
+        if n.type == "field_identifier" and n.parent is not None and \
+                n.parent.type != "field_expression":
+            out.add(_text(n, data))
+        stack.extend(n.children)
+    return out
+
+
+def api_shaped(name: str) -> bool:
+    """A helper name of the module_memory family (other new calls are the compiler's business)."""
+    return "mod_mem" in name or name.startswith("within_module") or "module_memory" in name
+
+
+def check_names(path: str, old: bytes, new: bytes, api: Api,
+                declared: frozenset[str] = frozenset()) -> list[SourceViolation]:
+    """Names on the changed lines of ``new`` that neither ``old`` nor the API declares.
+
+    ``declared`` holds fields that other rewritten files declare (a loader
+    struct of kernel/module/internal.h, say).
+    """
     rows = changed_rows(old, new)
     if not rows:
         return []
     old_fields, old_idents, _ = _names(parse_c(old).root_node, old)
     new_root = parse_c(new).root_node
     _, _, new_functions = _names(new_root, new)
-    fields_ok = old_fields | api.module_fields | api.memory_fields
+    fields_ok = old_fields | api.module_fields | api.memory_fields | declared_fields(new) | declared
     enum = set(api.enumerators)
     out: list[SourceViolation] = []
     seen: set[tuple[int, int]] = set()
@@ -95,8 +118,8 @@ def check_names(path: str, old: bytes, new: bytes, api: Api) -> list[SourceViola
             name = _text(n, new)
             parent = n.parent
             if parent.type == "call_expression" and parent.child_by_field_name("function") == n:
-                if name not in old_idents and name not in api.callables and \
-                        name not in new_functions:
+                if api_shaped(name) and name not in old_idents and \
+                        name not in api.callables and name not in new_functions:
                     report(n, f"`{name}()` is defined neither in {api.path} nor in the file")
             elif name.startswith("MOD_") and name.isupper() and name not in old_idents \
                     and name not in enum and name not in api.callables:

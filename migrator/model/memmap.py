@@ -12,7 +12,7 @@ old and new address.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from migrator.model.kconfig import KernelConfig
@@ -160,9 +160,9 @@ def point(items: dict[str, tuple[list[int], list[Placed]]], bases: dict[str, int
           sizes: dict[str, int], address: int, end: bool = False) -> tuple | None:
     """What an address points at: ``(item key, index, offset into it)``.
 
-    An address between items points at the next item (``end``: the previous
-    one, for the end of a range), past the last item at ``<end>`` of its
-    allocation.  None when it lies in an empty allocation, which holds no
+    An address between items points at the next item, past the last item at
+    ``<end>`` of its allocation.  For the end of a range (``end``) an address
+    is the end of the last item that starts below it.  None when it lies in an empty allocation, which holds no
     byte to point at; ``("<outside>",)`` when it is in no allocation.
     """
     for region, base in bases.items():
@@ -173,12 +173,17 @@ def point(items: dict[str, tuple[list[int], list[Placed]]], bases: dict[str, int
         if not placed:
             return None
         offset = address - base
+        if end:
+            # The last item starting below the address; past its end, its end.
+            at = bisect_left(starts, offset) - 1
+            if at < 0:
+                return ("<start>",)
+            p = placed[at]
+            return (p.key, p.index, min(offset - starts[at], p.size))
         at = bisect_right(starts, offset) - 1
         if at >= 0 and offset < starts[at] + placed[at].size:
             p = placed[at]
             return (p.key, p.index, offset - starts[at])
-        if end:
-            return (placed[at].key, placed[at].index, placed[at].size) if at >= 0 else (END,)
         if at + 1 < len(placed):
             p = placed[at + 1]
             return (p.key, p.index, 0)

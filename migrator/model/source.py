@@ -107,8 +107,11 @@ def check_sources(changes: list[tuple[str, bytes, bytes]], api_header: bytes,
     new_scopes: dict[str, Scope] = {}
     pairs = []
     config = KernelConfig("generic")
+    from migrator.model.identifiers import declared_fields
+
+    declared = frozenset().union(*(declared_fields(new) for _p, _o, new in changes))
     for path, old, new in changes:
-        violations.extend(check_names(path, old, new, api))
+        violations.extend(check_names(path, old, new, api, declared))
         old_plans.append(extract_plan(path, old))
         new_plans.append(extract_plan(path, new))
         old_scope, new_scope = Scope(), Scope()
@@ -139,9 +142,13 @@ def check_sources(changes: list[tuple[str, bytes, bytes]], api_header: bytes,
                      sum(len(p.addresses) for p in new_plans), len(judge_notes) - len(kept))
 
 
-def check_tree(root: str, original: str, probe_sets: tuple[ProbeSet, ...],
+def check_tree(root: str, original: str, probe_sets,
                table: PlacementTable = MAINLINE_V6_4, paths=None) -> TreeCheck:
-    """Check the rewritten tree at ``root`` against the ``original`` it was rewritten from."""
+    """Check the rewritten tree at ``root`` against the ``original`` it was rewritten from.
+
+    ``probe_sets`` is a tuple of :class:`ProbeSet` or a function returning one,
+    called only once the input is known to be good.
+    """
     for label, where in (("tree", root), ("original", original)):
         if not os.path.isdir(where):
             raise MigratorError(f"{where}: the {label} is not a directory")
@@ -151,6 +158,9 @@ def check_tree(root: str, original: str, probe_sets: tuple[ProbeSet, ...],
     if header is None:
         raise MigratorError(f"{os.path.join(root, API_HEADER)}: no such file; the target API "
                             f"is read from it")
+    read_api(header, API_HEADER)  # bad input fails before any module is read
     changes = _c_only(changed_files(root, original, paths))
+    if callable(probe_sets):
+        probe_sets = probe_sets()
     return check_sources(changes, header, _read(original, API_HEADER), probe_sets, table,
                          root, original)
