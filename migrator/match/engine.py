@@ -1,8 +1,9 @@
 """Run the rules over one parsed file.
 
 Every rule's query runs over the whole tree; each hit is checked against the
-rule's `inside` constraints and against the occurrences (a hit must cover at
-least one real use and nothing that is not one).  Overlapping hits are
+rule's `when` table and `inside` constraints, and against the occurrences: a
+hit must cover at least one occurrence a rule may decide (a use, a comment,
+an old API name) and no guarded code, declaration or alias.  Overlapping hits are
 settled by priority, then by size: the widest meaning wins, so a range test
 over a whole layout beats the rule for its `base` inside it.  A use that no
 hit covers is reported as undecided: the tool never guesses.
@@ -161,7 +162,7 @@ def _rule_matches(rule: Rule, root: Node):
         raise MigratorError(f"rule {rule.id}: a predicate met bytes that are not UTF-8") from None
 
 
-def _candidates(rules: Sequence[Rule], root: Node, names: Mapping[str, str]):
+def _candidates(rules: Sequence[Rule], root: Node):
     for order, rule in enumerate(rules):
         for _, caps in _rule_matches(rule, root):
             site = caps["site"][0]
@@ -191,9 +192,9 @@ def match_file(
         return [o for o in group if start <= o.name_start < end]
 
     hits = []
-    for order, rule, site, caps in _candidates(rules, tree.root_node, names):
+    for order, rule, site, caps in _candidates(rules, tree.root_node):
         s, e = _span(rule, site, caps)
-        # A hit must decide a real use, and must not swallow guarded code or a declaration.
+        # A hit must decide something, and must not swallow guarded code or a declaration.
         if not covered(s, e, sites) or covered(s, e, others):
             continue
         hits.append((-rule.priority, -(e - s), s, order, e, rule, caps))
@@ -228,8 +229,6 @@ def match_file(
             findings.append(Finding(o, m.rule_id, m.severity, m.message))
         elif o.is_site:
             findings.append(Finding(o, None, UNDECIDED, "no rule decides what this use means"))
-        elif o.kind in ("comment", "api"):
-            findings.append(Finding(o, None, None, _NOTE.get(o.kind, o.kind)))
         else:
             findings.append(Finding(o, None, None, _NOTE[o.kind]))
     return FileMatches(src.path, tuple(occs), tuple(matches), tuple(findings))
@@ -241,4 +240,5 @@ _NOTE = {
     "alias": "layout alias macro",
     "python": "gdb script",
     "api": "a name of the loader's old internal API",
+    "comment": "comment",
 }
