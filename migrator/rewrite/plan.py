@@ -16,8 +16,7 @@ from ..errors import MigratorError
 from ..match import Rule, match_file
 from ..match.engine import Finding, Match
 from ..match.rules import Area, RuleBook, load_areas
-from ..match.scan import as_book
-from ..match.scan import TreeScan, scan_tree
+from ..match.scan import FileScan, TreeScan, as_book, scan_tree
 from ..parse import is_c_path, parse_c, read_source
 from ..target import STATEMENT_MACROS, names_defined_in, type_names
 from .edits import Edit, apply_edits, apply_edits_with_spans, edits_for
@@ -165,7 +164,7 @@ def _full_expression(node):
     return node
 
 
-def _left_expressions(tree, findings, matches) -> list[tuple[int, int]]:
+def _left_expressions(tree, findings) -> list[tuple[int, int]]:
     """Byte spans of full expressions holding a site no rule rewrites.
 
     Rewriting the other uses in such an expression would leave it half old
@@ -184,6 +183,56 @@ def _left_expressions(tree, findings, matches) -> list[tuple[int, int]]:
     return spans
 
 
+def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
+               recipes: Sequence[Recipe], names: Mapping[str, str]):
+    """One file's change (or None), why it is skipped (or None), and its recipes' results."""
+    src = read_source(root, path)
+    is_c = is_c_path(path)
+    tree = parse_c(src.data) if is_c else None
+    if fs is not None and fs.result is not None:
+        matches, findings = fs.result.matches, fs.findings
+    elif is_c:  # a file only a recipe asked for
+        result = match_file(src, book.for_path(path), names, tree)
+        matches, findings = result.matches, result.findings
+    else:
+        matches, findings = (), ()
+
+    # Recipes first: the regions they own are theirs alone.
+    results = [apply_recipe(recipe, src, tree, names) for recipe in recipes]
+    refused = [r for r in results if r.status == "refused"]
+    if refused:
+        # A recipe's file is all or nothing: a half-migrated header is worse than none.
+        return None, "; ".join(f"recipe {r.recipe.id} refused: {r.reason}" for r in refused), results
+    applied = [r for r in results if r.status == "applied"]
+    edits = [e for r in applied for e in r.edits]
+    owned = [span for r in applied for span in r.owned]
+
+    tainted = _left_expressions(tree, findings) if is_c else []
+    rewritten = [m for m in matches if m.severity == "rewrite"
+                 and not any(s < m.end and m.start < e for s, e in owned)
+                 and not any(s <= m.start and m.end <= e for s, e in tainted)]
+    edits += edits_for(src.data, rewritten)
+    if not edits:
+        return None, None, results
+    try:
+        new, spans = apply_edits_with_spans(src.data, edits)
+    except MigratorError as e:
+        return None, str(e), results
+
+    if is_c:
+        recipe_ids = {r.recipe.id for r in applied}
+        exempt = [span for span, e in zip(spans, edits)
+                  if e.rule_id in recipe_ids or _uses_statement_macro(e.text)]
+        before, after = _error_count(src.data, owned), _error_count(new, exempt)
+        if after > before:
+            return None, f"the rewrite would add parse errors ({before} -> {after}); left as it is", results
+        wrapped = reflow(src.data, new)
+        if wrapped != new and _error_count(wrapped) == _error_count(new):
+            new = wrapped
+    change = FileChange(path, src.data, new, tuple(rewritten), tuple(r.recipe.id for r in applied))
+    return change, None, results
+
+
 def plan_rewrite(
     root: str,
     rules: Sequence[Rule] | RuleBook,
@@ -196,60 +245,19 @@ def plan_rewrite(
     names = target_names(root, style)
     book = as_book(rules, scope)
     scan = scan_tree(root, book, names, jobs)
-    by_file = {r.file: [] for r in recipes}
-    for r in recipes:
-        by_file[r.file].append(r)
-    scanned = {fs.path for fs in scan.files}
-    paths = [fs.path for fs in scan.files if fs.result is not None and fs.result.matches]
-    paths += [p for p in by_file if p not in paths and os.path.isfile(os.path.join(root, p))]
+    scanned = {fs.path: fs for fs in scan.files}
+    paths = {fs.path for fs in scan.files if fs.result is not None and fs.result.matches}
+    paths |= {r.file for r in recipes if os.path.isfile(os.path.join(root, r.file))}
 
     changes, results = [], []
     skipped = [Skipped(fs.path, fs.error) for fs in scan.skipped]
-    for path in sorted(set(paths)):
-        src = read_source(root, path)
-        is_c = is_c_path(path)
-        tree = parse_c(src.data) if is_c else None
-        fs = next((fs for fs in scan.files if fs.path == path), None)
-        matches = list(fs.result.matches) if fs is not None and fs.result is not None else []
-        if path not in scanned and is_c:
-            matches = list(match_file(src, book.for_path(path), names, tree).matches)
-        edits: list[Edit] = []
-        owned: list[tuple[int, int]] = []
-        applied = []
-        for recipe in by_file.get(path, ()):
-            result = apply_recipe(recipe, src, tree, names)
-            results.append(result)
-            if result.status == "applied":
-                edits += result.edits
-                owned += result.owned
-                applied.append(recipe.id)
-        refusals = [r for r in results if r.recipe.file == path and r.status == "refused"]
-        if refusals:
-            # A recipe's file is all or nothing: a half-migrated header is worse than none.
-            for r in refusals:
-                skipped.append(Skipped(path, f"recipe {r.recipe.id} refused: {r.reason}"))
-            continue
-        tainted = _left_expressions(tree, fs.findings if fs is not None else (), matches)
-        rewritten = [m for m in matches if m.severity == "rewrite"
-                     and not any(s < m.end and m.start < e for s, e in owned)
-                     and not any(s <= m.start and m.end <= e for s, e in tainted)]
-        edits += edits_for(src.data, rewritten)
-        if not edits:
-            continue
-        try:
-            new, spans = apply_edits_with_spans(src.data, edits)
-        except MigratorError as e:
-            skipped.append(Skipped(path, str(e)))
-            continue
-        exempt = [span for span, e in zip(spans, edits)
-                  if e.rule_id in applied or _uses_statement_macro(e.text)]
-        before, after = (_error_count(src.data, owned), _error_count(new, exempt)) if is_c else (0, 0)
-        if after > before:
-            skipped.append(Skipped(path, f"the rewrite would add parse errors ({before} -> {after}); left as it is"))
-            continue
-        wrapped = reflow(src.data, new) if is_c else new
-        if wrapped != new and _error_count(wrapped) == _error_count(new):
-            new = wrapped
-        changes.append(FileChange(path, src.data, new, tuple(rewritten), tuple(applied)))
+    for path in sorted(paths):
+        file_recipes = [r for r in recipes if r.file == path]
+        change, skip, file_results = _plan_file(root, path, scanned.get(path), book, file_recipes, names)
+        results += file_results
+        if change is not None:
+            changes.append(change)
+        if skip is not None:
+            skipped.append(Skipped(path, skip))
     return RewritePlan(os.path.abspath(root), names, tuple(changes), scan, tuple(results),
                        tuple(skipped), book)
