@@ -306,6 +306,13 @@ class Compiler:
         name = _text(fn, data)
         args = [c for c in node.child_by_field_name("arguments").named_children
                 if c.type != "comment"]
+        if fn.type == "parenthesized_expression" and len(args) == 1 and \
+                len(fn.named_children) == 1 and fn.named_children[0].type == "identifier":
+            # `(u32)(x)`: a cast the grammar cannot tell from a call without the typedef.
+            py, kind = self._expr(args[0], data, env, free)
+            if " ".join(name.strip("()").split()) in NARROW_TYPES:
+                return f"(({py}) & 0xFFFFFFFF)", INT if kind == BOOL else kind
+            return py, kind
         if fn.type != "identifier":
             raise Unevaluable(f"call through `{name}`")
         py_name = self.function(name)
