@@ -51,7 +51,7 @@ def test_unreadable_file_is_skipped_with_its_reason(tree):
     # Root reads any mode, so a dangling link is the portable unreadable file.
     os.symlink(tree / "missing.c", tree / "arch" / "gone.c")
     run = migrator("scan", tree)
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 1, run.stderr
     assert "arch/gone.c: skipped: cannot read: No such file or directory" in run.stdout
     assert "arch/a.c:3:11: core_layout.base  core-layout-base (rewrite)" in run.stdout
     assert run.stdout.strip().endswith("1 file skipped")

@@ -86,6 +86,7 @@ def scan(path: str, as_json: bool, rules_dir: str, names: str) -> None:
     Each line is FILE:LINE:COL, the use, the rule that decides it (and whether
     it is rewritten or only reported), and the code; a per-file table and a
     total follow.  Identifiers that merely contain the words are not uses.
+    Exit 1 if a file could not be read (it is listed with the reason).
     """
     try:
         rules = load_rules(rules_dir)
@@ -96,6 +97,8 @@ def scan(path: str, as_json: bool, rules_dir: str, names: str) -> None:
         click.echo(json.dumps(_scan_json(result), indent=1))
     else:
         _print_scan(result)
+    # The scan ran, but a file it could not read may hide uses: scripts must see that.
+    sys.exit(EXIT_FAILED if result.skipped else 0)
 
 
 @cli.command("test")
