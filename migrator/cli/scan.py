@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter, defaultdict
 
 import click
 
 from ..errors import MigratorError
 from ..match import load_rules
-from ..match.scan import TreeScan, scan_tree
-from ..target import type_names
+from ..match.scan import TreeScan
 from . import EXIT_FAILED, cli, count, fail, names_option, rules_option
 
 
@@ -21,29 +21,35 @@ def _site_label(f) -> str:
     return o.kind
 
 
-def _print_scan(scan: TreeScan) -> None:
-    for f in scan.findings:
+def _counts(findings) -> tuple[Counter, Counter]:
+    """Occurrences by kind, and sites by decision."""
+    kinds = Counter(f.occurrence.kind for f in findings)
+    decided = Counter(f.severity for f in findings if f.occurrence.is_site)
+    return kinds, decided
+
+
+def _print_scan(scan: TreeScan, findings) -> None:
+    for f in findings:
         o = f.occurrence
         rule = f.rule_id or ("-" if o.is_site else "")
         decision = f" ({f.severity})" if f.severity else ""
         click.echo(f"{o.path}:{o.line}:{o.col}: {_site_label(f)}  {rule}{decision}  {o.text}")
-    if scan.findings:
+    if findings:
         click.echo("")
-    width = max([len(fs.path) for fs in scan.files] + [4])
+    by_path = defaultdict(list)
+    for f in findings:
+        by_path[f.occurrence.path].append(f)
+    width = max([len(p) for p in by_path] + [4])
     click.echo(f"{'file':<{width}}  sites  rewrite  report  undecided  other")
-    for fs in scan.files:
-        if fs.error:
-            continue
-        d = {"rewrite": 0, "report": 0, "undecided": 0}
-        for f in fs.findings:
-            if f.occurrence.is_site:
-                d[f.severity] += 1
-        other = len(fs.findings) - fs.sites
-        click.echo(f"{fs.path:<{width}}  {fs.sites:5}  {d['rewrite']:7}  {d['report']:6}  {d['undecided']:9}  {other:5}")
+    for path, fs in by_path.items():
+        kinds, decided = _counts(fs)
+        sites = kinds["use"]
+        click.echo(f"{path:<{width}}  {sites:5}  {decided['rewrite']:7}  {decided['report']:6}  "
+                   f"{decided['undecided']:9}  {len(fs) - sites:5}")
     for fs in scan.skipped:
         click.echo(f"{fs.path}: skipped: {fs.error}")
-    kinds, decided = scan.kind_counts(), scan.decision_counts()
-    files = sum(1 for fs in scan.files if fs.sites)
+    kinds, decided = _counts(findings)
+    files = sum(1 for fs in by_path.values() if any(f.occurrence.is_site for f in fs))
     click.echo(
         f"{count(kinds['use'], 'site')} in {count(files, 'file')}: {decided['rewrite']} rewrite, "
         f"{decided['report']} report, {decided['undecided']} undecided; "
@@ -53,7 +59,8 @@ def _print_scan(scan: TreeScan) -> None:
     )
 
 
-def _scan_json(scan: TreeScan) -> dict:
+def _scan_json(scan: TreeScan, findings) -> dict:
+    kinds, decided = _counts(findings)
     return {
         "root": scan.root,
         "findings": [
@@ -63,15 +70,14 @@ def _scan_json(scan: TreeScan) -> dict:
                 "member": f.occurrence.member, "text": f.occurrence.text,
                 "rule": f.rule_id, "decision": f.severity, "message": f.message,
             }
-            for f in scan.findings
+            for f in findings
         ],
         "files": [
             {"path": fs.path, "sites": fs.sites, "occurrences": len(fs.findings)}
             for fs in scan.files if not fs.error
         ],
         "skipped": [{"path": fs.path, "reason": fs.error} for fs in scan.skipped],
-        "totals": {"kinds": dict(scan.kind_counts()),
-                   "decisions": {str(k): v for k, v in scan.decision_counts().items()}},
+        "totals": {"kinds": dict(kinds), "decisions": {str(k): v for k, v in decided.items()}},
     }
 
 
@@ -88,15 +94,19 @@ def scan(path: str, as_json: bool, rules_dir: str, names: str) -> None:
     total follow.  Identifiers that merely contain the words are not uses.
     Exit 1 if a file could not be read (it is listed with the reason).
     """
+    from ..rewrite.plan import plan_rewrite
+    from ..rewrite.recipes import load_recipes
+
     try:
-        rules = load_rules(rules_dir)
-        result = scan_tree(path, rules, type_names(names))
+        # Planned, not written: the plan knows which sites a recipe's region replaces.
+        plan = plan_rewrite(path, load_rules(rules_dir), load_recipes(), names)
     except MigratorError as e:
         fail(str(e))
+    result, findings = plan.scan, plan.findings()
     if as_json:
-        click.echo(json.dumps(_scan_json(result), indent=1))
+        click.echo(json.dumps(_scan_json(result, findings), indent=1))
     else:
-        _print_scan(result)
+        _print_scan(result, findings)
     # The scan ran, but a file it could not read may hide uses: scripts must see that.
     sys.exit(EXIT_FAILED if result.skipped else 0)
 

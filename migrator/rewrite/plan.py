@@ -97,6 +97,18 @@ class RewritePlan:
                 left.append(f)
         return left
 
+    def findings(self) -> list[Finding]:
+        """The scan's findings, with sites in a region a recipe replaces decided by it."""
+        owned = [(r.recipe.file, s, e, r.recipe) for r in self.recipes for s, e in r.owned]
+        out = []
+        for f in self.scan.findings:
+            o = f.occurrence
+            recipe = next((rc for p, s, e, rc in owned if p == o.path and s <= o.name_start < e), None)
+            if recipe is not None and o.kind != "guarded":
+                f = Finding(o, recipe.id, "rewrite", recipe.summary)
+            out.append(f)
+        return out
+
     @property
     def sites_rewritten(self) -> int:
         return sum(1 for f in self.scan.findings if f.occurrence.is_site) - len(self.left())
