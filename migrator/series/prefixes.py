@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Mapping, Sequence
 import git
 
 from ..errors import MigratorError
+from ..tomlfile import load_toml
 
 DEFAULT_TABLE = Path(__file__).resolve().parent / "prefixes.toml"
 SOURCES = ("history", "table")
@@ -57,13 +57,7 @@ class PrefixTable:
 
 
 def load_table(path: str | os.PathLike = DEFAULT_TABLE) -> PrefixTable:
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as e:
-        raise MigratorError(f"{path}: cannot read: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise MigratorError(f"{path}: not valid TOML: {e}") from None
+    data = load_toml(path)
     for key in data:
         if key not in ("prefixes", "fallback"):
             raise MigratorError(f"{path}: unknown table '{key}'")
