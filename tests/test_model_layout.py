@@ -2,10 +2,10 @@
 
 import dataclasses
 
-from test_model_builder import MODULE_SYMBOLS, Obj, Sec, Sym, build_object, module_sections
+from test_model_builder import MODULE_SYMBOLS, Obj, Sec, build_object, module_sections
 
 from migrator.model import elf
-from migrator.model.elf import SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE
+from migrator.model.elf import SHF_ALLOC, SHF_EXECINSTR
 from migrator.model.image import read_image
 from migrator.model.kconfig import KernelConfig, parse_config
 from migrator.model.layout import new_layout, old_layout

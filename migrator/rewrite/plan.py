@@ -19,7 +19,7 @@ from ..match.rules import Area, RuleBook, load_areas
 from ..match.scan import FileScan, TreeScan, as_book, scan_tree
 from ..parse import is_c_path, parse_c, read_source
 from ..target import STATEMENT_MACROS, names_defined_in, type_names
-from .edits import Edit, apply_edits, apply_edits_with_spans, edits_for
+from .edits import apply_edits, apply_edits_with_spans, edits_for
 from .recipes import Recipe, RecipeResult, apply_recipe
 from .reflow import reflow
 

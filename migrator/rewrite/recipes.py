@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Mapping
 
 import jinja2
@@ -26,7 +25,7 @@ from ..errors import MigratorError
 from ..match.context import function_name
 from ..match.rules import RULES_ROOT
 from ..match.template_env import TEMPLATES
-from ..parse.source import SourceFile, c_language
+from ..parse.source import SourceFile
 from ..tomlfile import load_toml
 from .edits import Edit, whole_lines
 
