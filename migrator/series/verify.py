@@ -138,10 +138,31 @@ def default_workdir() -> Path:
     return cache / "series-verify"
 
 
+def discard(path: Path) -> None:
+    """Remove a clone without waiting for it.
+
+    Deleting 75,000 files takes from ten seconds to minutes on a busy disk,
+    and nothing depends on it: the folder is renamed aside at once and an
+    `rm -rf` of it runs on in the background.
+    """
+    if not path.exists():
+        return
+    trash = path.parent / f".trash-{path.name}-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        path.rename(trash)
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    try:
+        subprocess.Popen(["rm", "-rf", "--", str(trash)], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
 def fresh_clone(repo: git.Repo, base: str, dest: Path) -> Path:
     """A new clone of repo at base in dest (emptied first); objects shared, files real."""
-    if dest.exists():
-        shutil.rmtree(dest)
+    discard(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     src = repo.working_tree_dir or repo.git_dir
     _check(_git(dest.parent, "clone", "-q", "--shared", "--no-checkout", str(src), str(dest)), "git clone")
@@ -302,9 +323,7 @@ def verify_series(
                 timings["final"] = round(time.monotonic() - t0, 1)
         finally:
             if not keep:
-                t0 = time.monotonic()
-                shutil.rmtree(clone, ignore_errors=True)
-                timings["cleanup"] = round(time.monotonic() - t0, 1)
+                discard(clone)
     return SeriesCheck(base, str(clone), tuple(checks), identical, differences, final, final_expected,
                        round(time.monotonic() - start, 1), tuple(t.name for t in targets),
                        tuple(timings.items()))
