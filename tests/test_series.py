@@ -412,3 +412,34 @@ def test_verify_series_on_a_small_tree(tree, tmp_path):
     result = verify_series(tmp_path / "out", tree, build=False, workdir=tmp_path / "work")
     assert [c.applied for c in result.patches] == [True, True, False]
     assert result.identical is None and not result.ok
+
+
+def test_a_kernel_tree_inside_a_larger_repository(tmp_path):
+    """Paths in the patches are the repository's: git am applies them at its top."""
+    repo = make_tree(tmp_path / "work", {"linux/arch/arm64/kernel/module-plts.c": ARM64,
+                                         "linux/arch/s390/kernel/module.c": S390,
+                                         "notes.txt": b"not kernel code\n"})
+    code, out = rewrite(repo / "linux", "--series", tmp_path / "out", "--signoff", SIGNOFF)
+    assert code == 0, out
+    files = series(tmp_path / "out")
+    assert b"diff --git a/linux/arch/arm64/kernel/module-plts.c" in files[
+        "0001-arm64-module-use-within_module_init.patch"]
+    from migrator.series.verify import verify_series
+
+    result = verify_series(tmp_path / "out", repo / "linux", build=False, workdir=tmp_path / "verify")
+    assert result.identical is True, result.differences
+    assert result.patches[1].touched == ("arch/s390/kernel/module.c",)
+
+
+def test_verify_series_prints_a_table(tree, tmp_path):
+    rewrite(tree, "--series", tmp_path / "out", "--signoff", SIGNOFF)
+    result = CliRunner().invoke(cli, ["verify-series", str(tmp_path / "out"), "--repo", str(tree),
+                                      "--no-build", "--workdir", str(tmp_path / "verify")])
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["patch", "checkpatch", "seconds"]
+    assert lines[1].split()[:4] == ["1", "arm64:", "module:", "use"]
+    assert "the applied series is byte-identical to the in-place rewrite" in result.output
+    # checkpatch.pl is not in this tree: not a pass.
+    assert "checkpatch not run" in result.output and result.exit_code == 1
+    missing = CliRunner().invoke(cli, ["verify-series", str(tmp_path / "none"), "--repo", str(tree)])
+    assert missing.exit_code == 2 and "no such folder" in missing.output

@@ -62,9 +62,11 @@ def verify_series(series_dir: str, repo_path: str, base: str | None, target_name
     """
     from ..build import load_targets, select_targets
     from ..series.make import default_targets
+    from ..series.verify import read_series
     from ..series.verify import verify_series as run
 
     try:
+        read_series(series_dir)  # refuse a folder without patches before printing anything
         targets = select_targets(load_targets(), target_names) if target_names else default_targets()
     except MigratorError as e:
         fail(str(e))
@@ -120,6 +122,8 @@ def _details(result) -> None:
     for b in result.final:
         if not b.ok and b.target not in result.final_expected:
             echo(f"after the series: {b.target} {b.outcome.value}: {b.reason}")
+    if result.final and not dict(result.timings).get("final"):
+        echo(f"after the series: patch {len(result.patches)} built every target whole; those builds stand")
     for name in result.final_expected:
         echo(f"after the series: {name} is expected to fail: its sources still use the old layouts")
     if result.identical is True:
