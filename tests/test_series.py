@@ -443,3 +443,39 @@ def test_verify_series_prints_a_table(tree, tmp_path):
     assert "checkpatch not run" in result.output and result.exit_code == 1
     missing = CliRunner().invoke(cli, ["verify-series", str(tmp_path / "none"), "--repo", str(tree)])
     assert missing.exit_code == 2 and "no such folder" in missing.output
+
+
+def test_code_left_on_the_old_api_is_named_with_the_targets_it_breaks(tmp_path):
+    kdb = b"#include <linux/module.h>\n\nstatic unsigned int whole(struct module *mod)\n{\n" \
+          b"\treturn mod->core_layout.size + mod->init_layout.text_size;\n}\n"
+    tree = make_tree(tmp_path / "linux", {"arch/s390/kernel/module.c": S390, "kernel/module/kdb.c": kdb})
+    code, out = rewrite(tree, "--series", tmp_path / "out", "--signoff", SIGNOFF)
+    assert code == 0, out
+    files = series(tmp_path / "out")
+    cover = " ".join(files["0000-cover-letter.patch"].decode().split())
+    assert "kernel/module/kdb.c still uses the old layouts at 2 sites" in cover
+    assert "does not compile after patch 1" in cover
+    assert "Build target x86_64 (kernel/module/kdb.o) fails until then." in cover
+    patch = " ".join(files["0001-module-replace-module_layout-with-module_memory.patch"].decode().split())
+    assert "left for a human: - 2 sites in kernel/module/kdb.c" in patch
+    assert "every use of the old layouts that a rule maps" in patch
+
+
+def test_what_each_patch_builds():
+    from migrator.build import load_targets
+    from migrator.series.make import default_targets
+    from migrator.series.verify import targets_for_patch
+
+    targets = default_targets()
+    assert {t.name for t in targets} == {"arm64", "arm", "s390", "powerpc32", "parisc32", "mips", "arc", "x86_64"}
+    assert all(all(o.endswith(".o") for o in t.objects) for t in targets)
+    assert len(targets) < len(load_targets())  # whole-kernel targets are left to `migrator build`
+    planned, unbuilt = targets_for_patch(targets, ["arch/s390/kernel/module.c", "arch/ia64/kernel/module.c"])
+    assert [(t.name, t.objects) for t in planned] == [("s390", ("arch/s390/kernel/module.o",))]
+    assert unbuilt == ("arch/ia64/kernel/module.c",)
+    planned, _ = targets_for_patch(targets, ["include/linux/module.h", "scripts/gdb/linux/modules.py"])
+    assert [t.name for t in planned] == [t.name for t in targets]
+    planned, _ = targets_for_patch(targets, ["arch/arm64/include/asm/module.h"])
+    assert [t.name for t in planned] == ["arm64"]
+    planned, _ = targets_for_patch(targets, ["kernel/module/internal.h"])
+    assert [t.name for t in planned] == ["x86_64"]
