@@ -60,7 +60,7 @@ def fill(text: str, width: int = WIDTH, indent: str = "", first: str | None = No
         else:
             para.append(line)
     flush()
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(out))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).replace(GLUE, " ")
 
 
 def body_of(description: str) -> str:
@@ -69,8 +69,13 @@ def body_of(description: str) -> str:
     return "\n".join(lines[1:]).strip()
 
 
+# Joins a count to its noun until fill() has wrapped the text ("9 sites"
+# never splits across lines); fill() turns it back into a space.
+GLUE = "\u00a0"
+
+
 def sites(n: int, noun: str = "site") -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    return f"{n}{GLUE}{noun}" if n == 1 else f"{n}{GLUE}{noun}s"
 
 
 def enumerate_words(items: Sequence[str]) -> str:
@@ -102,7 +107,7 @@ def render(name: str, **context) -> str:
     except jinja2.TemplateError as e:
         raise MigratorError(f"{TEMPLATES_DIR / name}: {e}") from None
     # No trailing blanks, at most one empty line in a row, one final newline.
-    text = "\n".join(line.rstrip() for line in text.splitlines())
+    text = "\n".join(line.rstrip() for line in text.replace(GLUE, " ").splitlines())
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
 
 
