@@ -3,7 +3,8 @@
 checkpatch warns past 100 columns (tabs count 8).  A line the rewrite made
 longer than that, and longer than it was, is broken after its last comma or
 binary operator that fits, and the rest is aligned with the innermost open
-parenthesis, as kernel code aligns continuations: tabs, then spaces.
+parenthesis, as kernel code aligns continuations (tabs, then spaces), or
+indented one tab deeper than the statement outside parentheses.
 """
 
 from __future__ import annotations
@@ -49,14 +50,17 @@ def _open_paren_column(prefix: bytes) -> int | None:
 def _wrap(line: bytes) -> bytes:
     if columns(line) <= MAX_COLUMNS:
         return line
+    indent = line[: len(line) - len(line.lstrip())]
     best = None
     for m in _BREAK_RE.finditer(line):
         head = line[: m.end() - 1].rstrip()
         if columns(head) > MAX_COLUMNS:
             break
         col = _open_paren_column(head)
-        if col is not None:
-            best = (m.end(), col)
+        if col is None:
+            # Outside parentheses a continuation goes one tab deeper than the statement.
+            col = columns(indent + b"\t")
+        best = (m.end(), col)
     if best is None:
         return line
     at, col = best
