@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 
 import click
 
@@ -17,33 +16,9 @@ from . import EXIT_FAILED, cli, count, fail
 def _git_original(path: str) -> tuple[str, list[str]]:
     """A temporary directory holding HEAD's version of the files changed in the work tree."""
     from ..model.api import API_HEADER
-    from ..series.repo import find_repo
+    from ..series.repo import head_versions
 
-    repo = find_repo(path)
-    if repo is None:
-        raise MigratorError(f"{path}: not in a git repository; pass --original DIR")
-    top = os.path.realpath(repo.working_tree_dir)
-    here = os.path.relpath(os.path.realpath(path), top)
-    prefix = "" if here == "." else here + "/"
-    try:
-        names = repo.git.diff("--name-only", "HEAD", "--", path).splitlines()
-    except Exception as e:  # noqa: BLE001 - gitpython raises several kinds
-        raise MigratorError(f"git diff failed: {str(e).splitlines()[0]}") from None
-    temp = tempfile.mkdtemp(prefix="migrator-original-")
-    paths = []
-    for name in sorted(set(names) | {prefix + API_HEADER}):
-        if not name.startswith(prefix):
-            continue
-        try:
-            data = repo.git.show(f"HEAD:{name}", stdout_as_string=False)
-        except Exception:  # noqa: BLE001 - not in HEAD: a new file, nothing to compare
-            continue
-        rel = name[len(prefix):]
-        os.makedirs(os.path.dirname(os.path.join(temp, rel)) or temp, exist_ok=True)
-        with open(os.path.join(temp, rel), "wb") as f:
-            f.write(data)
-        paths.append(rel)
-    return temp, paths
+    return head_versions(path, also=[API_HEADER])
 
 
 def _probe_sets(kind: str, arches: tuple[str, ...]):

@@ -149,3 +149,39 @@ def commit_date(commit: git.Commit) -> str:
 def later(date: str, seconds: int) -> str:
     epoch, zone = date.split()
     return f"{int(epoch) + seconds} {zone}"
+
+
+def head_versions(path: str, also: Iterable[str] = ()) -> tuple[str, list[str]]:
+    """HEAD's version of the files under path that the work tree changed (and of `also`).
+
+    They are written to a new temporary directory, in the layout below path;
+    returns that directory and the relative paths written.  A file HEAD does
+    not have (a new one) has nothing to compare with and is left out.
+    """
+    import tempfile
+
+    repo = find_repo(path)
+    if repo is None:
+        raise MigratorError(f"{path}: not in a git repository; pass --original DIR")
+    top = os.path.realpath(repo.working_tree_dir)
+    here = os.path.relpath(os.path.realpath(path), top)
+    prefix = "" if here == "." else here + "/"
+    try:
+        names = repo.git.diff("--name-only", "HEAD", "--", path).splitlines()
+    except git.GitCommandError as e:
+        raise MigratorError(f"git diff failed: {(e.stderr or str(e)).strip().splitlines()[0]}") from None
+    temp = tempfile.mkdtemp(prefix="migrator-original-")
+    written = []
+    for name in sorted(set(names) | {prefix + a for a in also}):
+        if not name.startswith(prefix):
+            continue
+        try:
+            data = repo.git.show(f"HEAD:{name}", stdout_as_string=False)
+        except git.GitCommandError:
+            continue
+        rel = name[len(prefix):]
+        os.makedirs(os.path.dirname(os.path.join(temp, rel)) or temp, exist_ok=True)
+        with open(os.path.join(temp, rel), "wb") as f:
+            f.write(data)
+        written.append(rel)
+    return temp, written
