@@ -99,3 +99,15 @@ def test_file_changed_since_planning_is_refused(tmp_path):
 def test_rewrite_bad_path(tmp_path):
     run = migrator("rewrite", tmp_path / "nope")
     assert run.returncode == 2 and run.stderr.startswith("migrator: ") and "Traceback" not in run.stderr
+
+
+def test_a_skipped_file_makes_the_exit_code_1(tmp_path):
+    # A module.h of a shape the recipe refuses is left whole, and said so.
+    (tmp_path / "include/linux").mkdir(parents=True)
+    (tmp_path / "include/linux/module.h").write_bytes(
+        b"struct module { struct module_layout core_layout; };\n"
+        b"static inline bool within_module_core(unsigned long a, const struct module *m)\n"
+        b"{\n\treturn other(a, m);\n}\n")
+    run = migrator("rewrite", tmp_path)
+    assert run.returncode == 1, run
+    assert "include/linux/module.h: recipe module-h-api refused" in run.stdout

@@ -8,7 +8,7 @@ import click
 
 from ..errors import MigratorError
 from ..match import load_rules
-from . import cli, count, fail, names_option, rules_option
+from . import EXIT_FAILED, cli, count, fail, names_option, rules_option
 
 
 def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
@@ -22,20 +22,18 @@ def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
         detail = f": {r.reason}" if r.reason else ""
         echo(f"  recipe {r.recipe.id} on {r.recipe.file}: {r.status}{detail}")
     left = plan.left()
+    echo(f"{count(len(left), 'site')} left as they are")
+    # An area without rules leaves all of its sites for one reason: say it once.
+    whole_areas = [a for a in plan.scope if a.rules is None]
     by_reason: dict[str, Counter] = defaultdict(Counter)
     for f in left:
-        by_reason[plan.left_reason(f)][f.occurrence.path] += 1
-    echo(f"{count(len(left), 'site')} left as they are")
-    for reason, per_file in by_reason.items():
-        scoped = any(f.occurrence.path.startswith(s.path) for s in plan.scope for f in left
-                     if plan.left_reason(f) == reason)
-        if scoped:
-            echo(f"  {sum(per_file.values())} in {count(len(per_file), 'file')}: {reason}")
-    for f in left:
         o = f.occurrence
-        reason = plan.left_reason(f)
-        if not any(o.path.startswith(s.path) for s in plan.scope):
-            echo(f"  {o.path}:{o.line}:{o.col}: {f.rule_id or f.severity}: {reason}")
+        if any(o.path.startswith(a.path) for a in whole_areas):
+            by_reason[plan.left_reason(f)][o.path] += 1
+        else:
+            echo(f"  {o.path}:{o.line}:{o.col}: {f.rule_id or f.severity}: {plan.left_reason(f)}")
+    for reason, per_file in by_reason.items():
+        echo(f"  {sum(per_file.values())} in {count(len(per_file), 'file')}: {reason}")
     echo(f"{count(len(plan.skipped), 'file')} skipped")
     for sk in plan.skipped:
         echo(f"  {sk.path}: {sk.reason}")
@@ -134,6 +132,9 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, s
     series on its last commit (preparation patches per architecture, then
     the flag-day patch, and a cover letter), written to DIR; the tree itself
     is left as it is unless --apply.
+
+    Exit 0 when done, 1 when a file had to be skipped (listed with the
+    reason), 2 on bad input or a refusal.
     """
     from ..rewrite.plan import load_scope, plan_rewrite
     from ..rewrite.recipes import load_recipes
@@ -166,5 +167,7 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, s
     except MigratorError as e:
         fail(str(e))
     _print_rewrite_summary(plan, wrote=True, err=False)
+    # Written what could be; a skipped file is a failure a script must see.
+    sys.exit(EXIT_FAILED if plan.skipped else 0)
 
 
