@@ -17,6 +17,13 @@ def ancestors(node: Node):
         node = node.parent
 
 
+def descendants(node: Node):
+    """node and every node below it, in source order."""
+    yield node
+    for child in node.children:
+        yield from descendants(child)
+
+
 def is_version_guarded(node: Node) -> bool:
     """True inside either branch of an `#if ... LINUX_VERSION_CODE ...`.
 

@@ -15,7 +15,7 @@ import tree_sitter
 from tree_sitter import Node
 
 from ..errors import MigratorError
-from ..match.context import function_name
+from ..match.context import descendants, function_name
 from ..parse.source import c_language, parse_c
 from ..target import MEM_TYPES, names_defined_in, type_names
 from .table import MOD_INVALID, MaskRow, PlacementTable
@@ -73,7 +73,7 @@ def placement_table(main_c: bytes, kallsyms_c: bytes | None = None,
     canonical = _canonical(names)
     root = parse_c(main_c).root_node
     layout = None
-    for n in _walk(root):
+    for n in descendants(root):
         if n.type == "function_definition":
             arrays = _arrays_of(n)
             if "masks" in arrays and any(k.endswith("to_mem_type") for k in arrays):
@@ -118,8 +118,3 @@ def placement_table(main_c: bytes, kallsyms_c: bytes | None = None,
     table.validate()
     return table
 
-
-def _walk(node: Node):
-    yield node
-    for child in node.children:
-        yield from _walk(child)

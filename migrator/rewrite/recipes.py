@@ -22,7 +22,7 @@ import tree_sitter
 from tree_sitter import Node
 
 from ..errors import MigratorError
-from ..match.context import function_name
+from ..match.context import descendants, function_name
 from ..match.rules import RULES_ROOT
 from ..match.template_env import TEMPLATES
 from ..parse.source import SourceFile
@@ -141,14 +141,9 @@ def _line_span(data: bytes, start: int, end: int) -> tuple[int, int]:
     return first, len(data) if last < 0 else last + 1
 
 
-def _walk(node: Node):
-    yield node
-    for child in node.children:
-        yield from _walk(child)
-
 
 def _find_struct(root: Node, data: bytes, region: Region) -> tuple[int, int]:
-    for n in _walk(root):
+    for n in descendants(root):
         name = n.child_by_field_name("name") if n.type == "struct_specifier" else None
         if name is not None and name.text.decode() == region.name and n.child_by_field_name("body"):
             end = n.end_byte
@@ -162,7 +157,7 @@ def _find_struct(root: Node, data: bytes, region: Region) -> tuple[int, int]:
 
 
 def _struct_body(root: Node, struct: str) -> Node:
-    for n in _walk(root):
+    for n in descendants(root):
         name = n.child_by_field_name("name") if n.type == "struct_specifier" else None
         body = n.child_by_field_name("body") if name is not None else None
         if name is not None and name.text.decode() == struct and body is not None:
@@ -208,7 +203,7 @@ def _find_members(root: Node, data: bytes, region: Region) -> tuple[int, int]:
 
 
 def _functions_named(root: Node, name: str) -> list[Node]:
-    return [n for n in _walk(root)
+    return [n for n in descendants(root)
             if n.type == "function_definition" and function_name(n) == name.encode()]
 
 
@@ -269,7 +264,7 @@ def _find_functions(root: Node, data: bytes, region: Region) -> tuple[int, int]:
 
 
 def _find_define(root: Node, data: bytes, region: Region) -> tuple[int, int]:
-    found = [n for n in _walk(root) if n.type in ("preproc_def", "preproc_function_def")
+    found = [n for n in descendants(root) if n.type in ("preproc_def", "preproc_function_def")
              and n.child_by_field_name("name") is not None
              and n.child_by_field_name("name").text.decode() == region.name]
     if len(found) != 1:
@@ -288,7 +283,7 @@ def _find_define(root: Node, data: bytes, region: Region) -> tuple[int, int]:
 
 def _find_declaration(root: Node, data: bytes, region: Region) -> tuple[int, int]:
     found = []
-    for n in _walk(root):
+    for n in descendants(root):
         if n.type != "declaration":
             continue
         decl = n.child_by_field_name("declarator")
@@ -336,7 +331,7 @@ def _render(region: Region, names: Mapping[str, str]) -> bytes:
 def _renames(root: Node, recipe: Recipe, owned: list[tuple[int, int]]) -> list[Edit]:
     edits = []
     wanted = {old.encode(): new.encode() for old, new in recipe.renames}
-    for n in _walk(root):
+    for n in descendants(root):
         if n.type in ("identifier", "type_identifier", "field_identifier") and n.text in wanted:
             if not any(s <= n.start_byte < e for s, e in owned):
                 edits.append(Edit(n.start_byte, n.end_byte, wanted[n.text], recipe.id))
