@@ -16,8 +16,8 @@ from tree_sitter import Node
 from migrator.errors import MigratorError
 from migrator.model.cexpr import Scope, _text, function_name
 from migrator.parse import parse_c
+from migrator.target import API_HEADER
 
-API_HEADER = "include/linux/module.h"
 
 
 @dataclass(frozen=True)
@@ -38,21 +38,25 @@ class Api:
                      if not e.endswith("NUM_TYPES") and not e.endswith("INVALID"))
 
 
+def declared_field_names(node: Node, data: bytes) -> set[str]:
+    """The struct field names declared anywhere below node (not those merely used)."""
+    out, stack = set(), [node]
+    while stack:
+        n = stack.pop()
+        if n.type == "field_identifier" and n.parent is not None and \
+                n.parent.type != "field_expression":
+            out.add(_text(n, data))
+        stack.extend(n.children)
+    return out
+
+
 def _struct_fields(root: Node, data: bytes, name: str) -> frozenset[str] | None:
     stack = [root]
     while stack:
         node = stack.pop()
         if node.type == "struct_specifier" and node.child_by_field_name("body") is not None \
                 and _text(node.child_by_field_name("name"), data) == name:
-            fields = set()
-            inner = [node.child_by_field_name("body")]
-            while inner:
-                n = inner.pop()
-                if n.type == "field_identifier" and n.parent is not None and \
-                        n.parent.type != "field_expression":
-                    fields.add(_text(n, data))
-                inner.extend(n.children)
-            return frozenset(fields)
+            return frozenset(declared_field_names(node.child_by_field_name("body"), data))
         stack.extend(node.children)
     return None
 

@@ -16,7 +16,7 @@ import difflib
 
 from tree_sitter import Node
 
-from migrator.model.api import Api
+from migrator.model.api import Api, declared_field_names
 from migrator.model.cexpr import _text, function_name
 from migrator.model.findings import SourceViolation
 from migrator.parse import parse_c
@@ -48,14 +48,7 @@ def _names(root: Node, data: bytes) -> tuple[set[str], set[str], set[str]]:
 
 def declared_fields(data: bytes) -> set[str]:
     """Names of the struct fields a file declares."""
-    out, stack = set(), [parse_c(data).root_node]
-    while stack:
-        n = stack.pop()
-        if n.type == "field_identifier" and n.parent is not None and \
-                n.parent.type != "field_expression":
-            out.add(_text(n, data))
-        stack.extend(n.children)
-    return out
+    return declared_field_names(parse_c(data).root_node, data)
 
 
 def api_shaped(name: str) -> bool:
