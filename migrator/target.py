@@ -19,6 +19,9 @@ CORE_TYPES = ("TEXT", "DATA", "RODATA", "RO_AFTER_INIT")
 
 PREFIXES = {"short": "MOD_", "long": "MOD_MEM_TYPE_"}
 
+# The header that defines the target API in a kernel tree.
+API_HEADER = "include/linux/module.h"
+
 # The new API's iterator macros, used like statements (`for_each_mod_mem_type(t) {`),
 # which a C parser that does not expand macros cannot read.
 STATEMENT_MACROS = ("for_each_mod_mem_type", "for_class_mod_mem_type")

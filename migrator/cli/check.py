@@ -15,7 +15,7 @@ from . import EXIT_FAILED, cli, count, fail
 
 def _git_original(path: str) -> tuple[str, list[str]]:
     """A temporary directory holding HEAD's version of the files changed in the work tree."""
-    from ..model.api import API_HEADER
+    from ..target import API_HEADER
     from ..series.repo import head_versions
 
     return head_versions(path, also=[API_HEADER])

@@ -18,7 +18,8 @@ import os
 from dataclasses import dataclass
 
 from migrator.errors import MigratorError
-from migrator.model.api import API_HEADER, read_api
+from migrator.model.api import read_api
+from migrator.target import API_HEADER
 from migrator.model.cexpr import Scope
 from migrator.model.findings import Note, SourceViolation
 from migrator.model.identifiers import check_names

@@ -18,12 +18,11 @@ from ..match.engine import Finding, Match
 from ..match.rules import Area, RuleBook, load_areas
 from ..match.scan import FileScan, TreeScan, as_book, scan_tree
 from ..parse import is_c_path, parse_c, read_source
-from ..target import STATEMENT_MACROS, names_defined_in, type_names
+from ..target import API_HEADER, STATEMENT_MACROS, names_defined_in, type_names
 from .edits import apply_edits, apply_edits_with_spans, edits_for
 from .recipes import Recipe, RecipeResult, apply_recipe
 from .reflow import reflow
 
-API_HEADER = "include/linux/module.h"
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,11 @@ from typing import Callable, Sequence
 import git
 
 from ..errors import MigratorError
+from ..target import API_HEADER
 from .checkpatch import CheckpatchResult, run_checkpatch
 from .make import COVER_NAME, default_targets
 from .repo import find_repo
 
-API_HEADER = "include/linux/module.h"
 _BASE_RE = re.compile(rb"^base-commit: ([0-9a-f]{40})$", re.M)
 _SUBJECT_RE = re.compile(rb"^Subject: (.*(?:\n [^\n]*)*)", re.M)
 _IDENTITY = {"GIT_COMMITTER_NAME": "migrator verify-series",
