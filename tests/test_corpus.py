@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from migrator.match import load_rules
-from migrator.rewrite.plan import load_scope, plan_rewrite
+from migrator.rewrite.plan import plan_rewrite
 from migrator.rewrite.recipes import load_recipes
 
 CASES = Path(__file__).resolve().parent.parent / "corpus" / "cases"
@@ -20,7 +20,7 @@ def rewrite_case(name, tmp_path, style="short"):
     dest = tmp_path / meta["path"]
     dest.parent.mkdir(parents=True)
     shutil.copy(case / "before.c", dest)
-    plan = plan_rewrite(str(tmp_path), load_rules(), load_recipes(), style, scope=load_scope())
+    plan = plan_rewrite(str(tmp_path), load_rules(), load_recipes(), style)
     new = plan.changes[0].new if plan.changes else dest.read_bytes()
     return meta, plan, new
 
@@ -44,7 +44,7 @@ def test_case(name, tmp_path):
 def test_second_run_changes_nothing(name, tmp_path):
     meta, plan, new = rewrite_case(name, tmp_path)
     (tmp_path / meta["path"]).write_bytes(new)
-    again = plan_rewrite(str(tmp_path), load_rules(), load_recipes(), scope=load_scope())
+    again = plan_rewrite(str(tmp_path), load_rules(), load_recipes())
     assert again.changes == ()
 
 

@@ -1,7 +1,7 @@
 """Which spelling of the memory types a rewrite uses."""
 
 from migrator.match import load_rules
-from migrator.rewrite.plan import load_scope, plan_rewrite
+from migrator.rewrite.plan import plan_rewrite
 from migrator.rewrite.recipes import load_recipes
 from migrator.target import names_defined_in, type_names
 
@@ -36,7 +36,7 @@ def tree(tmp_path, header=None):
 
 
 def rewrite(root, style="short"):
-    plan = plan_rewrite(root, load_rules(), load_recipes(), style, scope=load_scope())
+    plan = plan_rewrite(root, load_rules(), load_recipes(), style)
     return next(c.new for c in plan.changes if c.path.startswith("arch/")), plan
 
 

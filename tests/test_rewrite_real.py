@@ -10,7 +10,7 @@ import pytest
 
 from migrator.match import find_occurrences, load_rules
 from migrator.parse import SourceFile, parse_c
-from migrator.rewrite.plan import load_scope, plan_rewrite
+from migrator.rewrite.plan import plan_rewrite
 from migrator.rewrite.recipes import load_recipes
 
 pytestmark = pytest.mark.realtree
@@ -33,7 +33,7 @@ ARCH_FILES = [
 
 @pytest.fixture(scope="module")
 def plan(linux_tree):
-    return plan_rewrite(str(linux_tree), load_rules(), load_recipes(), scope=load_scope())
+    return plan_rewrite(str(linux_tree), load_rules(), load_recipes())
 
 
 @pytest.fixture

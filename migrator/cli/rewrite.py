@@ -73,7 +73,7 @@ def _series_options(fn):
 def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names: str, split: str,
                   signoff: str | None, date: str | None, prefixes: str, verdict: str | None,
                   no_checkpatch: bool, apply: bool) -> None:
-    from ..rewrite.plan import load_scope, plan_rewrite
+    from ..rewrite.plan import plan_rewrite
     from ..rewrite.recipes import load_recipes
     from ..series.make import SeriesOptions, apply_series, make_series, open_for_series, write_series
 
@@ -91,7 +91,7 @@ def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names
         # The same plan as an in-place rewrite, so the series ends where it would.
         rules = load_rules(rules_dir)
         recipes = load_recipes()
-        plan = plan_rewrite(path, rules, recipes, names, scope=load_scope())
+        plan = plan_rewrite(path, rules, recipes, names)
         series = make_series(tree_repo, ident, plan, rules, recipes, options)
         written = write_series(series, series_dir, force)
         if apply:
@@ -136,7 +136,7 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, s
     Exit 0 when done, 1 when a file had to be skipped (listed with the
     reason), 2 on bad input or a refusal.
     """
-    from ..rewrite.plan import load_scope, plan_rewrite
+    from ..rewrite.plan import plan_rewrite
     from ..rewrite.recipes import load_recipes
     from ..rewrite.write import unified_diff, write_changes
     from ..series.repo import dirty_paths
@@ -154,7 +154,7 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, s
     if given:
         fail(f"{given[0]} needs --series DIR")
     try:
-        plan = plan_rewrite(path, load_rules(rules_dir), load_recipes(), names, scope=load_scope())
+        plan = plan_rewrite(path, load_rules(rules_dir), load_recipes(), names)
         if dry_run:
             sys.stdout.buffer.write(unified_diff(plan.changes))
             sys.stdout.flush()

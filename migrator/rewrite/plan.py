@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 from ..errors import MigratorError
 from ..match import Rule, match_file
 from ..match.engine import Finding, Match
-from ..match.rules import Area, RuleBook, load_areas
+from ..match.rules import Area, RuleBook
 from ..match.scan import FileScan, TreeScan, as_book, scan_tree
 from ..parse import is_c_path, parse_c, read_source
 from ..target import API_HEADER, STATEMENT_MACROS, names_defined_in, type_names
@@ -128,11 +128,6 @@ def target_names(root: str, style: str) -> Mapping[str, str]:
     except MigratorError:
         return type_names(style)
     return names_defined_in(header) or type_names(style)
-
-
-def load_scope() -> tuple[Area, ...]:
-    """The shipped areas (rules/scope.toml): which rules apply where."""
-    return load_areas()
 
 
 def _uses_statement_macro(text: bytes) -> bool:

@@ -229,7 +229,7 @@ def verify_series(
     """Apply the series in series_dir to a fresh clone of repo_path and check it."""
     from ..build import compile_targets, default_build_root
     from ..match import DEFAULT_RULES_DIR, load_rules
-    from ..rewrite.plan import load_scope, plan_rewrite
+    from ..rewrite.plan import plan_rewrite
     from ..rewrite.recipes import load_recipes
 
     start = time.monotonic()
@@ -263,7 +263,7 @@ def verify_series(
             # What an in-place rewrite of the base writes, and what it leaves.
             t0 = time.monotonic()
             plan = plan_rewrite(str(tree), load_rules(rules_dir or DEFAULT_RULES_DIR), load_recipes(),
-                                names, scope=load_scope())
+                                names)
             timings["plan"] = round(time.monotonic() - t0, 1)
             left_code = sorted({f.occurrence.path for f in plan.left() if f.occurrence.kind == "use"}
                                | {s.path for s in plan.skipped})
