@@ -10,7 +10,7 @@ import sys
 import click
 
 from ..errors import MigratorError
-from . import EXIT_FAILED, cli, count, fail
+from . import EXIT_FAILED, cli, count, fail, migration_option, open_migration
 
 
 def _git_original(path: str) -> tuple[str, list[str]]:
@@ -115,8 +115,9 @@ def _cached(arch: str):
               help="Modules the source check judges expressions on: the cached packages plus "
                    "synthetic ones, or synthetic ones only.")
 @click.option("-v", "--verbose", is_flag=True, help="Also list what was not judged.")
+@migration_option
 def check(path: str | None, original: str | None, modules: str | None, arches: tuple[str, ...],
-          probes: str, verbose: bool) -> None:
+          probes: str, verbose: bool, migration_name: str) -> None:
     """Check a rewritten tree against its original, and real modules against the model.
 
     With PATH: every file that differs from the original is checked for names
@@ -132,6 +133,8 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
     Exit 0 when nothing is violated, 1 when something is, 2 on bad input.
     """
     from ..model.source import check_tree
+
+    open_migration(migration_name)  # the model moves into the pack's plug-in in phase 2
 
     if path is None and modules is None:
         fail("nothing to check: give a PATH, --modules, or both")
