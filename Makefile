@@ -7,10 +7,12 @@ TREE = $(CACHE)/linux-source-6.1
 DEMO = $(CACHE)/demo/linux
 
 # Debian packages: the cross compilers the build checks use, what a kernel
-# build needs besides a C compiler, and perl for checkpatch.
+# build needs besides a C compiler, and perl for checkpatch; qemu, a static
+# busybox, cpio and depmod (kmod) for the run-time proof (migrator/boot/).
 APT_PACKAGES = gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi gcc-s390x-linux-gnu \
 	gcc-powerpc-linux-gnu gcc-hppa-linux-gnu gcc-mips-linux-gnu gcc-arc-linux-gnu \
-	flex bison bc libssl-dev libelf-dev dpkg-dev xz-utils perl git
+	flex bison bc libssl-dev libelf-dev dpkg-dev xz-utils perl git \
+	qemu-system-x86 qemu-system-arm busybox-static cpio kmod
 
 .PHONY: install apt pip demo test tree modules
 
