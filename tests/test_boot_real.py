@@ -41,7 +41,8 @@ def test_the_rewritten_kernel_boots_and_every_check_holds(rewritten_tree):
     assert not failures
     rows = {row.check: row for row in report.rows}
     # Every check ran on something: the probe module and the in-tree test modules.
-    assert all(row.applicable for row in report.rows), [r.check for r in report.rows if not r.applicable]
+    idle = [row.check for row in report.rows if not row.applicable]
+    assert idle == [Check.PLT], idle  # x86_64 calls the kernel directly
     assert rows[Check.LOADS].applicable >= 7
     assert rows[Check.SELF_TEST].applicable >= 6
 

@@ -10,7 +10,7 @@ import sys
 import click
 
 from ..errors import MigratorError
-from . import EXIT_FAILED, cli, count, fail
+from . import EXIT_FAILED, cli, count, fail, progress
 
 
 def _git_original(path: str) -> tuple[str, list[str]]:
@@ -107,10 +107,10 @@ def _check_against_loader(count_: int, loader_source: str | None) -> int:
         raise MigratorError(f"no loader source at {source} "
                             "(fetch it: python3 corpus/fetch.py linux-source-6_12)")
     table = tree_table(source, source.name)
-    click.echo(f"placement table: {table.source}", err=True)
+    click.echo(f"placement table: {table.source}")
     bad = 0
     for key in KERNELS:
-        click.echo(f"booting {key} with {count_} of its modules", err=True)
+        progress(f"booting {key} with {count_} of its modules")
         r = compare_with_loader(key, table, count_)
         click.echo(f"{r.release} ({'mem[] types' if r.new_api else 'module_layout'}): "
                    f"boot {r.ending} in {r.boot_seconds:.0f} s; {r.loaded} of {r.requested} "
