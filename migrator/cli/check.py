@@ -117,8 +117,8 @@ def _check_against_loader(count_: int, loader_source: str | None) -> int:
                    f"modules loaded, {r.modules_compared} compared, "
                    f"{count(r.sections_compared, 'section')} compared, "
                    f"{count(len(r.disagreements), 'disagreement')}")
-        for name in r.failed:
-            click.echo(f"  not loaded: {name}")
+        for name, why in r.failed:
+            click.echo(f"  not loaded: {name}: {why}")
         for d in r.disagreements:
             click.echo(f"  {d}")
         bad += 0 if r.ok else max(1, len(r.disagreements))
