@@ -83,10 +83,25 @@ class Row:
             f"FAIL {self.passed}/{self.applicable}"
 
 
+# The probe calls the kernel's unexported module lookups through these
+# addresses, read in the guest from /proc/kallsyms (shell, expanded by insmod's line).
+PROBE_PARAMS = " ".join(
+    f"{param}=0x$(awk '$3 == \"{symbol}\" {{ print $1 }}' /proc/kallsyms)"
+    for param, symbol in (("module_address_fn", "__module_address"),
+                          ("module_text_address_fn", "__module_text_address")))
+
+
+def params(module: BuiltModule) -> str:
+    """What insmod passes to ``module`` in the guest."""
+    return PROBE_PARAMS if module.name == PROBE_NAME else ""
+
+
 def guest_script(arch: str, modules: tuple[BuiltModule, ...], cycles: int) -> str:
     """Shell run in the guest after the loads (see the module docstring)."""
     reverse = " ".join(m.name for m in reversed(modules))
-    files = " ".join(f"/modules/{i:04d}-{m.name}.ko" for i, m in enumerate(modules))
+    reload = "\n".join(f"  insmod /modules/{i:04d}-{m.name}.ko {params(m)} || "
+                        f"echo \"@@reinsmod-failed {m.name}\""
+                        for i, m in enumerate(modules))
     return f"""R=/sys/kernel/debug/{PROBE_NAME}/resolve
 resolve() {{ echo "$1" > $R && read -r line < $R && echo "$line"; }}
 echo "@@begin kallsyms"
@@ -110,7 +125,7 @@ echo "@@begin cycles"
 grep VmallocUsed /proc/meminfo
 for i in $(seq {cycles}); do
   for m in {reverse}; do rmmod $m || echo "@@rmmod-failed $m"; done
-  for f in {files}; do insmod $f || echo "@@reinsmod-failed $f"; done
+{reload}
 done
 grep VmallocUsed /proc/meminfo
 echo "@@end cycles"
