@@ -116,7 +116,8 @@ echo "@@end ptdump"
 echo "@@begin resolve"
 for dir in /sys/module/*/sections; do
   for file in "$dir"/.* "$dir"/*; do
-    [ -f "$file" ] && read -r addr < "$file" && resolve "$addr"
+    # A section attribute answers only a read at offset 0: cat, not read.
+    [ -f "$file" ] && resolve "$(cat "$file")"
   done
 done
 grep '\\[' /proc/kallsyms | while read -r addr kind name owner; do resolve "0x$addr"; done
