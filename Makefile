@@ -4,15 +4,18 @@
 PYTHON ?= python3
 CACHE ?= $(or $(MIGRATOR_CACHE),$(HOME)/.cache/migrator)
 TREE = $(CACHE)/linux-source-6.1
+REWRITTEN = $(CACHE)/linux-rewritten-6.1
 DEMO = $(CACHE)/demo/linux
 
 # Debian packages: the cross compilers the build checks use, what a kernel
-# build needs besides a C compiler, and perl for checkpatch.
+# build needs besides a C compiler, and perl for checkpatch; qemu, a static
+# busybox, cpio and depmod (kmod) for the run-time proof (migrator/boot/).
 APT_PACKAGES = gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi gcc-s390x-linux-gnu \
 	gcc-powerpc-linux-gnu gcc-hppa-linux-gnu gcc-mips-linux-gnu gcc-arc-linux-gnu \
-	flex bison bc libssl-dev libelf-dev dpkg-dev xz-utils perl git
+	flex bison bc libssl-dev libelf-dev dpkg-dev xz-utils perl git \
+	qemu-system-x86 qemu-system-arm busybox-static cpio kmod
 
-.PHONY: install apt pip demo test tree modules
+.PHONY: install apt pip demo test tree modules rewritten proof
 
 install: apt pip
 
@@ -28,6 +31,12 @@ pip:
 
 tree: install
 	@$(PYTHON) corpus/fetch.py >/dev/null
+	@$(PYTHON) corpus/fetch.py linux-source-6_12 >/dev/null
+
+# The rewritten tree `migrator boot` builds from; unchanged files keep their
+# times, so its kernel build under $(CACHE)/boot-build stays warm.
+rewritten: tree
+	@$(PYTHON) corpus/rewritten.py >/dev/null
 
 # Debian's linux-image packages of five architectures; checking them fetches them.
 modules: install
@@ -43,5 +52,14 @@ demo: tree
 	@echo "rewritten tree: $(DEMO)"
 
 # Real inputs are required here: a missing tree or package fails the run instead of skipping.
-test: tree modules
+test: tree modules rewritten
 	MIGRATOR_REQUIRE_REAL_INPUTS=1 $(PYTHON) -m pytest -q
+
+# The run-time proof in full (long: builds and boots three kernels, boots
+# Debian's two): the pristine and the rewritten 6.1 side by side on x86_64,
+# the rewritten one on arm64 with module PLTs, and the real loaders of 6.1
+# and 6.12 against the model on 300 modules each.
+proof: rewritten
+	migrator boot $(TREE) $(REWRITTEN) --log $(CACHE)/boot-x86_64.log
+	migrator boot $(REWRITTEN) --arch arm64 --log $(CACHE)/boot-arm64.log
+	migrator check --against-loader --count 300

@@ -44,7 +44,7 @@ def _sha256(path: Path) -> str:
 
 
 def _download(entry: dict, debs: Path) -> Path:
-    name = f"{entry['package']}_{entry['version']}_all.deb"
+    name = f"{entry['package']}_{entry['version'].replace(':', '%3a')}_all.deb"
     deb = debs / name
     if deb.exists() and _sha256(deb) == entry["sha256"]:
         return deb
@@ -73,7 +73,9 @@ def _unpack(deb: Path, entry: dict, dest: Path) -> None:
             with outer.extractfile(member) as src, open(tar_xz, "wb") as out:
                 shutil.copyfileobj(src, out)
         del data
-        subprocess.run(["tar", "-xJf", str(tar_xz), "-C", str(work)], check=True)
+        # An entry with `files` needs only those: the rest stays packed.
+        wanted = [f"{entry['directory']}/{name}" for name in entry.get("files", ())]
+        subprocess.run(["tar", "-xJf", str(tar_xz), "-C", str(work), *wanted], check=True)
         unpacked = work / entry["directory"]
         (unpacked / STAMP).write_text(entry["sha256"] + "\n")
         if dest.exists():

@@ -59,6 +59,12 @@ def open_migration(name: str) -> Migration:
         fail(str(e))
 
 
+def progress(message: str) -> None:
+    """A progress line on stderr, only when someone watches it (a terminal)."""
+    if sys.stderr.isatty():
+        click.echo(message, err=True)
+
+
 def count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
