@@ -9,13 +9,14 @@ DEMO = $(CACHE)/demo/linux
 
 # Debian packages: the cross compilers the build checks use, what a kernel
 # build needs besides a C compiler, and perl for checkpatch; qemu, a static
-# busybox, cpio and depmod (kmod) for the run-time proof (migrator/boot/).
+# busybox, cpio and depmod (kmod) for the run-time proof (migrator/boot/);
+# gcc-12, the compiler Debian's kernel headers name, for the out-of-tree corpus.
 APT_PACKAGES = gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi gcc-s390x-linux-gnu \
 	gcc-powerpc-linux-gnu gcc-hppa-linux-gnu gcc-mips-linux-gnu gcc-arc-linux-gnu \
 	flex bison bc libssl-dev libelf-dev dpkg-dev xz-utils perl git \
-	qemu-system-x86 qemu-system-arm busybox-static cpio kmod
+	qemu-system-x86 qemu-system-arm busybox-static cpio kmod gcc-12 make
 
-.PHONY: install apt pip demo test tree modules rewritten proof
+.PHONY: install apt pip demo test tree modules rewritten proof out-of-tree-inputs
 
 install: apt pip
 
@@ -38,6 +39,12 @@ tree: install
 rewritten: tree
 	@$(PYTHON) corpus/rewritten.py >/dev/null
 
+# The out-of-tree mode's inputs: systemtap-common 4.8 and the headers of
+# Debian's 6.1 and 6.12 cloud kernels (corpus/out-of-tree/ builds against both).
+OUT_OF_TREE_INPUTS = systemtap-common linux-headers-6.1-cloud-amd64 linux-headers-6.12-cloud-amd64
+out-of-tree-inputs: install
+	@$(PYTHON) corpus/fetch.py $(OUT_OF_TREE_INPUTS) >/dev/null
+
 # Debian's linux-image packages of five architectures; checking them fetches them.
 modules: install
 	migrator check --modules
@@ -52,7 +59,7 @@ demo: tree
 	@echo "rewritten tree: $(DEMO)"
 
 # Real inputs are required here: a missing tree or package fails the run instead of skipping.
-test: tree modules rewritten
+test: tree modules rewritten out-of-tree-inputs
 	MIGRATOR_REQUIRE_REAL_INPUTS=1 $(PYTHON) -m pytest -q
 
 # The run-time proof in full (long: builds and boots three kernels, boots
