@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from migrator.boot.initramfs import SECTIONS
 from migrator.boot.kbuild import BuiltModule, KernelBuild
 from migrator.boot.qemu import BootLog
 from migrator.model import elf
@@ -102,12 +103,15 @@ def guest_script(arch: str, modules: tuple[BuiltModule, ...], cycles: int) -> st
     reload = "\n".join(f"  insmod /modules/{i:04d}-{m.name}.ko {params(m)} || "
                         f"echo \"@@reinsmod-failed {m.name}\""
                         for i, m in enumerate(modules))
+    # Addresses, symbols, page tables and owners are read together, before the
+    # reload cycles move the modules (the report's sections block comes later;
+    # BootLog.block() reads the first).
     return f"""R=/sys/kernel/debug/{PROBE_NAME}/resolve
 resolve() {{ echo "$1" > $R && read -r line < $R && echo "$line"; }}
 echo "@@begin kallsyms"
 grep '\\[' /proc/kallsyms
 echo "@@end kallsyms"
-echo "@@begin kernel"
+{SECTIONS}echo "@@begin kernel"
 grep -w _text /proc/kallsyms
 echo "@@end kernel"
 echo "@@begin ptdump"
