@@ -34,16 +34,45 @@ def _print_source(result, verbose: bool) -> None:
     if verbose:
         for n in result.notes:
             click.echo(str(n))
+    click.echo(f"{count(len(result.files), 'file')} checked against {result.original}")
+    _print_meaning(result, verbose)
+    click.echo(f"  {count(len(result.violations), 'violation')}")
+
+
+def _print_meaning(result, verbose: bool) -> None:
     real = [(label, n) for label, n in result.probe_sets if not label.startswith("synthetic")]
     synthetic = sum(n for label, n in result.probe_sets if label.startswith("synthetic"))
     modules = ", ".join(f"{label} {n}" for label, n in real) or "no real modules"
-    click.echo(f"{count(len(result.files), 'file')} checked against {result.original}")
     click.echo(f"  plans: {count(result.reservations, 'reservation')}; {result.addresses} "
                f"addresses computed from a base and an arch offset")
     click.echo(f"  meaning: {count(result.pairs, 'rewritten expression')}: {result.judged} judged "
                f"on {result.probes} addresses ({modules}; {synthetic} synthetic modules), "
                f"{result.by_plans} left to the plans, {len(result.notes)} not judged"
                f"{'' if verbose or not result.notes else ' (-v lists them)'}")
+
+
+def _print_out_of_tree(result, verbose: bool) -> None:
+    for v in result.violations:
+        click.echo(str(v))
+    if verbose:
+        for side in result.sides:
+            for n in side.notes:
+                click.echo(str(n))
+        for n in result.meaning.notes if result.meaning else ():
+            click.echo(str(n))
+    click.echo(f"{count(len(result.files), 'file')} checked against {result.original}")
+    for side in result.sides:
+        k = side.kernel
+        click.echo(f"  kernel {k.label}: struct {k.layout_struct}; "
+                   f"{count(len(side.violations), 'name')} it lacks on lines it compiles, "
+                   f"{len(side.notes)} under conditions it cannot evaluate"
+                   f"{'' if verbose or not side.notes else ' (-v lists them)'}")
+    if result.meaning is None:
+        click.echo("  meaning: not judged: it needs a kernel before v6.4 and one after it")
+    else:
+        old, new = result.meaning_kernels
+        click.echo(f"  the original as {old.release} compiles it, the code as {new.release} does:")
+        _print_meaning(result.meaning, verbose)
     click.echo(f"  {count(len(result.violations), 'violation')}")
 
 
@@ -114,9 +143,12 @@ def _cached(arch: str):
               show_default=True,
               help="Modules the source check judges expressions on: the cached packages plus "
                    "synthetic ones, or synthetic ones only.")
+@click.option("--kernel", "kernels", multiple=True, type=click.Path(),
+              help="Out-of-tree code: a kernel's headers or build directory (KDIR of make -C "
+                   "KDIR M=...) to check it against; give one before v6.4 and one after.")
 @click.option("-v", "--verbose", is_flag=True, help="Also list what was not judged.")
 def check(path: str | None, original: str | None, modules: str | None, arches: tuple[str, ...],
-          probes: str, verbose: bool) -> None:
+          probes: str, kernels: tuple[str, ...], verbose: bool) -> None:
     """Check a rewritten tree against its original, and real modules against the model.
 
     With PATH: every file that differs from the original is checked for names
@@ -125,16 +157,27 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
     that classify real modules' sections differently from the original.
     Each violation is FILE:LINE:COL: INVARIANT: MESSAGE.
 
+    With --kernel (out-of-tree code): on the lines each kernel compiles
+    (its #if branches evaluated for its version, config and module.h), the
+    names of the module API that kernel lacks; then the original as the old
+    kernel compiles it and the code as the new one does, judged by meaning
+    as above with each kernel's module.h.
+
     With --modules: every .ko of Debian's kernel packages is laid out as 6.1
     and v6.4 do and checked against the model's invariants; per-architecture
     pages and allocations before and after are printed.
 
     Exit 0 when nothing is violated, 1 when something is, 2 on bad input.
     """
+    from ..model.kernel import read_kernel
+    from ..model.out_of_tree import check_out_of_tree
     from ..model.source import check_tree
+    from ..target import API_HEADER
 
     if path is None and modules is None:
         fail("nothing to check: give a PATH, --modules, or both")
+    if kernels and path is None:
+        fail("--kernel checks out-of-tree code: give its PATH")
     bad = 0
     temp = None
     try:
@@ -142,16 +185,25 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
             if not os.path.exists(path):
                 raise MigratorError(f"{path}: no such file or directory")
             paths = None
+            if not kernels and not os.path.isfile(os.path.join(path, API_HEADER)):
+                raise MigratorError(f"{path}: not a kernel tree ({API_HEADER} is missing): "
+                                    f"check out-of-tree code with --kernel KDIR for each side")
             if original is None:
                 temp, paths = _git_original(path)
                 original_dir = temp
             else:
                 original_dir = original
-            result = check_tree(path, original_dir, lambda: _probe_sets(probes, arches),
-                                paths=paths)
+            if kernels:
+                found = tuple(read_kernel(k) for k in kernels)
+                click.echo(f"mode: out-of-tree, against {count(len(found), 'kernel')}")
+                result = check_out_of_tree(path, original_dir, found,
+                                           lambda: _probe_sets(probes, arches))
+            else:
+                result = check_tree(path, original_dir, lambda: _probe_sets(probes, arches),
+                                    paths=paths)
             if temp is not None:
                 result = _relabel(result, "HEAD")
-            _print_source(result, verbose)
+            (_print_out_of_tree if kernels else _print_source)(result, verbose)
             bad += len(result.violations)
         if modules is not None:
             bad += _check_modules(modules, arches, verbose)
