@@ -172,7 +172,6 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
     from ..model.kernel import read_kernel
     from ..model.out_of_tree import check_out_of_tree
     from ..model.source import check_tree
-    from ..target import API_HEADER
 
     if path is None and modules is None:
         fail("nothing to check: give a PATH, --modules, or both")
@@ -185,9 +184,6 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
             if not os.path.exists(path):
                 raise MigratorError(f"{path}: no such file or directory")
             paths = None
-            if not kernels and not os.path.isfile(os.path.join(path, API_HEADER)):
-                raise MigratorError(f"{path}: not a kernel tree ({API_HEADER} is missing): "
-                                    f"check out-of-tree code with --kernel KDIR for each side")
             if original is None:
                 temp, paths = _git_original(path)
                 original_dir = temp

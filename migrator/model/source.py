@@ -157,8 +157,8 @@ def check_tree(root: str, original: str, probe_sets,
         raise MigratorError(f"{root}: the tree and its original are the same directory")
     header = _read(root, API_HEADER)
     if header is None:
-        raise MigratorError(f"{os.path.join(root, API_HEADER)}: no such file; the target API "
-                            f"is read from it")
+        raise MigratorError(f"{os.path.join(root, API_HEADER)}: no such file: not a kernel tree; "
+                            f"check out-of-tree code with --kernel KDIR for each side")
     read_api(header, API_HEADER)  # bad input fails before any module is read
     changes = _c_only(changed_files(root, original, paths))
     if callable(probe_sets):

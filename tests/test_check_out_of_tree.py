@@ -1,0 +1,201 @@
+"""migrator check on out-of-tree code: each kernel's headers, the branches it compiles, meaning.
+
+The kernels are Debian's linux-headers packages of both sides of v6.4
+(6.1 and 6.12 cloud-amd64), as `make -C KDIR M=...` would use them.
+"""
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, _cache, real_input
+
+from migrator.model.branches import Facts, evaluate, line_states
+from migrator.model.kernel import read_kernel
+
+FIXTURE = REPO / "tests" / "fixtures" / "out-of-tree" / "textsum"
+GUARD = "LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || defined(mod_mem_type_is_init)"
+
+
+def _headers(pattern: str, what: str) -> Path:
+    """The newest installed (or unpacked in the cache) headers build directory."""
+    found = []
+    for top in (Path("/usr/src"), _cache() / "headers" / "usr" / "src"):
+        found += glob.glob(str(top / pattern))
+    found = [f for f in found if os.path.isdir(os.path.join(f, "include", "generated"))]
+    key = lambda p: [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", p)]  # noqa: E731
+    best = Path(max(found, key=key)) if found else Path("/usr/src") / pattern
+    return real_input(best, what)
+
+
+@pytest.fixture(scope="session")
+def old_kernel() -> Path:
+    return _headers("linux-headers-6.1.0-*-cloud-amd64", "Debian's linux-headers-6.1 (cloud-amd64)")
+
+
+@pytest.fixture(scope="session")
+def new_kernel() -> Path:
+    return _headers("linux-headers-6.12.*+deb12-cloud-amd64",
+                    "Debian's linux-headers-6.12 (cloud-amd64)")
+
+
+def migrator(*args):
+    return subprocess.run([sys.executable, "-m", "migrator", *map(str, args)],
+                          capture_output=True, text=True, cwd=REPO)
+
+
+def trees(tmp_path, edit=None):
+    original = tmp_path / "original"
+    rewritten = tmp_path / "rewritten"
+    shutil.copytree(FIXTURE / "original", original)
+    shutil.copytree(FIXTURE / "rewritten", rewritten)
+    if edit is not None:
+        path = rewritten / "textsum.c"
+        text = path.read_text()
+        changed = edit(text)
+        assert changed != text, "the mutation must change the fixture"
+        path.write_text(changed)
+    return original, rewritten
+
+
+def check(rewritten, original, old_kernel, new_kernel, *extra):
+    return migrator("check", rewritten, "--original", original, "--kernel", old_kernel,
+                    "--kernel", new_kernel, "--probes", "synthetic", *extra)
+
+
+def violations(run):
+    return [line for line in run.stdout.splitlines() if re.match(r"^\S+:\d+:\d+: ", line)]
+
+
+def test_the_guard_is_false_on_6_1_and_true_on_6_12(old_kernel, new_kernel):
+    old, new = read_kernel(str(old_kernel)), read_kernel(str(new_kernel))
+    assert not old.has_module_memory and new.has_module_memory
+    assert evaluate(GUARD, Facts.of(old, (old, new))) is False
+    assert evaluate(GUARD, Facts.of(new, (old, new))) is True
+    # A project's own probe has no value for either kernel, and decides nothing.
+    assert evaluate("defined(STAPCONF_MODULE_LAYOUT)", Facts.of(old, (old, new))) is None
+    assert evaluate("LINUX_VERSION_CODE >= KERNEL_VERSION(4, 5, 0) && defined(STAPCONF_X)",
+                    Facts.of(new, (old, new))) is None
+    assert evaluate("LINUX_VERSION_CODE < KERNEL_VERSION(2, 6, 11) && defined(STAPCONF_X)",
+                    Facts.of(new, (old, new))) is False
+
+
+def test_each_kernel_compiles_its_own_branch(old_kernel, new_kernel):
+    old, new = read_kernel(str(old_kernel)), read_kernel(str(new_kernel))
+    data = (FIXTURE / "rewritten" / "textsum.c").read_bytes()
+    rows = data.decode().splitlines()
+    new_row = rows.index("\tconst u8 *p = THIS_MODULE->mem[MOD_TEXT].base;")
+    old_row = rows.index("\tconst u8 *p = THIS_MODULE->core_layout.base;")
+    for kernel, compiled, skipped in ((old, old_row, new_row), (new, new_row, old_row)):
+        states = line_states(data, Facts.of(kernel, (old, new)))
+        assert states[compiled] is True and states[skipped] is False
+
+
+def test_a_rewrite_that_builds_on_both_sides_and_means_the_same_passes(
+        tmp_path, old_kernel, new_kernel):
+    original, rewritten = trees(tmp_path)
+    run = check(rewritten, original, old_kernel, new_kernel)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines()[0] == "mode: out-of-tree, against 2 kernels"
+    assert "0 violations" in run.stdout and violations(run) == []
+    judged = re.search(r"meaning: (\d+) rewritten expressions: (\d+) judged", run.stdout)
+    assert judged and int(judged.group(2)) >= 2, run.stdout
+
+
+def test_new_code_outside_a_guard_fails_on_6_1_only(tmp_path, old_kernel, new_kernel):
+    # The hash loop's guard dropped: 6.1 now compiles mem[MOD_TEXT].
+    def unguard(text):
+        head, rest = text.split("static u32 textsum_hash(void)\n{\n", 1)
+        new, _old = rest.split("#else\n", 1)
+        body = new.split("\n", 1)[1]
+        return head + "static u32 textsum_hash(void)\n{\n" + body + _old.split("#endif\n", 1)[1]
+
+    original, rewritten = trees(tmp_path, unguard)
+    run = check(rewritten, original, old_kernel, new_kernel)
+    assert run.returncode == 1, run.stdout + run.stderr
+    found = violations(run)
+    assert found and all("kernel-name: 6.1." in v for v in found), found
+    assert any(re.match(r"textsum\.c:27:\d+: kernel-name: .*lacks `MOD_TEXT`", v) for v in found)
+    assert any("lacks `mem` (member of struct module)" in v for v in found)
+
+
+def test_old_code_left_unguarded_fails_on_6_12_only(tmp_path, old_kernel, new_kernel):
+    # A #define body left on core_layout (runtime/linux/alloc.c's shape).
+    def leave(text):
+        return text.replace("#endif\n\nstatic bool", "#endif\n#define TEXTSUM_OLD_SIZE "
+                            "(THIS_MODULE->core_layout.size)\n\nstatic bool", 1)
+
+    original, rewritten = trees(tmp_path, leave)
+    run = check(rewritten, original, old_kernel, new_kernel)
+    assert run.returncode == 1, run.stdout + run.stderr
+    found = violations(run)
+    assert len(found) == 1, found
+    assert re.match(r"textsum\.c:17:\d+: kernel-name: 6\.12\..* lacks `core_layout`", found[0])
+
+
+def test_a_project_probe_gives_notes_not_violations(tmp_path, old_kernel, new_kernel):
+    # systemtap's shape: #ifdef STAPCONF_... decides, which only its own configure knows.
+    def probe(text):
+        return text.replace("#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || "
+                            "defined(mod_mem_type_is_init)\n\tconst u8",
+                            "#ifndef STAPCONF_MODULE_LAYOUT\n\tconst u8", 1)
+
+    original, rewritten = trees(tmp_path, probe)
+    run = check(rewritten, original, old_kernel, new_kernel, "-v")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert re.search(r"kernel 6\.1\.\S+ .*0 names it lacks on lines it compiles, "
+                     r"[1-9]\d* under conditions it cannot evaluate", run.stdout), run.stdout
+    assert "textsum.c:28: `MOD_TEXT`: not judged: under a condition" in run.stdout
+
+
+def test_a_narrowed_range_test_fails_by_meaning(tmp_path, old_kernel, new_kernel):
+    original, rewritten = trees(tmp_path, lambda t: t.replace(
+        "within_module_core(addr, mod)", "within_module_mem_type(addr, mod, MOD_TEXT)"))
+    run = check(rewritten, original, old_kernel, new_kernel)
+    assert run.returncode == 1, run.stdout + run.stderr
+    # Named on 6.1 (which lacks the helper) and judged on real addresses.
+    assert [v.split(": ")[0:2] for v in violations(run) if "predicate-agrees" in v] == \
+        [["textsum.c:22:9", "predicate-agrees"]]
+
+
+def test_one_kernel_checks_names_and_says_meaning_was_not_judged(tmp_path, new_kernel):
+    original, rewritten = trees(tmp_path)
+    run = migrator("check", rewritten, "--original", original, "--kernel", new_kernel)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "meaning: not judged: it needs a kernel before v6.4 and one after it" in run.stdout
+
+
+def assert_one_line_error(run, *words):
+    assert run.returncode == 2, run
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("migrator: "), run.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_out_of_tree_code_without_a_kernel_is_refused(tmp_path):
+    original, rewritten = trees(tmp_path)
+    assert_one_line_error(migrator("check", rewritten, "--original", original),
+                          "no such file: not a kernel tree", "--kernel")
+
+
+def test_a_kernel_directory_without_headers_is_refused(tmp_path):
+    original, rewritten = trees(tmp_path)
+    empty = tmp_path / "kdir"
+    (empty / "include" / "linux").mkdir(parents=True)
+    assert_one_line_error(migrator("check", rewritten, "--original", original, "--kernel", empty),
+                          "include/linux/module.h", "include/generated")
+
+
+def test_a_build_directory_without_its_source_is_refused(tmp_path, old_kernel):
+    original, rewritten = trees(tmp_path)
+    build = tmp_path / "build"
+    shutil.copytree(old_kernel / "include" / "generated", build / "include" / "generated")
+    (build / "Makefile").write_text("include /nonexistent/linux-headers-common/Makefile\n")
+    assert_one_line_error(migrator("check", rewritten, "--original", original, "--kernel", build),
+                          "build directory", "source tree")
