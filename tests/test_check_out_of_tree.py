@@ -4,8 +4,6 @@ The kernels are Debian's linux-headers packages of both sides of v6.4
 (6.1 and 6.12 cloud-amd64), as `make -C KDIR M=...` would use them.
 """
 
-import glob
-import os
 import re
 import shutil
 import subprocess
@@ -13,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, _cache, real_input
+from conftest import REPO, kernel_headers
 
 from migrator.model.branches import Facts, evaluate, line_states
 from migrator.model.kernel import read_kernel
@@ -22,26 +20,14 @@ FIXTURE = REPO / "tests" / "fixtures" / "out-of-tree" / "textsum"
 GUARD = "LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || defined(mod_mem_type_is_init)"
 
 
-def _headers(pattern: str, what: str) -> Path:
-    """The newest installed (or unpacked in the cache) headers build directory."""
-    found = []
-    for top in (Path("/usr/src"), _cache() / "headers" / "usr" / "src"):
-        found += glob.glob(str(top / pattern))
-    found = [f for f in found if os.path.isdir(os.path.join(f, "include", "generated"))]
-    key = lambda p: [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", p)]  # noqa: E731
-    best = Path(max(found, key=key)) if found else Path("/usr/src") / pattern
-    return real_input(best, what)
-
-
 @pytest.fixture(scope="session")
 def old_kernel() -> Path:
-    return _headers("linux-headers-6.1.0-*-cloud-amd64", "Debian's linux-headers-6.1 (cloud-amd64)")
+    return kernel_headers("6.1")
 
 
 @pytest.fixture(scope="session")
 def new_kernel() -> Path:
-    return _headers("linux-headers-6.12.*+deb12-cloud-amd64",
-                    "Debian's linux-headers-6.12 (cloud-amd64)")
+    return kernel_headers("6.12")
 
 
 def migrator(*args):

@@ -103,7 +103,7 @@ def _source_of_build_dir(kdir: str) -> str | None:
     m = _INCLUDE_RE.search(makefile)
     if m is None:
         return None
-    named = os.fsdecode(m.group(1))
+    named = os.path.join(kdir, os.fsdecode(m.group(1)))  # a relative path is from kdir
     # A package unpacked elsewhere than / keeps its absolute path in the Makefile:
     # the common part then sits beside the build directory.
     for where in (named, os.path.join(os.path.dirname(os.path.abspath(kdir)),
