@@ -75,6 +75,7 @@ def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names
                   no_checkpatch: bool, apply: bool) -> None:
     from ..rewrite.plan import plan_rewrite
     from ..rewrite.recipes import load_recipes
+    from ..profile import detect_mode
     from ..series.make import SeriesOptions, apply_series, make_series, open_for_series, write_series
 
     try:
@@ -85,8 +86,11 @@ def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names
                     verdict_text = f.read()
             except OSError as e:
                 raise MigratorError(f"{verdict}: cannot read: {e.strerror}") from None
+        # Out-of-tree code gets one patch in its project's subject style.
+        mode, _why = detect_mode(path)
         options = SeriesOptions(split=split, signoff=signoff, date=date, prefixes=prefixes,
-                                verdict=verdict_text, checkpatch=not no_checkpatch, apply=apply)
+                                verdict=verdict_text, checkpatch=not no_checkpatch, apply=apply,
+                                mode=mode.value)
         tree_repo, ident = open_for_series(path, options, series_dir, force)
         # The same plan as an in-place rewrite, so the series ends where it would.
         rules = load_rules(rules_dir)
@@ -99,7 +103,8 @@ def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names
     except MigratorError as e:
         fail(str(e))
     n = len(series.patches)
-    click.echo(f"{n} {'patch' if n == 1 else 'patches'} and a cover letter on {series.base[:12]} in {series_dir}:")
+    cover = " and a cover letter" if len(series.files) > n else ""
+    click.echo(f"{n} {'patch' if n == 1 else 'patches'}{cover} on {series.base[:12]} in {series_dir}:")
     for f, path_written in zip(series.files, written):
         check = f"  [checkpatch: {f.checkpatch.summary()}]" if f.checkpatch is not None else ""
         click.echo(f"  {path_written.name}{check}")

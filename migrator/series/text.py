@@ -22,6 +22,10 @@ from .split import FLAG_DAY, PREPARE, Patch
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 WIDTH = 72
 FLAG_DAY_SUBJECT = "module: replace module_layout with module_memory"
+# The subject of out-of-tree code's one patch, after the project's own prefix.
+OUT_OF_TREE_SUMMARY = "build on kernels with struct module_memory (v6.4)"
+_CONDITIONAL_RE = re.compile(rb"^[ \t]*#[ \t]*(if|elif)[ \t]+(.*?)[ \t]*$", re.M)
+_VERSION_H_RE = re.compile(rb"^[ \t]*#[ \t]*include[ \t]*<linux/version\.h>", re.M)
 # Helpers that exist before and after the change; a preparation patch's
 # subject names the ones it starts to use.
 HELPERS = ("within_module_init", "within_module_core", "within_module")
@@ -178,6 +182,38 @@ def message(patch: Patch, subject_line: str, explained: Sequence[Explained], *,
     template = "prepare.txt.j2" if patch.kind == PREPARE else "flag-day.txt.j2"
     body = render(template, flag_day_subject=FLAG_DAY_SUBJECT, patch=patch, area=area_name(patch), explained=explained,
                   helpers=helpers_used(patch), atomic=atomic, prepared=list(prepared),
+                  left=list(left), generator=generator)
+    return f"{subject_line}\n\n{body}\nSigned-off-by: {signoff}\n"
+
+
+def out_of_tree_subject(prefix: str | None) -> str:
+    """The project's prefix and the summary, or the summary as a sentence without one."""
+    if prefix:
+        return f"{prefix} {OUT_OF_TREE_SUMMARY}"
+    return OUT_OF_TREE_SUMMARY[0].upper() + OUT_OF_TREE_SUMMARY[1:]
+
+
+def guards_added(patch: Patch) -> list[dict]:
+    """The #if/#elif conditions the patch adds, as [{directive, condition, count}], most used first."""
+    counts: Counter = Counter()
+    for f in patch.files:
+        new = Counter((m.group(1), b" ".join(m.group(2).split())) for m in _CONDITIONAL_RE.finditer(f.new))
+        old = Counter((m.group(1), b" ".join(m.group(2).split())) for m in _CONDITIONAL_RE.finditer(f.old))
+        counts.update(new - old)
+    return [{"directive": d.decode(), "condition": c.decode("utf-8", "replace"), "count": n}
+            for (d, c), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def version_h_added(patch: Patch) -> list[str]:
+    """The files the patch makes include <linux/version.h>."""
+    return [f.path for f in patch.files
+            if _VERSION_H_RE.search(f.new) and not _VERSION_H_RE.search(f.old)]
+
+
+def out_of_tree_message(patch: Patch, subject_line: str, explained: Sequence[Explained], *,
+                        signoff: str, left: Sequence[dict], generator: str) -> str:
+    body = render("out-of-tree.txt.j2", patch=patch, explained=explained,
+                  guards=guards_added(patch), version_h=version_h_added(patch),
                   left=list(left), generator=generator)
     return f"{subject_line}\n\n{body}\nSigned-off-by: {signoff}\n"
 

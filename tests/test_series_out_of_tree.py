@@ -1,0 +1,83 @@
+"""rewrite --series on out-of-tree code: one patch, in the project's own subject style.
+
+The project is Debian's systemtap-common 4.8 (runtime/ and tapset/), made a
+git repository with commits whose subjects follow systemtap's habits: a
+folder prefix, sometimes a mail tag or a PR number in front.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+from migrator.series.prefixes import project_lead
+from migrator.series.text import FLAG_DAY_SUBJECT
+
+SIGNOFF = "Stap Dev <dev@example.org>"
+COMMITS = (
+    ("tapset", "tapset: import the linux tapsets of release 4.8"),
+    ("runtime/transport", "PR29807: runtime: transport: symbol data for the kernel side"),
+    ("runtime/linux", "runtime: linux: allocation and print buffers"),
+    (".", "[PATCH] runtime: remaining helpers of release 4.8"),
+)
+
+
+def git(repo, *args, date="2023-01-10T12:00:00+00:00"):
+    env = dict(os.environ, GIT_AUTHOR_NAME="Stap Dev", GIT_AUTHOR_EMAIL="dev@example.org",
+               GIT_COMMITTER_NAME="Stap Dev", GIT_COMMITTER_EMAIL="dev@example.org",
+               GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.fixture()
+def stap_repo(tmp_path, systemtap_tree):
+    repo = tmp_path / "systemtap"
+    shutil.copytree(systemtap_tree, repo)
+    git(repo, "init", "-q")
+    for i, (folder, subject) in enumerate(COMMITS):
+        git(repo, "add", folder)
+        git(repo, "commit", "-qm", subject, date=f"2023-01-1{i}T12:00:00+00:00")
+    return repo
+
+
+def series(repo, out):
+    return subprocess.run([sys.executable, "-m", "migrator", "rewrite", repo, "--series", out,
+                           "--signoff", SIGNOFF], capture_output=True, text=True, cwd=REPO)
+
+
+@pytest.mark.parametrize("subject, lead", [
+    ("[PATCH] runtime: fix the print buffer", "runtime:"),
+    ("PR29807: runtime: transport: symbol data", "runtime: transport:"),
+    ("[PATCH v2] PR123: tapset: context", "tapset:"),
+    ("Update the NEWS file", None),
+])
+def test_a_project_lead_drops_mail_tags_and_bug_numbers(subject, lead):
+    assert project_lead(subject) == lead
+
+
+def test_out_of_tree_code_gets_one_patch_in_its_own_style(tmp_path, stap_repo):
+    run = series(stap_repo, tmp_path / "out")
+    assert run.returncode == 0, run.stdout + run.stderr
+    names = sorted(os.listdir(tmp_path / "out"))
+    assert len(names) == 1 and not names[0].startswith("0000-"), names
+    patch = (tmp_path / "out" / names[0]).read_text()
+    subject = next(line for line in patch.splitlines() if line.startswith("Subject: "))
+    # The prefix of the newest commit touching print.c; never the kernel's flag-day title.
+    assert subject.startswith("Subject: [PATCH] runtime: linux: build on kernels with"), subject
+    assert FLAG_DAY_SUBJECT not in patch
+    # The date is the base commit's (one second later), the sign-off the one given.
+    assert "Date: Fri, 13 Jan 2023 12:00:01 +0000" in patch
+    assert f"Signed-off-by: {SIGNOFF}" in patch
+    # The body says what changed and where, per rule.
+    assert "Linux v6.4 replaced struct module_layout" in patch
+    assert "runtime/linux/print.c" in patch and "(rule core-layout-base;" in patch
+    # The same input gives the same bytes.
+    again = series(stap_repo, tmp_path / "again")
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "again" / names[0]).read_bytes() == (tmp_path / "out" / names[0]).read_bytes()
+    # The project's tree and branch stay as they were.
+    assert git(stap_repo, "status", "--porcelain") == ""
