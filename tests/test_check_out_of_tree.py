@@ -61,13 +61,13 @@ def violations(run):
 def test_the_guard_is_false_on_6_1_and_true_on_6_12(old_kernel, new_kernel):
     old, new = read_kernel(str(old_kernel)), read_kernel(str(new_kernel))
     assert not old.has_module_memory and new.has_module_memory
-    assert evaluate(GUARD, Facts.of(old, (old, new))) is False
-    assert evaluate(GUARD, Facts.of(new, (old, new))) is True
+    assert evaluate("if", GUARD, Facts.of(old, (old, new))) is False
+    assert evaluate("if", GUARD, Facts.of(new, (old, new))) is True
     # A project's own probe has no value for either kernel, and decides nothing.
-    assert evaluate("defined(STAPCONF_MODULE_LAYOUT)", Facts.of(old, (old, new))) is None
-    assert evaluate("LINUX_VERSION_CODE >= KERNEL_VERSION(4, 5, 0) && defined(STAPCONF_X)",
+    assert evaluate("ifdef", "STAPCONF_MODULE_LAYOUT", Facts.of(old, (old, new))) is None
+    assert evaluate("if", "LINUX_VERSION_CODE >= KERNEL_VERSION(4, 5, 0) && defined(STAPCONF_X)",
                     Facts.of(new, (old, new))) is None
-    assert evaluate("LINUX_VERSION_CODE < KERNEL_VERSION(2, 6, 11) && defined(STAPCONF_X)",
+    assert evaluate("if", "LINUX_VERSION_CODE < KERNEL_VERSION(2, 6, 11) && defined(STAPCONF_X)",
                     Facts.of(new, (old, new))) is False
 
 

@@ -1,229 +1,152 @@
-"""Which lines of a file one kernel compiles: #if, #ifdef and #elif evaluated for it.
+"""Which lines of a file one given kernel compiles.
 
-The facts of a kernel are its LINUX_VERSION_CODE, the CONFIG_ options it
-sets (when a build directory says) and the macros its headers define.  A
-condition over anything else (a project's own probe such as systemtap's
-STAPCONF_*) has no value here: the lines under it are *unknown*, never
-guessed as compiled or not.
-
-Conditions are evaluated in three values (True, False, None for unknown):
-``0 && X`` is false and ``1 || X`` true whatever X is.
-
-This is the check's own small evaluator; :func:`line_states` and
-:func:`project` are its whole interface, so that the match stage's
-evaluator can take its place.
+The match stage reads a file's conditionals and evaluates them for the two
+sides of the change (:mod:`migrator.parse.preproc`).  The check knows more:
+the real kernel it checks against.  So the same reader and the same
+expression evaluator run here with that kernel's facts: its exact
+LINUX_VERSION_CODE, the CONFIG_ options its autoconf.h sets, and the
+macros its module.h defines (``mod_mem_type_is_init`` is defined by 6.12's
+and not by 6.1's).  A condition over anything else (a project's own probe
+such as systemtap's STAPCONF_*) has no value: the lines under it are
+*unknown*, never guessed as compiled or not.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
-from migrator.model.kernel import Kernel, kernel_version
+from migrator.model.kernel import Kernel
+from migrator.parse.preproc import (Block, Conditionals, Side, _Parser, _truth, _Unknown,
+                                    read_conditionals)
+
+_CONFIG_TESTS = ("IS_ENABLED", "IS_BUILTIN", "IS_MODULE", "IS_REACHABLE")
 
 
 @dataclass(frozen=True)
 class Facts:
     """What the preprocessor knows about one kernel."""
 
+    side: Side
     version_code: int
-    macros: frozenset[str]  # defined by the kernel's headers
+    macros: frozenset[str]  # defined by the kernel's module.h
     config: frozenset[str] | None  # CONFIG_ options set; None when unknown
-    # Macros whose presence a kernel decides (those of any compared kernel's module.h,
-    # such as the probe mod_mem_type_is_init): undefined when not in macros.
+    # Macros whose presence a kernel decides (those of any compared kernel's module.h):
+    # undefined when not in macros.
     decides: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, kernel: Kernel, others: tuple[Kernel, ...] = ()) -> "Facts":
         decides = frozenset().union(kernel.macros, *(k.macros for k in others))
-        return cls(kernel.version_code, kernel.macros, kernel.config, decides)
+        side = Side.NEW if kernel.has_module_memory else Side.OLD
+        return cls(side, kernel.version_code, kernel.macros, kernel.config, decides)
 
 
-_TOKEN_RE = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|\d+)[uUlL]*|(\w+)|(&&|\|\||<<|>>|<=|>=|==|!=|[-+*/%<>!~&|^?:(),]))")
-_DIRECTIVE_RE = re.compile(rb"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif|define|undef)\b(.*)$",
-                           re.S)
-_ALWAYS_DEFINED = frozenset({"LINUX_VERSION_CODE", "KERNEL_VERSION"})
-_BINARY = {  # precedence, as in C
-    "||": 1, "&&": 2, "|": 3, "^": 4, "&": 5, "==": 6, "!=": 6,
-    "<": 7, "<=": 7, ">": 7, ">=": 7, "<<": 8, ">>": 8, "+": 9, "-": 9, "*": 10, "/": 10, "%": 10,
-}
+class _KernelParser(_Parser):
+    """The match stage's #if evaluator, for one real kernel rather than a side."""
 
-
-def _number(text: str) -> int:
-    if len(text) > 1 and text[0] == "0" and text[1] not in "xX":
-        return int(text, 8)
-    return int(text, 0)
-
-
-class _Evaluator:
-    """A Pratt parser over one condition; values are int or None (unknown)."""
-
-    def __init__(self, text: str, facts: Facts, defined: dict[str, bool | None]):
-        self.tokens = []
-        pos = 0
-        text = text.strip()
-        while pos < len(text):
-            m = _TOKEN_RE.match(text, pos)
-            if m is None or m.end() == pos:
-                raise ValueError(text[pos:])
-            self.tokens.append(_number(m.group(1)) if m.group(1) else m.group(2) or m.group(3))
-            pos = m.end()
-        self.i = 0
+    def __init__(self, text: str, facts: Facts, defined: frozenset[str]):
+        undefined = facts.decides - facts.macros
+        super().__init__(text, facts.side, facts.macros | defined, undefined)
         self.facts = facts
-        self.defined = defined
 
-    def peek(self):
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
-
-    def take(self, expected=None):
+    def primary(self):
         tok = self.peek()
-        if expected is not None and tok != expected:
-            raise ValueError(f"expected {expected}")
-        self.i += 1
-        return tok
-
-    def value(self) -> int | None:
-        v = self.expr(0)
-        if self.peek() is not None:
-            raise ValueError(str(self.peek()))
-        return v
-
-    def expr(self, min_prec: int) -> int | None:
-        left = self.unary()
-        while True:
-            op = self.peek()
-            if op == "?" and min_prec == 0:
-                self.take()
-                a = self.expr(0)
-                self.take(":")
-                b = self.expr(0)
-                left = None if left is None else (a if left else b)
-                continue
-            prec = _BINARY.get(op) if isinstance(op, str) else None
-            if prec is None or prec <= min_prec:
-                return left
-            self.take()
-            left = _binary(op, left, self.expr(prec))
-
-    def unary(self) -> int | None:
-        tok = self.take()
-        if tok is None:
-            raise ValueError("end of condition")
-        if isinstance(tok, int):
-            return tok
-        if tok == "(":
-            v = self.expr(0)
-            self.take(")")
-            return v
-        if tok in ("!", "~", "-", "+"):
-            v = self.unary()
-            if v is None:
-                return None
-            return {"!": int(not v), "~": ~v, "-": -v, "+": v}[tok]
-        if tok == "defined":
-            paren = self.peek() == "("
-            if paren:
-                self.take()
-            name = self.take()
-            if paren:
-                self.take(")")
-            known = self.is_defined(name)
-            return None if known is None else int(known)
-        if tok == "KERNEL_VERSION":
-            self.take("(")
-            args = [self.expr(0)]
-            while self.peek() == ",":
-                self.take()
-                args.append(self.expr(0))
-            self.take(")")
-            return None if None in args or len(args) != 3 else kernel_version(*args)
-        if tok in ("IS_ENABLED", "IS_BUILTIN", "IS_MODULE", "IS_REACHABLE"):
-            self.take("(")
-            name = self.take()
-            self.take(")")
-            if self.facts.config is None:
-                return None
-            if tok == "IS_MODULE":
-                return int(f"{name}_MODULE" in self.facts.config)
-            return int(name in self.facts.config or
-                       (tok != "IS_BUILTIN" and f"{name}_MODULE" in self.facts.config))
         if tok == "LINUX_VERSION_CODE":
-            return self.facts.version_code
-        if tok.startswith("CONFIG_") and self.facts.config is not None:
-            return int(tok in self.facts.config)
-        if self.peek() == "(":  # an unknown function-like macro
-            depth = 0
-            while self.peek() is not None:
-                t = self.take()
-                depth += (t == "(") - (t == ")")
-                if depth == 0:
-                    break
-        return None
+            self.take()
+            return (self.facts.version_code,) * 2
+        if tok is not None and tok.startswith("CONFIG_") and self.facts.config is not None:
+            self.take()
+            return (int(tok in self.facts.config),) * 2
+        if tok in _CONFIG_TESTS and self.facts.config is not None:
+            self.take()
+            self.take("(")
+            name = self.take()
+            self.take(")")
+            config = self.facts.config
+            set_ = {"IS_BUILTIN": name in config, "IS_MODULE": f"{name}_MODULE" in config}
+            value = set_.get(tok, name in config or f"{name}_MODULE" in config)
+            return (int(value),) * 2
+        return super().primary()
 
-    def is_defined(self, name: str) -> bool | None:
-        if name in self.defined:
-            return self.defined[name]
-        if name in _ALWAYS_DEFINED or name in self.facts.macros:
-            return True
-        if name in self.facts.decides:
-            return False
+    def is_defined(self, name: str):
         if name.startswith("CONFIG_") and self.facts.config is not None:
-            return name in self.facts.config
-        return None
+            return (int(name in self.facts.config),) * 2
+        return super().is_defined(name)
 
 
-def _binary(op: str, a: int | None, b: int | None) -> int | None:
-    if op == "&&":
-        return 0 if a == 0 or b == 0 else None if a is None or b is None else 1
-    if op == "||":
-        return 1 if (a not in (0, None)) or (b not in (0, None)) else \
-            None if a is None or b is None else 0
-    if a is None or b is None:
-        return None
-    if op in ("/", "%") and b == 0:
-        return None
-    return {
-        "|": lambda: a | b, "^": lambda: a ^ b, "&": lambda: a & b,
-        "==": lambda: int(a == b), "!=": lambda: int(a != b), "<": lambda: int(a < b),
-        "<=": lambda: int(a <= b), ">": lambda: int(a > b), ">=": lambda: int(a >= b),
-        "<<": lambda: a << b, ">>": lambda: a >> b, "+": lambda: a + b, "-": lambda: a - b,
-        "*": lambda: a * b, "/": lambda: int(a / b), "%": lambda: a % b,
-    }[op]()
-
-
-def evaluate(condition: str, facts: Facts,
-             defined: dict[str, bool | None] | None = None) -> bool | None:
-    """The value of an #if condition for a kernel: True, False, or None when unknown."""
+def evaluate(directive: str, condition: str, facts: Facts,
+             defined: frozenset[str] = frozenset()) -> bool | None:
+    """Whether a branch's own condition holds on a kernel: True, False or None (unknown)."""
+    if directive == "else":
+        return True
+    if directive in ("ifdef", "elifdef", "ifndef", "elifndef"):
+        name = condition.split()[0] if condition.split() else ""
+        condition = f"{'!' if 'ndef' in directive else ''}defined({name})"
     try:
-        v = _Evaluator(condition, facts, defined or {}).value()
-    except (ValueError, TypeError, IndexError):
+        return _truth(_KernelParser(condition, facts, defined).parse())
+    except (_Unknown, ZeroDivisionError, IndexError, ValueError):
         return None
-    return None if v is None else bool(v)
 
 
-def _strip_comments(text: str) -> str:
-    return re.sub(r"/\*.*?\*/|//.*$", " ", text, flags=re.S | re.M)
+def _include_guard(block: Block, conds: Conditionals) -> str | None:
+    """X of `#ifndef X` / `#define X` opening a block (true the first time a file is read)."""
+    first = block.branches[0]
+    if first.directive != "ifndef" or not first.condition:
+        return None
+    name = first.condition.split()[0]
+    after = [d for d in conds.defines if d.start >= first.body_start]
+    inner = [b.branches[0].start for b in conds.blocks if b.branches[0].start > first.start]
+    if after and after[0].name == name and after[0].start < min(inner, default=after[0].end):
+        return name
+    return None
 
 
-def _logical_lines(data: bytes) -> list[tuple[int, int, bytes]]:
-    """(first row, last row, text) of each line, with backslash-newlines joined."""
-    rows = data.split(b"\n")
-    out, i = [], 0
-    while i < len(rows):
-        first, text = i, rows[i]
-        while text.endswith(b"\\") and i + 1 < len(rows):
-            i += 1
-            text = text[:-1] + b" " + rows[i]
-        out.append((first, i, text))
-        i += 1
+@dataclass(frozen=True)
+class Branches:
+    """One file as one kernel compiles it."""
+
+    states: tuple[bool | None, ...]  # per row: compiled, not, or unknown
+    decided_directives: frozenset[int]  # rows of directives of groups with a value throughout
+
+
+def read_branches(data: bytes, facts: Facts) -> Branches:
+    conds = read_conditionals(data)
+    guards = {b.branches[0].start for b in conds.blocks if _include_guard(b, conds)}
+    # The file's own macros count as defined where nothing conditional, but an
+    # include guard, surrounds them.
+    defined = frozenset(d.name for d in conds.defines
+                        if all(b.branches[0].start in guards for b, _ in conds.enclosing(d.start)))
+    row_of = _row_index(data)
+    states: list[bool | None] = [True] * (data.count(b"\n") + 1)
+    decided: set[int] = set()
+    for block in conds.blocks:  # outermost first: inner blocks narrow their outer state
+        values = [True if block.branches[0].start in guards and i == 0 else
+                  evaluate(br.directive, br.condition, facts, defined)
+                  for i, br in enumerate(block.branches)]
+        taken = _taken(values)
+        for br, t in zip(block.branches, taken):
+            for row in range(row_of(br.body_start), row_of(br.body_end)):
+                states[row] = _and(states[row], t)
+        if None not in taken:
+            lines = [(br.start, br.body_start) for br in block.branches]
+            for start, end in lines + [(block.endif_start, block.end)]:
+                decided.update(range(row_of(start), max(row_of(end), row_of(start) + 1)))
+    return Branches(tuple(states), frozenset(decided))
+
+
+def _taken(values: list[bool | None]) -> list[bool | None]:
+    """Per branch: is it the one compiled (its condition holds, no earlier one's does)."""
+    out: list[bool | None] = []
+    earlier: bool | None = False  # has an earlier branch been taken
+    for v in values:
+        if earlier is True:
+            out.append(False)
+            continue
+        out.append(v if earlier is False else (False if v is False else None))
+        earlier = True if v is True else (earlier if v is False else None)
     return out
-
-
-@dataclass
-class _Group:
-    outer: bool | None  # the state of the lines around the #if
-    taken: bool | None  # has an earlier branch been taken (None: maybe)
-    state: bool | None  # the state of the current branch's lines
 
 
 def _and(a: bool | None, b: bool | None) -> bool | None:
@@ -232,94 +155,23 @@ def _and(a: bool | None, b: bool | None) -> bool | None:
     return None if a is None or b is None else True
 
 
-def line_states(data: bytes, facts: Facts) -> list[bool | None]:
+def _row_index(data: bytes):
+    starts = [0] + [m.end() for m in re.finditer(rb"\n", data)]
+
+    def row_of(offset: int) -> int:
+        return bisect.bisect_right(starts, offset) - 1
+
+    return row_of
+
+
+def line_states(data: bytes, facts: Facts) -> tuple[bool | None, ...]:
     """Per row of data: compiled (True), not (False) or unknown (None)."""
-    rows = data.count(b"\n") + 1
-    states: list[bool | None] = [True] * rows
-    stack: list[_Group] = []
-    current: bool | None = True
-    defined: dict[str, bool | None] = {}
-    for first, last, text in _logical_lines(data):
-        m = _DIRECTIVE_RE.match(text)
-        if m is None:
-            for r in range(first, last + 1):
-                states[r] = current
-            continue
-        kind, rest = m.group(1).decode(), _strip_comments(m.group(2).decode("latin-1"))
-        if kind in ("define", "undef"):
-            name = rest.split("(")[0].split()[0] if rest.split() else ""
-            if name and current is not False:
-                defined[name] = (kind == "define") if current else None
-            value = current
-        elif kind in ("if", "ifdef", "ifndef"):
-            if kind == "if":
-                cond = evaluate(rest, facts, defined)
-            else:
-                name = rest.split()[0] if rest.split() else ""
-                known = defined.get(name) if name in defined else \
-                    evaluate(f"defined({name})", facts, defined)
-                cond = known if kind == "ifdef" or known is None else not known
-            group = _Group(current, cond, _and(current, cond))
-            stack.append(group)
-            value = group.outer
-            current = group.state
-        elif kind in ("elif", "else") and stack:
-            group = stack[-1]
-            cond = True if kind == "else" else evaluate(rest, facts, defined)
-            if group.taken is True:
-                branch = False
-            elif group.taken is False:
-                branch = cond
-            else:
-                branch = None if cond is not False else False
-            group.taken = True if group.taken is True or cond is True else \
-                (False if group.taken is False and cond is False else None)
-            group.state = _and(group.outer, branch)
-            value = group.outer
-            current = group.state
-        elif kind == "endif" and stack:
-            group = stack.pop()
-            value = group.outer
-            current = group.outer
-        else:
-            value = current
-        for r in range(first, last + 1):
-            states[r] = value
-    return states
+    return read_branches(data, facts).states
 
 
 def project(data: bytes, facts: Facts) -> bytes:
-    """data as one kernel compiles it: lines it does not compile, and the directives
-    it decides, become empty; unknown branches stay.  Rows keep their numbers."""
-    states = line_states(data, facts)
-    rows = data.split(b"\n")
-    directive_rows = _decided_directive_rows(data, facts)
-    return b"\n".join(b"" if states[i] is False or i in directive_rows else row
-                      for i, row in enumerate(rows))
-
-
-def _decided_directive_rows(data: bytes, facts: Facts) -> set[int]:
-    """Rows of the #if/#elif/#else/#endif lines of groups that have a value throughout."""
-    out: set[int] = set()
-    stack: list[tuple[list[int], bool]] = []  # (rows of the group's directives, decided)
-    for first, last, text in _logical_lines(data):
-        m = _DIRECTIVE_RE.match(text)
-        if m is None:
-            continue
-        kind = m.group(1).decode()
-        rows = list(range(first, last + 1))
-        rest = _strip_comments(m.group(2).decode("latin-1"))
-        if kind in ("if", "ifdef", "ifndef"):
-            cond = evaluate(rest if kind == "if" else f"defined({rest.split()[0] if rest.split() else ''})",
-                            facts)
-            stack.append((rows, cond is not None))
-        elif kind == "elif" and stack:
-            group_rows, decided = stack[-1]
-            stack[-1] = (group_rows + rows, decided and evaluate(rest, facts) is not None)
-        elif kind == "else" and stack:
-            stack[-1][0].extend(rows)
-        elif kind == "endif" and stack:
-            group_rows, decided = stack.pop()
-            if decided:
-                out.update(group_rows + rows)
-    return out
+    """data as one kernel compiles it: lines it does not compile, and the directives it
+    decides, become empty; unknown branches stay.  Rows keep their numbers."""
+    found = read_branches(data, facts)
+    return b"\n".join(b"" if found.states[i] is False or i in found.decided_directives else row
+                      for i, row in enumerate(data.split(b"\n")))
