@@ -109,6 +109,11 @@ class Branches:
 
     states: tuple[bool | None, ...]  # per row: compiled, not, or unknown
     decided_directives: frozenset[int]  # rows of directives of groups with a value throughout
+    # Per unknown row, the innermost directive it hangs on ("#ifdef STAPCONF_MODULE_LAYOUT").
+    unknown_because: tuple[tuple[int, str], ...] = ()
+
+    def why_unknown(self, row: int) -> str:
+        return dict(self.unknown_because).get(row, "a condition")
 
 
 def read_branches(data: bytes, facts: Facts) -> Branches:
@@ -121,19 +126,25 @@ def read_branches(data: bytes, facts: Facts) -> Branches:
     row_of = _row_index(data)
     states: list[bool | None] = [True] * (data.count(b"\n") + 1)
     decided: set[int] = set()
+    because: dict[int, str] = {}
     for block in conds.blocks:  # outermost first: inner blocks narrow their outer state
         values = [True if block.branches[0].start in guards and i == 0 else
                   evaluate(br.directive, br.condition, facts, defined)
                   for i, br in enumerate(block.branches)]
         taken = _taken(values)
-        for br, t in zip(block.branches, taken):
+        for i, (br, t) in enumerate(zip(block.branches, taken)):
+            # An unknown #else hangs on the first condition that had no value.
+            hang = br if br.directive not in ("else",) else next(
+                (b for b, v in zip(block.branches, values) if v is None), br)
             for row in range(row_of(br.body_start), row_of(br.body_end)):
                 states[row] = _and(states[row], t)
+                if t is None:
+                    because[row] = f"#{hang.directive} {hang.condition}".strip()
         if None not in taken:
             lines = [(br.start, br.body_start) for br in block.branches]
             for start, end in lines + [(block.endif_start, block.end)]:
                 decided.update(range(row_of(start), max(row_of(end), row_of(start) + 1)))
-    return Branches(tuple(states), frozenset(decided))
+    return Branches(tuple(states), frozenset(decided), tuple(sorted(because.items())))
 
 
 def _taken(values: list[bool | None]) -> list[bool | None]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from migrator.errors import MigratorError
-from migrator.model.branches import Facts, line_states, project
+from migrator.model.branches import Facts, project, read_branches
 from migrator.model.cexpr import _text
 from migrator.model.findings import Note, SourceViolation
 from migrator.model.identifiers import declared_fields
@@ -37,9 +37,8 @@ from migrator.model.probes import ProbeChooser
 from migrator.model.source import TreeCheck, check_sources
 from migrator.parse import is_c_path, parse_c
 from migrator.parse.tree import source_paths
+from migrator.parse.views import embedded_c, is_stp_path
 
-TAPSET_SUFFIX = ".stp"
-_EMBEDDED_C_RE = re.compile(rb"%\{(.*?)%\}", re.S)
 _MACRO_DEF_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+(\w+)", re.M)
 _FUNCTION_DEF_RE = re.compile(rb"^\w[\w \t*]*?\b(\w+)\s*\([^;{)]*\)\s*\{", re.M)
 _MEMBER_RE = re.compile(rb"struct\s+(module_layout|module_memory)\s+(\w+)")
@@ -115,27 +114,13 @@ class OutOfTreeCheck:
         return not self.violations
 
 
-def embedded_c(data: bytes) -> bytes:
-    """A tapset's embedded C (`%{ ... %}`) with every other byte but newlines blanked."""
-    out = bytearray(re.sub(rb"[^\n]", b" ", data))
-    for m in _EMBEDDED_C_RE.finditer(data):
-        out[m.start(1):m.end(1)] = m.group(1)
-    return bytes(out)
-
-
 def c_text(path: str, data: bytes) -> bytes:
     """The C a file holds: itself, or a tapset's embedded C (rows kept)."""
-    return embedded_c(data) if path.endswith(TAPSET_SUFFIX) else data
+    return embedded_c(data) if is_stp_path(path) else data
 
 
 def _project_paths(root: str) -> list[str]:
-    paths = list(source_paths(root))
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            if name.endswith(TAPSET_SUFFIX):
-                paths.append(os.path.relpath(os.path.join(dirpath, name), root))
-    return sorted(p for p in paths if is_c_path(p) or p.endswith(TAPSET_SUFFIX))
+    return [p for p in source_paths(root) if is_c_path(p) or is_stp_path(p)]
 
 
 def _read(root: str, path: str) -> bytes | None:
@@ -247,7 +232,8 @@ def check_kernel(path: str, data: bytes, kernel: Kernel, kernels: tuple[Kernel, 
                  project_fields: frozenset[str]) -> tuple[list[SourceViolation], list[Note]]:
     """The names of ``missing`` that ``kernel`` would compile in ``data``."""
     facts = Facts.of(kernel, kernels)
-    states = line_states(data, facts)
+    branches = read_branches(data, facts)
+    states = branches.states
     code = project(data, facts)
     violations, notes = [], []
     found = sorted(set(_uses(parse_c(code).root_node, code, missing, every_member)))
@@ -257,8 +243,8 @@ def check_kernel(path: str, data: bytes, kernel: Kernel, kernels: tuple[Kernel, 
         where = f"{kernel.label} lacks `{name}` ({role})"
         if states[row] is None:
             notes.append(Note(path, row + 1, f"`{name}`",
-                              f"under a condition that cannot be evaluated for {kernel.label}, "
-                              f"which lacks it"))
+                              f"{kernel.label} lacks it, and compiles this line only if "
+                              f"`{branches.why_unknown(row)}` holds, which is not known here"))
         elif states[row]:
             violations.append(SourceViolation(path, row + 1, col + 1, "kernel-name",
                                               f"{where}, and compiles this line"))
