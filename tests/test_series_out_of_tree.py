@@ -81,3 +81,26 @@ def test_out_of_tree_code_gets_one_patch_in_its_own_style(tmp_path, stap_repo):
     assert (tmp_path / "again" / names[0]).read_bytes() == (tmp_path / "out" / names[0]).read_bytes()
     # The project's tree and branch stay as they were.
     assert git(stap_repo, "status", "--porcelain") == ""
+
+
+def test_the_body_names_the_guard_the_patch_adds_and_what_was_left():
+    from migrator.series.split import FLAG_DAY, FileDiff, Patch
+    from migrator.series.text import out_of_tree_message
+
+    fixture = REPO / "tests" / "fixtures" / "out-of-tree" / "textsum"
+    old = (fixture / "original" / "textsum.c").read_bytes()
+    new = (fixture / "rewritten" / "textsum.c").read_bytes()
+    # As the guarded emitter writes it: the rewrite also adds <linux/version.h>.
+    old = old.replace(b"#include <linux/version.h>\n", b"")
+    patch = Patch(FLAG_DAY, "", (FileDiff("textsum.c", old, new,
+                                          (("core-layout-base", 1), ("layout-text-size", 1)), ()),))
+    left = [{"reason": "a pointer window spans several allocations", "count": 1,
+             "files": [("textsum.c", 1)]}]
+    msg = out_of_tree_message(patch, "textsum: build on kernels with struct module_memory (v6.4)",
+                              [], signoff=SIGNOFF, left=left, generator="migrator rewrite --series")
+    flat = " ".join(msg.split())
+    assert ("`#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || defined(mod_mem_type_is_init)` "
+            "(2 times); the old code stays as it was in the other branch") in flat
+    assert "textsum.c now includes <linux/version.h>" in flat
+    assert "- 1 site in textsum.c: a pointer window spans several allocations." in flat
+    assert msg.endswith(f"Signed-off-by: {SIGNOFF}\n")
