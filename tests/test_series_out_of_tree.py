@@ -98,9 +98,12 @@ def test_the_body_names_the_guard_the_patch_adds_and_what_was_left():
              "files": [("textsum.c", 1)]}]
     msg = out_of_tree_message(patch, "textsum: build on kernels with struct module_memory (v6.4)",
                               [], signoff=SIGNOFF, left=left, generator="migrator rewrite --series")
+    # The guard on a line of its own, as the code has it.
+    assert ("2 times:\n\n"
+            "  #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || defined(mod_mem_type_is_init)"
+            "\n\nand the old code stays as it was in the other branch.") in msg
     flat = " ".join(msg.split())
-    assert ("`#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || defined(mod_mem_type_is_init)` "
-            "(2 times); the old code stays as it was in the other branch") in flat
+    assert "The new code sits under this guard, 2 times:" in flat
     assert "textsum.c now includes <linux/version.h>" in flat
     assert "- 1 site in textsum.c: a pointer window spans several allocations." in flat
     assert msg.endswith(f"Signed-off-by: {SIGNOFF}\n")
