@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from migrator.errors import MigratorError
 from migrator.model.api import _callables, _enumerators, _struct_fields
+from migrator.model.source import read_file
 from migrator.parse import parse_c
 from migrator.target import API_HEADER
 
@@ -84,22 +85,12 @@ class Kernel:
         return self.module_fields | self.layout_fields | self.enumerators | self.callables
 
 
-def _read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise MigratorError(f"{path}: cannot read: {e.strerror}") from None
-
-
 def _source_of_build_dir(kdir: str) -> str | None:
     """The source tree a build directory was configured from."""
     link = os.path.join(kdir, "source")
     if os.path.isdir(os.path.join(link, "include", "linux")):
         return link
-    makefile = _read(os.path.join(kdir, "Makefile")) or b""
+    makefile = read_file(kdir, "Makefile") or b""
     m = _INCLUDE_RE.search(makefile)
     if m is None:
         return None
@@ -115,7 +106,7 @@ def _source_of_build_dir(kdir: str) -> str | None:
 
 def _version_of_source(source: str) -> tuple[int, str] | None:
     fields = {k.decode(): v.decode() for k, v in
-              _MAKE_VAR_RE.findall(_read(os.path.join(source, "Makefile")) or b"")}
+              _MAKE_VAR_RE.findall(read_file(source, "Makefile") or b"")}
     if not fields.get("VERSION") or not fields.get("PATCHLEVEL"):
         return None
     numbers = (int(fields["VERSION"]), int(fields["PATCHLEVEL"]), int(fields.get("SUBLEVEL") or 0))
@@ -144,11 +135,11 @@ def read_kernel(kdir: str) -> Kernel:
     config = None
     version = None
     if generated:
-        autoconf = _read(os.path.join(kdir, _AUTOCONF_H))
+        autoconf = read_file(kdir, _AUTOCONF_H)
         if autoconf is not None:
             config = frozenset(k for k in _defines(autoconf) if k.startswith("CONFIG_"))
-        found = _defines(_read(os.path.join(kdir, _VERSION_H)) or b"")
-        release = (_read(os.path.join(kdir, "include", "config", "kernel.release")) or b"").strip()
+        found = _defines(read_file(kdir, _VERSION_H) or b"")
+        release = (read_file(kdir, "include/config/kernel.release") or b"").strip()
         if found.get("LINUX_VERSION_CODE", b"").isdigit():
             code = int(found["LINUX_VERSION_CODE"])
             numbers = [found.get(f"LINUX_VERSION_{k}", b"").decode()
@@ -160,7 +151,7 @@ def read_kernel(kdir: str) -> Kernel:
     if version is None:
         raise MigratorError(f"--kernel {kdir}: no LINUX_VERSION_CODE in {_VERSION_H} and no "
                             f"VERSION/PATCHLEVEL in the Makefile")
-    module_h = _read(os.path.join(source, API_HEADER))
+    module_h = read_file(source, API_HEADER)
     root = parse_c(module_h).root_node
     module_fields = _struct_fields(root, module_h, "module")
     if module_fields is None:

@@ -34,7 +34,7 @@ from migrator.model.findings import Note, SourceViolation
 from migrator.model.identifiers import declared_fields
 from migrator.model.kernel import Kernel
 from migrator.model.probes import ProbeChooser
-from migrator.model.source import TreeCheck, check_sources
+from migrator.model.source import TreeCheck, check_sources, read_file
 from migrator.parse import is_c_path, parse_c
 from migrator.parse.tree import source_paths
 from migrator.parse.views import embedded_c, is_stp_path
@@ -76,6 +76,15 @@ class Vocabulary:
     def __sub__(self, other: "Vocabulary") -> "Vocabulary":
         return Vocabulary(self.members - other.members, self.layout_fields - other.layout_fields,
                           self.enumerators - other.enumerators, self.callables - other.callables)
+
+    def __and__(self, other: "Vocabulary") -> "Vocabulary":
+        return Vocabulary(self.members & other.members, self.layout_fields & other.layout_fields,
+                          self.enumerators & other.enumerators, self.callables & other.callables)
+
+    def without_callables(self, names: frozenset[str]) -> "Vocabulary":
+        """Without the enumerators and callables of these names (the project defines them)."""
+        return Vocabulary(self.members, self.layout_fields, self.enumerators - names,
+                          self.callables - names)
 
     def all(self) -> frozenset[str]:
         return self.members | self.layout_fields | self.enumerators | self.callables
@@ -123,24 +132,15 @@ def _project_paths(root: str) -> list[str]:
     return [p for p in source_paths(root) if is_c_path(p) or is_stp_path(p)]
 
 
-def _read(root: str, path: str) -> bytes | None:
-    try:
-        with open(os.path.join(root, path), "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise MigratorError(f"{os.path.join(root, path)}: cannot read: {e.strerror}") from None
-
-
 def _in_condition(node: Node) -> bool:
+    """Is the node part of an #if/#ifdef condition (not code any kernel compiles)?"""
     p = node.parent
     while p is not None:
-        if p.type in _PREPROC_CONDITION_PARENTS and node.parent.type != p.type or \
-                p.type == "preproc_defined":
+        if p.type == "preproc_defined":
+            return True
+        if p.type in _PREPROC_CONDITION_PARENTS:
             cond = p.child_by_field_name("condition") or p.child_by_field_name("name")
-            if p.type == "preproc_defined" or (cond is not None and
-                                               cond.start_byte <= node.start_byte < cond.end_byte):
+            if cond is not None and cond.start_byte <= node.start_byte < cond.end_byte:
                 return True
         p = p.parent
     return False
@@ -213,18 +213,13 @@ def _body_uses(node: Node, data: bytes, missing: Vocabulary, members: frozenset[
             yield at(m.start(1)), name, "enumerator of enum mod_mem_type"
 
 
-def _project_definitions(root: str, paths: list[str]) -> tuple[frozenset[str], frozenset[str]]:
-    """The macros and functions the project defines, and the struct fields it declares."""
+def _project_definitions(texts) -> frozenset[str]:
+    """The macros and functions the project defines itself (a compat helper, say)."""
     names: set[str] = set()
-    fields: set[str] = set()
-    for path in paths:
-        data = _read(root, path)
-        if data is None:
-            continue
-        data = c_text(path, data)
+    for data in texts:
         names.update(m.group(1).decode() for m in _MACRO_DEF_RE.finditer(data))
         names.update(m.group(1).decode() for m in _FUNCTION_DEF_RE.finditer(data))
-    return frozenset(names), frozenset(fields)
+    return frozenset(names)
 
 
 def check_kernel(path: str, data: bytes, kernel: Kernel, kernels: tuple[Kernel, ...],
@@ -251,8 +246,8 @@ def check_kernel(path: str, data: bytes, kernel: Kernel, kernels: tuple[Kernel, 
     return violations, notes
 
 
-def check_out_of_tree(root: str, original: str, kernels: tuple[Kernel, ...], probe_sets,
-                      paths: list[str] | None = None) -> OutOfTreeCheck:
+def check_out_of_tree(root: str, original: str, kernels: tuple[Kernel, ...],
+                      probe_sets) -> OutOfTreeCheck:
     """Check the rewritten out-of-tree code at ``root`` against each of ``kernels``.
 
     ``probe_sets`` is a tuple of ProbeSet or a function returning one, called
@@ -266,31 +261,27 @@ def check_out_of_tree(root: str, original: str, kernels: tuple[Kernel, ...], pro
     if not kernels:
         raise MigratorError("out-of-tree code is checked against a kernel: pass --kernel KDIR")
     vocabularies = [Vocabulary.of(k) for k in kernels]
-    universe = vocabularies[0]
+    universe, common = vocabularies[0], vocabularies[0]
     for v in vocabularies[1:]:
-        universe = universe | v
-    every_member = universe.members
-    all_paths = paths if paths is not None else _project_paths(root)
-    interesting = [n.encode() for n in (universe - _common(vocabularies)).all()]
-    checked, texts = [], {}
-    for path in all_paths:
-        data = _read(root, path)
-        if data is None:
-            continue
-        if any(n in data for n in interesting) or (b"_layout" in data):
-            checked.append(path)
-            texts[path] = c_text(path, data)
-    defined, _ = _project_definitions(root, all_paths)
-    project_fields = frozenset().union(*(declared_fields(texts[p]) for p in checked)) \
-        if checked else frozenset()
+        universe, common = universe | v, common & v
+    # Only files naming what some kernel lacks can fail; the rest are not parsed.
+    differing = sorted((universe - common).all())
+    names_re = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in differing) + rb")\b")
+    texts: dict[str, bytes] = {}
+    defined: frozenset[str] = frozenset()
+    for path in _project_paths(root):
+        data = c_text(path, read_file(root, path) or b"")
+        defined |= _project_definitions([data])
+        if differing and names_re.search(data):
+            texts[path] = data
+    checked = sorted(texts)
+    project_fields = frozenset().union(*(declared_fields(texts[p]) for p in checked))
     sides = []
     for kernel, vocabulary in zip(kernels, vocabularies):
-        missing = universe - vocabulary
-        missing = Vocabulary(missing.members, missing.layout_fields,
-                             missing.enumerators - defined, missing.callables - defined)
+        missing = (universe - vocabulary).without_callables(defined)
         violations, notes = [], []
         for path in checked:
-            v, n = check_kernel(path, texts[path], kernel, kernels, missing, every_member,
+            v, n = check_kernel(path, texts[path], kernel, kernels, missing, universe.members,
                                 project_fields)
             violations += v
             notes += n
@@ -300,7 +291,7 @@ def check_out_of_tree(root: str, original: str, kernels: tuple[Kernel, ...], pro
         old_kernel, new_kernel = pair
         changes = []
         for path in checked:
-            before = _read(original, path)
+            before = read_file(original, path)
             if before is None:
                 continue
             before = c_text(path, before)
@@ -316,14 +307,6 @@ def check_out_of_tree(root: str, original: str, kernels: tuple[Kernel, ...], pro
         meaning = check_sources(changes, new_kernel.module_h, old_kernel.module_h, probe_sets,
                                 root=root, original=original)
     return OutOfTreeCheck(root, original, tuple(checked), tuple(sides), meaning, pair)
-
-
-def _common(vocabularies: list[Vocabulary]) -> Vocabulary:
-    common = vocabularies[0]
-    for v in vocabularies[1:]:
-        common = Vocabulary(common.members & v.members, common.layout_fields & v.layout_fields,
-                            common.enumerators & v.enumerators, common.callables & v.callables)
-    return common
 
 
 def _old_and_new(kernels: tuple[Kernel, ...]) -> tuple[Kernel, Kernel] | None:
