@@ -194,7 +194,7 @@ def test_a_helper_the_project_defines_itself_is_not_missing(tmp_path, old_kernel
 
     original, rewritten = trees(tmp_path, compat)
     run = check(rewritten, original, old_kernel, new_kernel)
-    assert re.search(r"kernel 6\.1\.\S+ .*: 0 names it lacks", run.stdout), run.stdout
+    assert re.search(r"kernel 6\.1\.\S+ .*; 0 names it lacks", run.stdout), run.stdout
     assert not [v for v in violations(run) if "kernel-name" in v], run.stdout
     # Type 0 is MOD_TEXT on 6.12: the helper's call now tests text only, and meaning says so.
     assert [v.split(": ")[1] for v in violations(run)] == ["predicate-agrees"]
