@@ -47,27 +47,37 @@ def _open_paren_column(prefix: bytes) -> int | None:
     return columns(prefix[: depth_stack[-1] + 1])
 
 
-def _wrap(line: bytes) -> bytes:
+def _wrap(line: bytes, hang: bool = True, macro: bool = False) -> bytes:
+    """line broken to fit; `hang` indents a continuation outside parentheses one
+    tab deeper (a continued line is already aligned); in a macro each break
+    gets its backslash."""
     if columns(line) <= MAX_COLUMNS:
         return line
     indent = line[: len(line) - len(line.lstrip())]
     best = None
     for m in _BREAK_RE.finditer(line):
         head = line[: m.end() - 1].rstrip()
-        if columns(head) > MAX_COLUMNS:
+        if columns(head) > MAX_COLUMNS - (2 if macro else 0):
             break
         col = _open_paren_column(head)
         if col is None:
             # Outside parentheses a continuation goes one tab deeper than the statement.
-            col = columns(indent + b"\t")
+            col = columns(indent + b"\t") if hang else columns(indent)
         best = (m.end(), col)
     if best is None:
         return line
     at, col = best
     rest = _indent_to(col) + line[at:]
     if columns(rest) < columns(line):  # the rest may need breaking again
-        rest = _wrap(rest)
-    return line[:at].rstrip() + b"\n" + rest
+        rest = _wrap(rest, hang=False, macro=macro)
+    return line[:at].rstrip() + (b" \\" if macro else b"") + b"\n" + rest
+
+
+def _in_macro(lines: list[bytes], i: int) -> bool:
+    """Whether line i belongs to a #define (it starts one, or the line above continues)."""
+    if re.match(rb"\s*#\s*define\b", lines[i]):
+        return True
+    return i > 0 and lines[i - 1].rstrip().endswith(b"\\")
 
 
 def reflow(old: bytes, new: bytes) -> bytes:
@@ -80,9 +90,9 @@ def reflow(old: bytes, new: bytes) -> bytes:
             out.extend(new_lines[j1:j2])
             continue
         widest_old = max((columns(l) for l in old_lines[i1:i2]), default=0)
-        for line in new_lines[j1:j2]:
+        for j, line in enumerate(new_lines[j1:j2], j1):
             if columns(line) > MAX_COLUMNS and columns(line) > widest_old:
-                out.append(_wrap(line))
+                out.append(_wrap(line, macro=_in_macro(new_lines, j)))
             else:
                 out.append(line)
     return b"\n".join(out)
