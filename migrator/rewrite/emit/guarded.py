@@ -160,7 +160,10 @@ def _tie(data: bytes, units: list[_Unit]) -> list[_Unit]:
         for i, a in enumerate(units):
             for b in units[i + 1:]:
                 overlap = a.start < b.end and b.start < a.end
-                tied = (a.function is not None and a.function == b.function and a.rung is None
+                # Statements next to each other share one guard, as a maintainer writes it.
+                adjacent = (a.end == b.start or b.end == a.start) and a.rung is None and b.rung is None \
+                    and a.scope is not None and a.scope == b.scope
+                tied = adjacent or (a.function is not None and a.function == b.function and a.rung is None
                         and b.rung is None and ((a.names_set & b.names_read) or (b.names_set & a.names_read)))
                 if not (overlap or tied):
                     continue
