@@ -7,12 +7,13 @@ TREE = $(CACHE)/linux-source-6.1
 DEMO = $(CACHE)/demo/linux
 
 # Debian packages: the cross compilers the build checks use, what a kernel
-# build needs besides a C compiler, and perl for checkpatch.
+# build needs besides a C compiler, and perl for checkpatch; gcc-12, the
+# compiler Debian's kernel headers name, for the out-of-tree corpus.
 APT_PACKAGES = gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi gcc-s390x-linux-gnu \
 	gcc-powerpc-linux-gnu gcc-hppa-linux-gnu gcc-mips-linux-gnu gcc-arc-linux-gnu \
-	flex bison bc libssl-dev libelf-dev dpkg-dev xz-utils perl git
+	flex bison bc libssl-dev libelf-dev dpkg-dev xz-utils perl git gcc-12 make
 
-.PHONY: install apt pip demo test tree modules
+.PHONY: install apt pip demo test tree modules out-of-tree-inputs
 
 install: apt pip
 
@@ -29,6 +30,12 @@ pip:
 tree: install
 	@$(PYTHON) corpus/fetch.py >/dev/null
 
+# The out-of-tree mode's inputs: systemtap-common 4.8 and the headers of
+# Debian's 6.1 and 6.12 cloud kernels (corpus/out-of-tree/ builds against both).
+OUT_OF_TREE_INPUTS = systemtap-common linux-headers-6.1-cloud-amd64 linux-headers-6.12-cloud-amd64
+out-of-tree-inputs: install
+	@$(PYTHON) corpus/fetch.py $(OUT_OF_TREE_INPUTS) >/dev/null
+
 # Debian's linux-image packages of five architectures; checking them fetches them.
 modules: install
 	migrator check --modules
@@ -43,5 +50,5 @@ demo: tree
 	@echo "rewritten tree: $(DEMO)"
 
 # Real inputs are required here: a missing tree or package fails the run instead of skipping.
-test: tree modules
+test: tree modules out-of-tree-inputs
 	MIGRATOR_REQUIRE_REAL_INPUTS=1 $(PYTHON) -m pytest -q
