@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, kernel_headers
+from conftest import REPO
 from test_check_cli import assert_one_line_error
 
 from migrator.model.branches import Facts, evaluate, line_states
@@ -22,13 +22,13 @@ GUARD = "LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || defined(mod_mem_type_i
 
 
 @pytest.fixture(scope="session")
-def old_kernel() -> Path:
-    return kernel_headers("6.1")
+def old_kernel(kernel_headers) -> Path:
+    return kernel_headers["6.1"]
 
 
 @pytest.fixture(scope="session")
-def new_kernel() -> Path:
-    return kernel_headers("6.12")
+def new_kernel(kernel_headers) -> Path:
+    return kernel_headers["6.12"]
 
 
 def migrator(*args):
