@@ -268,11 +268,16 @@ def check_out_of_tree(root: str, original: str, kernels: tuple[Kernel, ...],
     differing = sorted((universe - common).all())
     names_re = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in differing) + rb")\b")
     texts: dict[str, bytes] = {}
+    originals: dict[str, bytes] = {}  # of the files the rewrite changed
     defined: frozenset[str] = frozenset()
     for path in _project_paths(root):
         data = c_text(path, read_file(root, path) or b"")
         defined |= _project_definitions([data])
-        if differing and names_re.search(data):
+        before = read_file(original, path)
+        if before is not None and c_text(path, before) != data:
+            originals[path] = c_text(path, before)
+            texts[path] = data
+        elif differing and names_re.search(data):
             texts[path] = data
     checked = sorted(texts)
     project_fields = frozenset().union(*(declared_fields(texts[p]) for p in checked))
@@ -289,16 +294,9 @@ def check_out_of_tree(root: str, original: str, kernels: tuple[Kernel, ...],
     meaning, pair = None, _old_and_new(kernels)
     if pair is not None:
         old_kernel, new_kernel = pair
-        changes = []
-        for path in checked:
-            before = read_file(original, path)
-            if before is None:
-                continue
-            before = c_text(path, before)
-            if before == texts[path]:
-                continue
-            changes.append((path, project(before, Facts.of(old_kernel, kernels)),
-                            project(texts[path], Facts.of(new_kernel, kernels))))
+        changes = [(path, project(before, Facts.of(old_kernel, kernels)),
+                    project(texts[path], Facts.of(new_kernel, kernels)))
+                   for path, before in sorted(originals.items())]
         if callable(probe_sets):
             probe_sets = probe_sets()
         if old_kernel.arch is not None:
