@@ -72,9 +72,18 @@ def test_out_of_tree_code_gets_one_patch_in_its_own_style(tmp_path, stap_repo):
     # The date is the base commit's (one second later), the sign-off the one given.
     assert "Date: Fri, 13 Jan 2023 12:00:01 +0000" in patch
     assert f"Signed-off-by: {SIGNOFF}" in patch
-    # The body says what changed and where, per rule.
-    assert "Linux v6.4 replaced struct module_layout" in patch
-    assert "runtime/linux/print.c" in patch and "(rule core-layout-base;" in patch
+    assert run.stdout.splitlines()[0].startswith("mode: out-of-tree")
+    # The body says what changed and where, per rule; the guard it adds, on a line of its
+    # own; and that systemtap's own probe became the ladder's next rung.
+    body = patch.split("\n---\n", 1)[0]
+    flat = " ".join(body.split())
+    assert "Linux v6.4 replaced struct module_layout" in body
+    assert "runtime/linux/print.c" in body and "(rule core-layout-base;" in body
+    assert ("\n  #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || "
+            "defined(mod_mem_type_is_init)\n") in body
+    assert ("Where the code already tested `#ifdef STAPCONF_MODULE_LAYOUT`, that test is now "
+            "the next rung, `#elif defined(STAPCONF_MODULE_LAYOUT)`") in flat
+    assert "include <linux/version.h>" in flat
     # The same input gives the same bytes.
     again = series(stap_repo, tmp_path / "again")
     assert again.returncode == 0, again.stderr

@@ -74,10 +74,9 @@ def _series_options(fn):
 
 def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names: str, split: str,
                   signoff: str | None, date: str | None, prefixes: str, verdict: str | None,
-                  no_checkpatch: bool, apply: bool) -> None:
+                  no_checkpatch: bool, apply: bool, mode: str | None, guard: str) -> None:
     from ..rewrite.plan import plan_rewrite
     from ..rewrite.recipes import load_recipes
-    from ..profile import detect_mode
     from ..series.make import SeriesOptions, apply_series, make_series, open_for_series, write_series
 
     try:
@@ -89,21 +88,23 @@ def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names
             except OSError as e:
                 raise MigratorError(f"{verdict}: cannot read: {e.strerror}") from None
         # Out-of-tree code gets one patch in its project's subject style.
-        mode, _why = detect_mode(path)
+        profile, mode_line = resolve_profile(path, mode, guard)
         options = SeriesOptions(split=split, signoff=signoff, date=date, prefixes=prefixes,
                                 verdict=verdict_text, checkpatch=not no_checkpatch, apply=apply,
-                                mode=mode.value)
+                                mode=profile.mode.value)
         tree_repo, ident = open_for_series(path, options, series_dir, force)
         # The same plan as an in-place rewrite, so the series ends where it would.
         rules = load_rules(rules_dir)
         recipes = load_recipes()
-        plan = plan_rewrite(path, rules, recipes, names)
+        plan = plan_rewrite(path, rules, recipes, names, profile=profile)
         series = make_series(tree_repo, ident, plan, rules, recipes, options)
         written = write_series(series, series_dir, force)
         if apply:
             apply_series(tree_repo, series)
     except MigratorError as e:
         fail(str(e))
+    if mode_line:
+        click.echo(mode_line)
     n = len(series.patches)
     cover = " and a cover letter" if len(series.files) > n else ""
     click.echo(f"{n} {'patch' if n == 1 else 'patches'}{cover} on {series.base[:12]} in {series_dir}:")
@@ -160,7 +161,7 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, m
         if dry_run:
             fail("--dry-run and --series exclude each other")
         _write_series(path, series_dir, force, rules_dir, names, split, signoff, date, prefixes,
-                      verdict, no_checkpatch, apply)
+                      verdict, no_checkpatch, apply, mode, guard)
         return
     ctx = click.get_current_context()
     given = [f"--{name.replace('_', '-')}" for name in ("split", "signoff", "date", "prefixes", "verdict",
