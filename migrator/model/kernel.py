@@ -80,10 +80,6 @@ class Kernel:
     def label(self) -> str:
         return f"{self.release} ({os.path.basename(os.path.normpath(self.path))})"
 
-    def names(self) -> frozenset[str]:
-        """Every name of the module API this kernel has."""
-        return self.module_fields | self.layout_fields | self.enumerators | self.callables
-
 
 def _source_of_build_dir(kdir: str) -> str | None:
     """The source tree a build directory was configured from."""
