@@ -116,3 +116,20 @@ def test_the_body_names_the_guard_the_patch_adds_and_what_was_left():
     assert "textsum.c now includes <linux/version.h>" in flat
     assert "- 1 site in textsum.c: a pointer window spans several allocations." in flat
     assert msg.endswith(f"Signed-off-by: {SIGNOFF}\n")
+
+
+def test_a_history_without_prefixes_gives_a_plain_sentence(tmp_path):
+    # A corpus scenario as a small project whose subjects name no subsystem.
+    repo = tmp_path / "textseal"
+    shutil.copytree(REPO / "corpus" / "out-of-tree" / "unguarded-text-hash", repo)
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Seal the module's own text at load time")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "Print the seal in hex",
+        date="2023-02-01T09:30:00+00:00")
+    run = series(repo, tmp_path / "out")
+    assert run.returncode == 0, run.stdout + run.stderr
+    [name] = os.listdir(tmp_path / "out")
+    patch = (tmp_path / "out" / name).read_text()
+    assert "\nSubject: [PATCH] Build on kernels with struct module_memory (v6.4)\n" in patch
+    assert "Date: Wed, 1 Feb 2023 09:30:01 +0000" in patch
