@@ -170,7 +170,8 @@ def _cached(arch: str):
               help="Check real modules against the model: the cached (or fetched) Debian "
                    "packages, or one .deb or directory of .ko files.")
 @click.option("--arch", "arches", multiple=True,
-              help="Debian architecture(s) for --modules and the probes (default: all five).")
+              help="Debian architecture(s) for --modules and the probes (default: all five; with "
+                   "--kernel, the kernels' own).")
 @click.option("--probes", type=click.Choice(["cache", "synthetic"]), default="cache",
               show_default=True,
               help="Modules the source check judges expressions on: the cached packages plus "
@@ -240,8 +241,9 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
                 original_dir = original
             if kernels:
                 found = tuple(read_kernel(k) for k in kernels)
+                own = arches or _debian_arches(found)
                 result = check_out_of_tree(path, original_dir, found,
-                                           lambda: _probe_sets(probes, arches))
+                                           lambda: _probe_sets(probes, own))
             else:
                 result = check_tree(path, original_dir, lambda: _probe_sets(probes, arches),
                                     paths=paths)
@@ -259,6 +261,15 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
     sys.exit(EXIT_FAILED if bad else 0)
+
+
+def _debian_arches(kernels) -> tuple[str, ...]:
+    """The Debian architectures of the kernels' own (their modules judge the code)."""
+    from ..model import modules as debian
+    from ..model.kconfig import KERNEL_ARCH
+
+    wanted = {k.arch for k in kernels}
+    return tuple(a for a in sorted(debian.FLAVOURS) if KERNEL_ARCH.get(a) in wanted)
 
 
 def _relabel(result, original: str):
