@@ -30,7 +30,7 @@ from tree_sitter import Node
 from migrator.errors import MigratorError
 from migrator.model.branches import Facts, project, read_branches
 from migrator.model.cexpr import _text
-from migrator.model.findings import SOURCE_INVARIANTS, Note, SourceViolation
+from migrator.model.findings import Note, SourceViolation
 from migrator.model.identifiers import declared_fields
 from migrator.model.kernel import Kernel
 from migrator.model.probes import ProbeChooser
@@ -45,8 +45,7 @@ _MEMBER_RE = re.compile(rb"struct\s+(module_layout|module_memory)\s+(\w+)")
 # In a #define body (not parsed as C): `->name`/`.name`, and plain names.
 _BODY_FIELD_RE = re.compile(r"(?:->|\.)\s*(\w+)")
 _BODY_NAME_RE = re.compile(r"(?<![\w.>])(\w+)\s*(\()?")
-KERNEL_NAME = "kernel-name"
-assert KERNEL_NAME in SOURCE_INVARIANTS
+KERNEL_NAME = "kernel-name"  # one of findings.SOURCE_INVARIANTS
 _PREPROC_CONDITION_PARENTS = {"preproc_if", "preproc_elif", "preproc_ifdef", "preproc_elifdef",
                               "preproc_defined"}
 
