@@ -178,3 +178,69 @@ def test_undecided_uses_make_the_run_fail(kinds_tree, tmp_path):
     assert scan.returncode == 1 and "undecided" in scan.stdout
     rewrite = migrator("rewrite", "--dry-run", "--rules", empty, kinds_tree)
     assert rewrite.returncode == 1
+
+
+def rewrite_one(tmp_path, code: bytes, name="mod.c") -> bytes:
+    (tmp_path / name).write_bytes(code)
+    plan = plan_rewrite(str(tmp_path), load_rules(), (), profile=OUT_OF_TREE)
+    return plan.changes[0].new if plan.changes else code
+
+
+def test_an_else_branch_gains_an_elif_rung(tmp_path):
+    new = rewrite_one(tmp_path, b"""\
+#include <linux/version.h>
+#if LINUX_VERSION_CODE < KERNEL_VERSION(4, 5, 0)
+#define TEXT_BASE(m) ((m)->module_core)
+#else
+#define TEXT_BASE(m) ((m)->core_layout.base)
+#endif
+""")
+    assert new == b"""\
+#include <linux/version.h>
+#if LINUX_VERSION_CODE < KERNEL_VERSION(4, 5, 0)
+#define TEXT_BASE(m) ((m)->module_core)
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || defined(mod_mem_type_is_init)
+#define TEXT_BASE(m) ((m)->mem[MOD_TEXT].base)
+#else
+#define TEXT_BASE(m) ((m)->core_layout.base)
+#endif
+"""
+
+
+def test_an_ifndef_probe_becomes_an_elif_not_defined(tmp_path):
+    new = rewrite_one(tmp_path, b"""\
+#include <linux/version.h>
+#ifndef HAVE_MODULE_CORE
+\tsize = THIS_MODULE->core_layout.text_size;
+#else
+\tsize = THIS_MODULE->core_text_size;
+#endif
+""")
+    assert b"#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || defined(mod_mem_type_is_init)\n" \
+           b"\tsize = THIS_MODULE->mem[MOD_TEXT].size;\n#elif !defined(HAVE_MODULE_CORE)\n" in new
+
+
+def test_locals_tie_statements_in_different_blocks_into_one_function_body(tmp_path):
+    code = b"""\
+#include <linux/version.h>
+#include <linux/module.h>
+
+static u32 sum_text(void)
+{
+\tconst u8 *p = THIS_MODULE->core_layout.base;
+\tu32 sum = 0, i;
+
+\tfor (i = 0; i < 64; i++) {
+\t\tif (i < THIS_MODULE->core_layout.text_size)
+\t\t\tsum += p[i];
+\t}
+\treturn sum;
+}
+"""
+    new = rewrite_one(tmp_path, code)
+    body = code[code.index(b"{\n") + 2:code.rindex(b"}")]
+    assert new == code.replace(body, b"#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || "
+                               b"defined(mod_mem_type_is_init)\n"
+                               + body.replace(b"core_layout.base", b"mem[MOD_TEXT].base")
+                               .replace(b"core_layout.text_size", b"mem[MOD_TEXT].size")
+                               + b"#else\n" + body + b"#endif\n")
