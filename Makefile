@@ -7,11 +7,13 @@ TREE = $(CACHE)/linux-source-6.1
 DEMO = $(CACHE)/demo/linux
 
 # Debian packages: the cross compilers the build checks use, what a kernel
-# build needs besides a C compiler, and perl for checkpatch; gcc-12, the
-# compiler Debian's kernel headers name, for the out-of-tree corpus.
+# build needs besides a C compiler, and perl for checkpatch; qemu, a static
+# busybox, cpio and depmod (kmod) for the run-time proof (migrator/boot/);
+# gcc-12, the compiler Debian's kernel headers name, for the out-of-tree corpus.
 APT_PACKAGES = gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi gcc-s390x-linux-gnu \
 	gcc-powerpc-linux-gnu gcc-hppa-linux-gnu gcc-mips-linux-gnu gcc-arc-linux-gnu \
-	flex bison bc libssl-dev libelf-dev dpkg-dev xz-utils perl git gcc-12 make
+	flex bison bc libssl-dev libelf-dev dpkg-dev xz-utils perl git \
+	qemu-system-x86 qemu-system-arm busybox-static cpio kmod gcc-12 make
 
 .PHONY: install apt pip demo test tree modules out-of-tree-inputs
 

@@ -79,7 +79,9 @@ def _unpack(deb: Path, entry: dict, dest: Path) -> None:
             with outer.extractfile(member) as src, open(tar_xz, "wb") as out:
                 shutil.copyfileobj(src, out)
         del data
-        subprocess.run(["tar", "-xJf", str(tar_xz), "-C", str(work)], check=True)
+        # An entry with `files` needs only those: the rest stays packed.
+        wanted = [f"{entry['directory']}/{name}" for name in entry.get("files", ())]
+        subprocess.run(["tar", "-xJf", str(tar_xz), "-C", str(work), *wanted], check=True)
         unpacked = work / entry["directory"]
         (unpacked / STAMP).write_text(entry["sha256"] + "\n")
         if dest.exists():

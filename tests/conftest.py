@@ -44,11 +44,14 @@ def systemtap_tree() -> Path:
     return real_input(path / "runtime", "systemtap-common 4.8").parent
 
 
-def kernel_headers(side: str) -> Path:
-    """The build folder of Debian's cloud kernel headers, side "6.1" or "6.12", or a skip.
+@pytest.fixture(scope="session")
+def kernel_headers() -> dict[str, Path]:
+    """Side ("6.1", "6.12") -> the build folder of Debian's cloud kernel headers.
 
     `make -C FOLDER M=MODULE modules` builds an out-of-tree module against it.
     """
-    entry = f"linux-headers-{side}-cloud-amd64"
-    path = _manifest_path(entry)
-    return real_input(path / "Makefile", entry).parent
+    folders = {}
+    for side in ("6.1", "6.12"):
+        entry = f"linux-headers-{side}-cloud-amd64"
+        folders[side] = real_input(_manifest_path(entry) / "Makefile", entry).parent
+    return folders
