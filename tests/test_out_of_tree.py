@@ -5,6 +5,7 @@ Fixtures are small pieces written in the idioms of out-of-tree module code
 """
 
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -244,3 +245,29 @@ static u32 sum_text(void)
                                + body.replace(b"core_layout.base", b"mem[MOD_TEXT].base")
                                .replace(b"core_layout.text_size", b"mem[MOD_TEXT].size")
                                + b"#else\n" + body + b"#endif\n")
+
+
+OOT_CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "out-of-tree"
+SNAPSHOTS = Path(__file__).resolve().parent / "snapshots" / "out-of-tree"
+SCENARIO_NAMES = sorted(p.parent.name for p in OOT_CORPUS.glob("*/case.toml"))
+
+
+def scenario_diff(folder: Path) -> bytes:
+    from migrator.rewrite.write import unified_diff
+
+    return unified_diff(plan_rewrite(str(folder), load_rules(), (), profile=OUT_OF_TREE).changes)
+
+
+@pytest.mark.parametrize("name", SCENARIO_NAMES)
+def test_scenario_module_rewrite_is_pinned(name, tmp_path):
+    """The exact rewrite of each scenario module (built and loaded by test_out_of_tree_corpus.py).
+
+    Regenerate: python3 -c 'from tests.test_out_of_tree import write_snapshots; write_snapshots()'
+    """
+    assert scenario_diff(OOT_CORPUS / name) == (SNAPSHOTS / f"{name}.diff").read_bytes()
+
+
+def write_snapshots():
+    SNAPSHOTS.mkdir(parents=True, exist_ok=True)
+    for name in SCENARIO_NAMES:
+        (SNAPSHOTS / f"{name}.diff").write_bytes(scenario_diff(OOT_CORPUS / name))
