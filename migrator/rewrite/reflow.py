@@ -73,10 +73,14 @@ def _wrap(line: bytes, carried: tuple[int, ...] | None = None, macro: bool = Fal
         else:
             # Outside parentheses a continuation goes one tab deeper than the statement.
             col = columns(indent + b"\t")
-        best = (m.end(), col, tuple(still_open))
+        # The last break that fits, at the outermost level it can be (kernel
+        # code breaks `a ||` before it breaks inside a call's arguments).
+        depth = len(still_open) - len(carried or ())
+        if best is None or depth <= best[3]:
+            best = (m.end(), col, tuple(still_open), depth)
     if best is None:
         return line
-    at, col, still_open = best
+    at, col, still_open, _ = best
     rest = _indent_to(col) + line[at:]
     if columns(rest) < columns(line):  # the rest may need breaking again
         rest = _wrap(rest, still_open, macro=macro,

@@ -18,6 +18,7 @@
 struct ma_account {
 	const char *name;
 	unsigned long core_bytes;
+	void *pool;
 	unsigned long pool_bytes;
 };
 
@@ -28,6 +29,7 @@ static void ma_account_module(struct module *mod, struct ma_account *acct)
 {
 	acct->name = mod->name;
 	acct->core_bytes = mod->core_layout.size;
+	acct->pool = ma_rx_pool;
 	acct->pool_bytes = sizeof(ma_rx_pool);
 }
 
@@ -60,7 +62,6 @@ static int __init memacct_init(void)
 	long coresize;
 
 	ma_account_module(THIS_MODULE, &acct);
-	ma_rx_pool[0] = 1;
 	coresize = ma_sysfs_number("coresize");
 	if (coresize < 0)
 		pr_info("self-check FAIL (cannot read coresize: %ld)\n", coresize);
@@ -71,8 +72,8 @@ static int __init memacct_init(void)
 		pr_info("self-check FAIL (core footprint %lu bytes is smaller than the %lu-byte pool)\n",
 			acct.core_bytes, acct.pool_bytes);
 	else
-		pr_info("self-check PASS (%s: core %lu bytes = coresize, pool %lu bytes)\n", acct.name,
-			acct.core_bytes, acct.pool_bytes);
+		pr_info("self-check PASS (%s: core %lu bytes = coresize, pool %lu bytes at %px)\n",
+			acct.name, acct.core_bytes, acct.pool_bytes, acct.pool);
 	return 0;
 }
 

@@ -29,7 +29,7 @@ from tree_sitter import Node
 
 from ...match.context import ancestors
 from ...match.engine import Finding, Match
-from ...parse.preproc import Block, Conditionals, Side, read_conditionals, taken
+from ...parse.preproc import Block, Conditionals, Side, evaluate, read_conditionals, taken
 from ...parse.source import SourceFile
 from ...parse.views import is_stp_path
 from ...match.uses import out_of_tree_views
@@ -82,8 +82,31 @@ def _line_end(data: bytes, at: int) -> int:
     return len(data) if nl < 0 else nl + 1
 
 
-def is_ladder(block: Block) -> bool:
-    return any(_LADDER_RE.search(br.condition) for br in block.branches)
+_WORD_RE = re.compile(r"[A-Za-z_]\w*")
+_PREPROCESSOR_WORDS = {"defined", "KERNEL_VERSION", "LINUX_VERSION_CODE"}
+
+
+def _about_the_api(condition: str) -> bool:
+    """Whether a condition tests only kernel versions and probe macros (no CONFIG_X)."""
+    words = set(_WORD_RE.findall(condition)) - _PREPROCESSOR_WORDS
+    return all(_LADDER_RE.fullmatch(w) for w in words)
+
+
+def gains_rung(block: Block, index: int) -> bool:
+    """Whether the new code belongs in a rung of its own before this branch.
+
+    Only when the branch stands for "the API of some kernels": its condition
+    holds on every 6.4+ kernel (`>= 4.5`), or tests only versions and probe
+    macros; an #else after such tests.  A branch that also tests anything
+    else (`defined(CONFIG_KALLSYMS) && ...`) keeps that test: its code is
+    guarded inside it instead.
+    """
+    br = block.branches[index]
+    if br.directive == "else":
+        return index > 0 and all(_about_the_api(b.condition) for b in block.branches[:index])
+    if evaluate(br.directive, br.condition, Side.NEW) is True:
+        return True
+    return _about_the_api(br.condition) and _LADDER_RE.search(br.condition) is not None
 
 
 def _identifiers(node: Node) -> set[bytes]:
@@ -135,7 +158,7 @@ def _statement_unit(data: bytes, root: Node, offset: int, finding: Finding) -> _
 def _unit_of(data: bytes, conds: Conditionals, roots, finding: Finding) -> _Unit:
     at = finding.occurrence.name_start
     for block, i in reversed(conds.enclosing(at)):
-        if is_ladder(block) and taken(block, i, Side.NEW) is not False:
+        if gains_rung(block, i) and taken(block, i, Side.NEW) is not False:
             br = block.branches[i]
             return _Unit(br.body_start, br.body_end, [finding], rung=(block, i))
     define = conds.define_at(at)
