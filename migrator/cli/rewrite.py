@@ -7,8 +7,9 @@ import sys
 import click
 
 from ..errors import MigratorError
-from ..match import load_rules
-from . import EXIT_FAILED, cli, count, fail, names_option, profile_options, resolve_profile, rules_option
+from ..migration import Migration
+from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
+               open_migration, profile_options, resolve_profile, rules_option)
 
 
 def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
@@ -72,11 +73,11 @@ def _series_options(fn):
     return fn
 
 
-def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names: str, split: str,
-                  signoff: str | None, date: str | None, prefixes: str, verdict: str | None,
-                  no_checkpatch: bool, apply: bool) -> None:
-    from ..rewrite.plan import plan_rewrite
-    from ..rewrite.recipes import load_recipes
+def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
+                  rules_dir: str | None, names: str, split: str, signoff: str | None,
+                  date: str | None, prefixes: str, verdict: str | None, no_checkpatch: bool,
+                  apply: bool) -> None:
+    from ..rewrite.plan import load_pack, plan_rewrite
     from ..series.make import SeriesOptions, apply_series, make_series, open_for_series, write_series
 
     try:
@@ -91,8 +92,7 @@ def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names
                                 verdict=verdict_text, checkpatch=not no_checkpatch, apply=apply)
         tree_repo, ident = open_for_series(path, options, series_dir, force)
         # The same plan as an in-place rewrite, so the series ends where it would.
-        rules = load_rules(rules_dir)
-        recipes = load_recipes()
+        rules, recipes = load_pack(migration, rules_dir)
         plan = plan_rewrite(path, rules, recipes, names)
         series = make_series(tree_repo, ident, plan, rules, recipes, options)
         written = write_series(series, series_dir, force)
@@ -116,13 +116,15 @@ def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names
 @click.option("--force", is_flag=True,
               help="Rewrite files even if they have uncommitted changes; with --series, replace "
                    "the patches already in DIR.")
+@migration_option
 @rules_option
 @names_option
 @profile_options
 @_series_options
-def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, mode: str | None, guard: str,
-            series_dir: str | None, split: str, signoff: str | None, date: str | None, prefixes: str,
-            verdict: str | None, no_checkpatch: bool, apply: bool) -> None:
+def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_dir: str | None,
+            names: str, mode: str | None, guard: str, series_dir: str | None,
+            split: str, signoff: str | None, date: str | None, prefixes: str, verdict: str | None,
+            no_checkpatch: bool, apply: bool) -> None:
     """Rewrite the uses of the old layouts in the tree at PATH.
 
     Every use whose meaning a rule decides becomes the module_memory API, and
@@ -146,16 +148,16 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, m
     reason) or, out of the tree, a use is left undecided, 2 on bad input or
     a refusal.
     """
-    from ..rewrite.plan import plan_rewrite
-    from ..rewrite.recipes import load_recipes
+    from ..rewrite.plan import load_pack, plan_rewrite
     from ..rewrite.write import unified_diff, write_changes
     from ..series.repo import dirty_paths
 
+    migration = open_migration(migration_name)
     if series_dir is not None:
         if dry_run:
             fail("--dry-run and --series exclude each other")
-        _write_series(path, series_dir, force, rules_dir, names, split, signoff, date, prefixes,
-                      verdict, no_checkpatch, apply)
+        _write_series(path, series_dir, force, migration, rules_dir, names, split, signoff, date,
+                      prefixes, verdict, no_checkpatch, apply)
         return
     ctx = click.get_current_context()
     given = [f"--{name.replace('_', '-')}" for name in ("split", "signoff", "date", "prefixes", "verdict",
@@ -165,7 +167,8 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, m
         fail(f"{given[0]} needs --series DIR")
     try:
         profile, mode_line = resolve_profile(path, mode, guard)
-        plan = plan_rewrite(path, load_rules(rules_dir), load_recipes(), names, profile=profile)
+        book, recipes = load_pack(migration, rules_dir)
+        plan = plan_rewrite(path, book, recipes, names, profile=profile)
         if dry_run:
             if mode_line:
                 click.echo(mode_line, err=True)
