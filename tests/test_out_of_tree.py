@@ -265,6 +265,15 @@ def test_scenario_module_rewrite_is_pinned(name, tmp_path):
     Regenerate: python3 -c 'from tests.test_out_of_tree import write_snapshots; write_snapshots()'
     """
     assert scenario_diff(OOT_CORPUS / name) == (SNAPSHOTS / f"{name}.diff").read_bytes()
+    # A second run over the rewritten module changes nothing.
+    import shutil
+
+    from migrator.rewrite.write import write_changes
+
+    copy = tmp_path / name
+    shutil.copytree(OOT_CORPUS / name, copy)
+    write_changes(str(copy), plan_rewrite(str(copy), load_rules(), (), profile=OUT_OF_TREE).changes)
+    assert scenario_diff(copy) == b""
 
 
 def write_snapshots():

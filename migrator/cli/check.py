@@ -99,7 +99,7 @@ def _check_modules(source: str, arches: tuple[str, ...], verbose: bool) -> int:
               f"{'violations':>10}")
     reports = []
     for path, arch in jobs:
-        reports.append(check_modules(path, arch))
+        reports.append(check_modules(path, arch, table=_reference_table()))
     bad = 0
     for r in reports:
         for v in r.violations[: None if verbose else 20]:
@@ -124,15 +124,32 @@ def _check_modules(source: str, arches: tuple[str, ...], verbose: bool) -> int:
     return bad
 
 
+def _real_loader():
+    """Where corpus/fetch.py unpacks Debian's linux-source-6.12 loader."""
+    from ..model.modules import cache_root
+
+    return cache_root() / "linux-source-6.12"
+
+
+def _reference_table():
+    """The placement table of the real v6.x loader when its source is cached, else mainline's."""
+    from ..model.loader_table import tree_table
+    from ..model.table import MAINLINE_V6_4
+
+    source = _real_loader()
+    if (source / "kernel/module/main.c").exists():
+        return tree_table(source, source.name)
+    return MAINLINE_V6_4
+
+
 def _check_against_loader(count_: int, loader_source: str | None) -> int:
     """Boot both Debian kernels; print and count every section the model places elsewhere."""
     from pathlib import Path
 
     from ..boot.oracle import KERNELS, compare_with_loader
     from ..model.loader_table import tree_table
-    from ..model.modules import cache_root
 
-    source = Path(loader_source) if loader_source else cache_root() / "linux-source-6.12"
+    source = Path(loader_source) if loader_source else _real_loader()
     if not (source / "kernel/module/main.c").exists():
         raise MigratorError(f"no loader source at {source} "
                             "(fetch it: python3 corpus/fetch.py linux-source-6_12)")
@@ -246,9 +263,11 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
                 found = tuple(read_kernel(k) for k in kernels)
                 own = arches or _debian_arches(found)
                 result = check_out_of_tree(path, original_dir, found,
-                                           lambda: _probe_sets(probes, own))
+                                           lambda: _probe_sets(probes, own),
+                                           table=_reference_table())
             else:
                 result = check_tree(path, original_dir, lambda: _probe_sets(probes, arches),
+                                    table=_reference_table(),
                                     paths=paths)
             if temp is not None:
                 result = _relabel(result, "HEAD")

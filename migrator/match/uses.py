@@ -155,7 +155,8 @@ def _access_occurrence(src: SourceFile, access: Node, name: Node, classify=_kern
     line, col = src.line_col(name.start_byte)
     return Occurrence(
         path=src.path,
-        kind="foreign" if foreign else classify(access, "use"),
+        # By the name: an access the parser joined across #if lines starts outside its branch.
+        kind="foreign" if foreign else classify(name, "use"),
         layout=name.text.decode(),
         member=member,
         start=whole.start_byte,

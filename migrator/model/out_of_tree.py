@@ -34,6 +34,7 @@ from migrator.model.findings import Note, SourceViolation
 from migrator.model.identifiers import declared_fields
 from migrator.model.kernel import Kernel
 from migrator.model.probes import ProbeChooser
+from migrator.model.table import MAINLINE_V6_4, PlacementTable
 from migrator.model.source import TreeCheck, check_sources, read_file
 from migrator.parse import is_c_path, parse_c
 from migrator.parse.tree import source_paths
@@ -247,12 +248,13 @@ def check_kernel(path: str, data: bytes, kernel: Kernel, kernels: tuple[Kernel, 
     return violations, notes
 
 
-def check_out_of_tree(root: str, original: str, kernels: tuple[Kernel, ...],
-                      probe_sets) -> OutOfTreeCheck:
+def check_out_of_tree(root: str, original: str, kernels: tuple[Kernel, ...], probe_sets,
+                      table: PlacementTable = MAINLINE_V6_4) -> OutOfTreeCheck:
     """Check the rewritten out-of-tree code at ``root`` against each of ``kernels``.
 
     ``probe_sets`` is a tuple of ProbeSet or a function returning one, called
-    only when an old and a new kernel are both given.
+    only when an old and a new kernel are both given; ``table`` places the
+    sections of v6.4 and later, as in the kernel mode's check.
     """
     for label, where in (("code", root), ("original", original)):
         if not os.path.isdir(where):
@@ -304,7 +306,7 @@ def check_out_of_tree(root: str, original: str, kernels: tuple[Kernel, ...],
             # The modules of the kernels' own architecture, as arch code is judged.
             probe_sets = ProbeChooser(probe_sets)(f"arch/{old_kernel.arch}/")
         meaning = check_sources(changes, new_kernel.module_h, old_kernel.module_h, probe_sets,
-                                root=root, original=original)
+                                table, root=root, original=original)
     return OutOfTreeCheck(root, original, tuple(checked), tuple(sides), meaning, pair)
 
 

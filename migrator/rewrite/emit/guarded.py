@@ -176,7 +176,9 @@ def _function_body(data: bytes, fn: Node) -> tuple[int, int] | None:
 
 
 def _tie(data: bytes, units: list[_Unit]) -> list[_Unit]:
-    """Merge units that overlap, or whose statements locals of one function tie."""
+    """Merge units that overlap, that are neighbouring statements of one block, or
+    whose statements locals of one function tie (across blocks: the whole body).
+    Two rungs of different branches that overlap become one guarded span."""
     changed = True
     while changed:
         changed = False
@@ -197,8 +199,6 @@ def _tie(data: bytes, units: list[_Unit]) -> list[_Unit]:
                 merged = _Unit(start, end, a.findings + b.findings, a.rung if a.rung == b.rung else None,
                                a.scope if a.scope == b.scope else None, a.function if a.function == b.function else None,
                                a.names_set | b.names_set, a.names_read | b.names_read)
-                if a.rung is not None and (a.rung != b.rung):
-                    merged.rung = None
                 units = [u for u in units if u is not a and u is not b] + [merged]
                 changed = True
                 break
