@@ -7,10 +7,11 @@ TREE = $(CACHE)/linux-source-6.1
 DEMO = $(CACHE)/demo/linux
 
 # Debian packages: the cross compilers the build checks use, what a kernel
-# build needs besides a C compiler, and perl for checkpatch.
+# build needs besides a C compiler, perl for checkpatch, and strace to inject
+# signals into the write step in tests.
 APT_PACKAGES = gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi gcc-s390x-linux-gnu \
 	gcc-powerpc-linux-gnu gcc-hppa-linux-gnu gcc-mips-linux-gnu gcc-arc-linux-gnu \
-	flex bison bc libssl-dev libelf-dev dpkg-dev xz-utils perl git
+	flex bison bc libssl-dev libelf-dev dpkg-dev xz-utils perl git strace
 
 .PHONY: install apt pip demo test tree modules
 

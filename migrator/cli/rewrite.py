@@ -138,7 +138,7 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, s
     """
     from ..rewrite.plan import plan_rewrite
     from ..rewrite.recipes import load_recipes
-    from ..rewrite.write import unified_diff, write_changes
+    from ..rewrite.write import Interrupted, display_path, tree_lock, unified_diff, write_changes
     from ..series.repo import dirty_paths
 
     if series_dir is not None:
@@ -154,20 +154,35 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, s
     if given:
         fail(f"{given[0]} needs --series DIR")
     try:
-        plan = plan_rewrite(path, load_rules(rules_dir), load_recipes(), names)
         if dry_run:
+            plan = plan_rewrite(path, load_rules(rules_dir), load_recipes(), names)
             sys.stdout.buffer.write(unified_diff(plan.changes))
             sys.stdout.flush()
             _print_rewrite_summary(plan, wrote=False, err=True)
-            return
-        dirty = dirty_paths(path, [c.path for c in plan.changes])
-        if dirty and not force:
-            fail(f"{dirty[0]}: uncommitted changes ({len(dirty)} files); commit them or use --force")
-        write_changes(path, plan.changes)
+            sys.exit(_rewrite_status(plan))
+        rules, recipes = load_rules(rules_dir), load_recipes()
+        # One run at a time; a write step an earlier run left half done is settled first.
+        with tree_lock(path) as recovery:
+            if recovery is not None:
+                click.echo(f"migrator: {recovery}", err=True)
+            plan = plan_rewrite(path, rules, recipes, names)
+            dirty = dirty_paths(path, [c.path for c in plan.changes])
+            if dirty and not force:
+                fail(f"{display_path(dirty[0])}: uncommitted changes ({len(dirty)} files); "
+                     "commit them or use --force")
+            write_changes(path, plan.changes)
     except MigratorError as e:
         fail(str(e))
+    except Interrupted as e:
+        click.echo(f"migrator: {e}", err=True)
+        sys.exit(128 + e.signum)
     _print_rewrite_summary(plan, wrote=True, err=False)
-    # Written what could be; a skipped file is a failure a script must see.
-    sys.exit(EXIT_FAILED if plan.skipped else 0)
+    sys.exit(_rewrite_status(plan))
+
+
+def _rewrite_status(plan) -> int:
+    """1 when a file was skipped or a site could not be read: written what could be, but a
+    script must see it; the same for --dry-run as for the real run."""
+    return EXIT_FAILED if plan.skipped or plan.scan.unread else 0
 
 

@@ -43,16 +43,18 @@ def _print_scan(scan: TreeScan, findings) -> None:
     click.echo(f"{'file':<{width}}  sites  rewrite  report  undecided  other")
     for path, fs in by_path.items():
         kinds, decided = _counts(fs)
-        sites = kinds["use"]
+        sites = sum(decided.values())
         click.echo(f"{path:<{width}}  {sites:5}  {decided['rewrite']:7}  {decided['report']:6}  "
                    f"{decided['undecided']:9}  {len(fs) - sites:5}")
     for fs in scan.skipped:
         click.echo(f"{fs.path}: skipped: {fs.error}")
     kinds, decided = _counts(findings)
     files = sum(1 for fs in by_path.values() if any(f.occurrence.is_site for f in fs))
+    unread = len(scan.unread)
+    unread_note = f" ({unread} of them where the parser could not read)" if unread else ""
     click.echo(
-        f"{count(kinds['use'], 'site')} in {count(files, 'file')}: {decided['rewrite']} rewrite, "
-        f"{decided['report']} report, {decided['undecided']} undecided; "
+        f"{count(sum(decided.values()), 'site')} in {count(files, 'file')}: {decided['rewrite']} rewrite, "
+        f"{decided['report']} report, {decided['undecided']} undecided{unread_note}; "
         f"{kinds['guarded']} version-guarded, {count(kinds['declaration'], 'declaration')}, "
         f"{count(kinds['alias'], 'alias')}, {kinds['python']} Python; "
         f"{count(len(scan.skipped), 'file')} skipped"
@@ -94,21 +96,20 @@ def scan(path: str, as_json: bool, rules_dir: str, names: str) -> None:
     total follow.  Identifiers that merely contain the words are not uses.
     Exit 1 if a file could not be read (it is listed with the reason).
     """
-    from ..rewrite.plan import plan_rewrite
+    from ..rewrite.plan import scan_with_recipes
     from ..rewrite.recipes import load_recipes
 
     try:
-        # Planned, not written: the plan knows which sites a recipe's region replaces.
-        plan = plan_rewrite(path, load_rules(rules_dir), load_recipes(), names)
+        # The recipes' regions are found (not planned): they decide the sites inside them.
+        result, findings = scan_with_recipes(path, load_rules(rules_dir), load_recipes(), names)
     except MigratorError as e:
         fail(str(e))
-    result, findings = plan.scan, plan.findings()
     if as_json:
         click.echo(json.dumps(_scan_json(result, findings), indent=1))
     else:
         _print_scan(result, findings)
-    # The scan ran, but a file it could not read may hide uses: scripts must see that.
-    sys.exit(EXIT_FAILED if result.skipped else 0)
+    # The scan ran, but what it could not read may hide uses: scripts must see that.
+    sys.exit(EXIT_FAILED if result.skipped or result.unread else 0)
 
 
 @cli.command("test")

@@ -12,6 +12,7 @@ from ..parse import candidate_paths, read_source
 from ..target import type_names
 from .engine import UNDECIDED, FileMatches, Finding, match_file
 from .rules import Rule, RuleBook, load_areas
+from .uses import UNREAD_KINDS
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,11 @@ class TreeScan:
     @property
     def skipped(self) -> list[FileScan]:
         return [fs for fs in self.files if fs.error is not None]
+
+    @property
+    def unread(self) -> list[Finding]:
+        """Sites the parser could not read: listed, and a failure a script must see."""
+        return [f for f in self.findings if f.occurrence.kind in UNREAD_KINDS]
 
     def kind_counts(self) -> Counter:
         return Counter(f.occurrence.kind for f in self.findings)
@@ -80,7 +86,7 @@ def scan_tree(
     files = []
     for path, unreadable in candidate_paths(root, jobs):
         if unreadable is not None:
-            files.append(FileScan(path, error=f"cannot read: {unreadable}"))
+            files.append(FileScan(path, error=unreadable))
             continue
         fs = scan_file(root, path, book.for_path(path), names)
         if fs.findings or fs.error:
