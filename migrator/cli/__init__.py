@@ -24,8 +24,10 @@ def fail(message: str) -> None:
 
 
 rules_option = click.option(
-    "--rules", "rules_dir", default=str(DEFAULT_RULES_DIR), show_default="the shipped rules/",
-    type=click.Path(file_okay=False), help="Folder of rule files (*.toml).",
+    "--rules", "rules_dir", default=str(DEFAULT_RULES_DIR), show_default="the shipped rules/sites",
+    type=click.Path(file_okay=False),
+    help="Folder of site rule files (*.toml), or a whole rules folder holding sites/ and "
+         "scope.toml (like the shipped rules/).",
 )
 names_option = click.option(
     "--names", type=click.Choice(sorted(PREFIXES)), default="short", show_default=True,

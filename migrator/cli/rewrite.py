@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..errors import MigratorError
-from ..match import load_rules
+from ..match import load_rule_set
 from . import EXIT_FAILED, cli, count, fail, names_option, rules_option
 
 
@@ -17,7 +17,7 @@ def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
     echo = lambda text="": click.echo(text, err=err)  # noqa: E731
     files = len(plan.changes)
     verb = "rewritten" if wrote else "to rewrite"
-    echo(f"{plan.sites_rewritten} sites {verb} in {count(files, 'file')}")
+    echo(f"{count(plan.sites_rewritten, 'site')} {verb} in {count(files, 'file')}")
     for r in plan.recipes:
         detail = f": {r.reason}" if r.reason else ""
         echo(f"  recipe {r.recipe.id} on {r.recipe.file}: {r.status}{detail}")
@@ -89,7 +89,7 @@ def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names
                                 verdict=verdict_text, checkpatch=not no_checkpatch, apply=apply)
         tree_repo, ident = open_for_series(path, options, series_dir, force)
         # The same plan as an in-place rewrite, so the series ends where it would.
-        rules = load_rules(rules_dir)
+        rules = load_rule_set(rules_dir)
         recipes = load_recipes()
         plan = plan_rewrite(path, rules, recipes, names)
         series = make_series(tree_repo, ident, plan, rules, recipes, options)
@@ -138,7 +138,8 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, s
     """
     from ..rewrite.plan import plan_rewrite
     from ..rewrite.recipes import load_recipes
-    from ..rewrite.write import Interrupted, display_path, tree_lock, unified_diff, write_changes
+    from ..parse.source import printable
+    from ..rewrite.write import Interrupted, tree_lock, unified_diff, write_changes
     from ..series.repo import dirty_paths
 
     if series_dir is not None:
@@ -155,12 +156,12 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, s
         fail(f"{given[0]} needs --series DIR")
     try:
         if dry_run:
-            plan = plan_rewrite(path, load_rules(rules_dir), load_recipes(), names)
+            plan = plan_rewrite(path, load_rule_set(rules_dir), load_recipes(), names)
             sys.stdout.buffer.write(unified_diff(plan.changes))
             sys.stdout.flush()
             _print_rewrite_summary(plan, wrote=False, err=True)
             sys.exit(_rewrite_status(plan))
-        rules, recipes = load_rules(rules_dir), load_recipes()
+        rules, recipes = load_rule_set(rules_dir), load_recipes()
         # One run at a time; a write step an earlier run left half done is settled first.
         with tree_lock(path) as recovery:
             if recovery is not None:
@@ -168,7 +169,7 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, s
             plan = plan_rewrite(path, rules, recipes, names)
             dirty = dirty_paths(path, [c.path for c in plan.changes])
             if dirty and not force:
-                fail(f"{display_path(dirty[0])}: uncommitted changes ({len(dirty)} files); "
+                fail(f"{printable(dirty[0])}: uncommitted changes ({len(dirty)} files); "
                      "commit them or use --force")
             write_changes(path, plan.changes)
     except MigratorError as e:

@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 import click
 
 from ..errors import MigratorError
-from ..match import load_rules
+from ..match import RuleBook, load_rule_set
 from ..match.scan import TreeScan
 from . import EXIT_FAILED, cli, count, fail, names_option, rules_option
 
@@ -101,7 +101,7 @@ def scan(path: str, as_json: bool, rules_dir: str, names: str) -> None:
 
     try:
         # The recipes' regions are found (not planned): they decide the sites inside them.
-        result, findings = scan_with_recipes(path, load_rules(rules_dir), load_recipes(), names)
+        result, findings = scan_with_recipes(path, load_rule_set(rules_dir), load_recipes(), names)
     except MigratorError as e:
         fail(str(e))
     if as_json:
@@ -120,7 +120,8 @@ def test_rules(rules_dir: str, verbose: bool) -> None:
     from ..ruletest import run_rule_tests
 
     try:
-        results = run_rule_tests(load_rules(rules_dir))
+        rules = load_rule_set(rules_dir)
+        results = run_rule_tests(rules.all_rules() if isinstance(rules, RuleBook) else rules)
     except MigratorError as e:
         fail(str(e))
     for r in results:

@@ -204,12 +204,25 @@ def _unread_occurrences(src: SourceFile, root: Node, known: list[Occurrence]) ->
         chain = [node, *ancestors(node)] if node is not None else []
         if any(n.type in _LITERALS or n.type == "comment" for n in chain):
             continue
-        if not any(n.type in _OPAQUE or n.is_error for n in chain):
+        misread = node is not None and node.type == "identifier" and _after_member_operator(src.data, at)
+        if not misread and not any(n.type in _OPAQUE or n.is_error for n in chain):
             continue
         found.append(_unread(src, "unparsed", m.group(0).decode(), at, m.end()))
     if b"\\\n" in src.data or b"\\\r\n" in src.data:
         found += _spliced_names(src)
     return found
+
+
+def _after_member_operator(data: bytes, at: int) -> bool:
+    """Whether `->` or `.` stands before `at`, across blanks and preprocessor lines: a
+    member the parser read as a plain name because an #if cut the expression."""
+    before = data[max(0, at - 4096):at]
+    while True:
+        before = before.rstrip()
+        line_start = before.rfind(b"\n") + 1
+        if not before[line_start:].lstrip().startswith(b"#"):
+            return before.endswith((b"->", b"."))
+        before = before[:line_start]
 
 
 def _unread(src: SourceFile, kind: str, layout: str, start: int, end: int) -> Occurrence:

@@ -44,6 +44,12 @@ class SourceFile:
         return line, col
 
 
+def printable(text: str) -> str:
+    """Text that can always be printed or stored as UTF-8: the undecodable bytes of a
+    file name (held as surrogates, as os.listdir gives them) become \\xNN."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def file_type(mode: int) -> str:
     for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
@@ -57,11 +63,13 @@ def read_regular(path: str, follow_links: bool = True) -> bytes:
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
     fd = os.open(path, flags)
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, f"{file_type(mode)}, not a regular file", path)
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read()
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, f"{file_type(st.st_mode)}, not a regular file", path)
+        chunks = [os.read(fd, st.st_size + 1)]  # one read for a file that does not grow
+        while chunks[-1]:
+            chunks.append(os.read(fd, 1 << 20))
+        return b"".join(chunks)
     finally:
         os.close(fd)
 

@@ -16,6 +16,7 @@ from ..errors import MigratorError
 from .source import file_type, is_c_path, is_python_path, read_regular
 
 OLD_NAMES_RE = re.compile(rb"\b(?:core|init|data)_layout\b")
+_SPLICE_BEFORE_LETTER_RE = re.compile(rb"\\\r?\n[A-Za-z_]")
 
 # Folders that never hold sources of the tree itself.
 _SKIP_DIRS = {".git", ".pc", ".hg", ".svn", "__pycache__"}
@@ -61,21 +62,22 @@ def source_paths(root: str) -> tuple[list[str], list[tuple[str, str]]]:
             continue
         subdirs = []
         for entry in entries:
-            path = os.path.join(rel, entry.name) if rel else entry.name
+            name = entry.name
             try:
-                if entry.is_symlink():
-                    _follow_link(root, real_root, path, add, problems)
-                elif entry.is_dir(follow_symlinks=False):
-                    if entry.name not in _SKIP_DIRS:
-                        subdirs.append(path)
-                elif _wanted(entry.name):
-                    mode = entry.stat(follow_symlinks=False).st_mode
-                    if stat.S_ISREG(mode):
+                if entry.is_dir(follow_symlinks=False):
+                    if name not in _SKIP_DIRS:
+                        subdirs.append(os.path.join(rel, name) if rel else name)
+                elif entry.is_symlink():
+                    _follow_link(root, real_root, os.path.join(rel, name) if rel else name, add, problems)
+                elif _wanted(name):
+                    path = os.path.join(rel, name) if rel else name
+                    if entry.is_file(follow_symlinks=False):
                         add(path)
                     else:
+                        mode = entry.stat(follow_symlinks=False).st_mode
                         problems.append((path, f"{file_type(mode)}, not a regular file"))
             except OSError as e:
-                problems.append((path, f"cannot read: {e.strerror}"))
+                problems.append((os.path.join(rel, name), f"cannot read: {e.strerror}"))
         stack.extend(reversed(subdirs))
     return files, problems
 
@@ -102,14 +104,26 @@ def _follow_link(root: str, real_root: str, path: str, add, problems: list) -> N
         add(os.path.relpath(target, real_root))
 
 
+def holds_old_name(data: bytes) -> bool:
+    """Whether the bytes name an old layout, also split by a backslash-newline."""
+    # The substring tests run at memory speed; the regex only on hits.
+    if b"_layout" in data and OLD_NAMES_RE.search(data):
+        return True
+    # A name split by a backslash-newline has a letter right after the newline; kernel
+    # continuation lines start with blanks, so this regex (a literal first) rarely hits.
+    if _SPLICE_BEFORE_LETTER_RE.search(data):
+        joined = data.replace(b"\\\r\n", b"").replace(b"\\\n", b"")
+        return b"_layout" in joined and OLD_NAMES_RE.search(joined) is not None
+    return False
+
+
 def _holds_old_names(root: str, paths: list[str]) -> list[tuple[str, str | None]]:
     """(path, None) for files holding a name, (path, reason) for unreadable ones."""
     found = []
     for path in paths:
         try:
             data = read_regular(os.path.join(root, path), follow_links=False)
-            # The substring test runs at memory speed; the regex only on hits.
-            if b"_layout" in data and OLD_NAMES_RE.search(data):
+            if holds_old_name(data):
                 found.append((path, None))
         except OSError as e:
             found.append((path, f"cannot read: {e.strerror or e}"))

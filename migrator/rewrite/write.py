@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 from ..errors import MigratorError
+from ..parse.source import printable
 from .plan import FileChange
 
 LOCK_NAME = ".migrator.lock"
@@ -64,11 +65,6 @@ class Recovery:
     def __str__(self) -> str:
         what = "put back the old bytes of" if self.action == "undone" else "kept the new bytes of"
         return f"an earlier rewrite of this tree was cut short; {self.action} it ({what} {self.files} files)"
-
-
-def display_path(path: str) -> str:
-    """A path as text that can always be printed: undecodable bytes become \\xNN."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def unified_diff(changes: Sequence[FileChange]) -> bytes:
@@ -135,7 +131,7 @@ def _inside(real_root: str, path: str) -> str:
     """path's target relative to the tree, refusing one outside it."""
     target = os.path.realpath(os.path.join(real_root, path))
     if not (target + os.sep).startswith(real_root.rstrip(os.sep) + os.sep) or target == real_root:
-        raise MigratorError(f"{display_path(path)}: leads outside the tree; nothing written")
+        raise MigratorError(f"{printable(path)}: leads outside the tree; nothing written")
     return os.path.relpath(target, real_root)
 
 
@@ -148,7 +144,7 @@ def _open_dir(root_fd: int, rel_dir: str) -> int:
         except OSError as e:
             os.close(fd)
             if e.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise MigratorError(f"{display_path(rel_dir)}: a link or a file stands on the way; "
+                raise MigratorError(f"{printable(rel_dir)}: a link or a file stands on the way; "
                                     "nothing written") from None
             raise
         os.close(fd)
@@ -239,7 +235,7 @@ def recover(real_root: str) -> Recovery | None:
         return _recover(real_root)
     except OSError as e:
         raise MigratorError(f"cannot finish or undo the interrupted rewrite in {JOURNAL_NAME}: "
-                            f"{display_path(str(e.filename or real_root))}: {e.strerror}") from None
+                            f"{printable(str(e.filename or real_root))}: {e.strerror}") from None
 
 
 def _recover(real_root: str) -> Recovery | None:
@@ -375,7 +371,7 @@ def write_changes(root: str, changes: Sequence[FileChange]) -> None:
                     entries.append(e)
                     data, st = _read_nofollow(e.name, e.dir_fd)
                     if data != c.old:
-                        raise MigratorError(f"{display_path(c.path)}: changed on disk since it was read; "
+                        raise MigratorError(f"{printable(c.path)}: changed on disk since it was read; "
                                             "nothing written")
                     olds.append(st)
                 if len({e.path for e in entries}) != len(entries):
@@ -404,7 +400,7 @@ def write_changes(root: str, changes: Sequence[FileChange]) -> None:
                 _unlink(e.backup, e.dir_fd)
             journal.remove()
     except OSError as e:
-        name = display_path(e.filename) if isinstance(e.filename, str) else root
+        name = printable(e.filename) if isinstance(e.filename, str) else root
         raise MigratorError(f"cannot write {name}: {e.strerror}; the tree is as it was") from None
     finally:
         for e in entries:
