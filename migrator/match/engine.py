@@ -157,7 +157,7 @@ def _replacements(rule: Rule, caps: dict[str, list[Node]], names: Mapping[str, s
 def _rule_matches(rule: Rule, root: Node):
     try:
         return tree_sitter.QueryCursor(rule.query).matches(root)
-    except UnicodeDecodeError:
+    except (UnicodeDecodeError, SystemError):  # py-tree-sitter wraps the first in the second
         # Predicates see node text as strict UTF-8; a rule must not test free text.
         raise MigratorError(f"rule {rule.id}: a predicate met bytes that are not UTF-8") from None
 

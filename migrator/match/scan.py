@@ -11,6 +11,7 @@ from ..errors import MigratorError
 from ..parse import candidate_paths, read_source
 from ..target import type_names
 from .engine import UNDECIDED, FileMatches, Finding, match_file
+from .uses import find_occurrences
 from .rules import Rule, RuleBook, load_areas
 from .uses import UNREAD_KINDS
 
@@ -63,7 +64,10 @@ def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, s
     try:
         result = match_file(src, rules, names)
     except MigratorError as e:
-        return FileScan(path, error=str(e))
+        # Skipped, but its sites still count: as left, with the reason.
+        found = tuple(Finding(o, None, UNDECIDED if o.is_site else None, f"file skipped: {e}")
+                      for o in find_occurrences(src))
+        return FileScan(path, found, error=str(e))
     return FileScan(path, result.findings, result)
 
 

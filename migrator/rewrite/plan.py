@@ -254,7 +254,7 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
         recipe_ids = {r.recipe.id for r in applied}
         # Judged on the whole replacement: narrowing may cut into a macro's name.
         macro_matches = [(m.start, m.end) for m in rewritten
-                         if any(_uses_statement_macro(t.encode()) for _, _, t in m.replacements)]
+                         if any(_uses_statement_macro(t.encode("utf-8", "surrogateescape")) for _, _, t in m.replacements)]
         exempt = [span for span, e in zip(spans, edits)
                   if e.rule_id in recipe_ids or any(s <= e.start < end for s, end in macro_matches)]
         before, after = _error_count(src.data, owned), _error_count(new, exempt)
