@@ -18,7 +18,7 @@ def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
     echo = lambda text="": click.echo(text, err=err)  # noqa: E731
     files = len(plan.changes)
     verb = "rewritten" if wrote else "to rewrite"
-    echo(f"{plan.sites_rewritten} sites {verb} in {count(files, 'file')}")
+    echo(f"{count(plan.sites_rewritten, 'site')} {verb} in {count(files, 'file')}")
     for r in plan.recipes:
         detail = f": {r.reason}" if r.reason else ""
         echo(f"  recipe {r.recipe.id} on {r.recipe.file}: {r.status}{detail}")
@@ -138,8 +138,9 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
     Exit 0 when done, 1 when a file had to be skipped (listed with the
     reason), 2 on bad input or a refusal.
     """
+    from ..parse.source import printable
     from ..rewrite.plan import load_pack, plan_rewrite
-    from ..rewrite.write import unified_diff, write_changes
+    from ..rewrite.write import Interrupted, tree_lock, unified_diff, write_changes
     from ..series.repo import dirty_paths
 
     migration = open_migration(migration_name)
@@ -156,21 +157,35 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
     if given:
         fail(f"{given[0]} needs --series DIR")
     try:
-        book, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, book, recipes, names)
+        rules, recipes = load_pack(migration, rules_dir)
         if dry_run:
+            plan = plan_rewrite(path, rules, recipes, names)
             sys.stdout.buffer.write(unified_diff(plan.changes))
             sys.stdout.flush()
             _print_rewrite_summary(plan, wrote=False, err=True)
-            return
-        dirty = dirty_paths(path, [c.path for c in plan.changes])
-        if dirty and not force:
-            fail(f"{dirty[0]}: uncommitted changes ({len(dirty)} files); commit them or use --force")
-        write_changes(path, plan.changes)
+            sys.exit(_rewrite_status(plan))
+        # One run at a time; a write step an earlier run left half done is settled first.
+        with tree_lock(path) as recovery:
+            if recovery is not None:
+                click.echo(f"migrator: {recovery}", err=True)
+            plan = plan_rewrite(path, rules, recipes, names)
+            dirty = dirty_paths(path, [c.path for c in plan.changes])
+            if dirty and not force:
+                fail(f"{printable(dirty[0])}: uncommitted changes ({len(dirty)} files); "
+                     "commit them or use --force")
+            write_changes(path, plan.changes)
     except MigratorError as e:
         fail(str(e))
+    except Interrupted as e:
+        click.echo(f"migrator: {e}", err=True)
+        sys.exit(128 + e.signum)
     _print_rewrite_summary(plan, wrote=True, err=False)
-    # Written what could be; a skipped file is a failure a script must see.
-    sys.exit(EXIT_FAILED if plan.skipped else 0)
+    sys.exit(_rewrite_status(plan))
+
+
+def _rewrite_status(plan) -> int:
+    """1 when a file was skipped or a site could not be read: written what could be, but a
+    script must see it; the same for --dry-run as for the real run."""
+    return EXIT_FAILED if plan.skipped or plan.scan.unread else 0
 
 

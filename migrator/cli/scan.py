@@ -10,6 +10,7 @@ import click
 
 from ..errors import MigratorError
 from ..match import load_rules
+from ..match.rules import sites_folder
 from ..match.scan import TreeScan
 from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
                open_migration, rules_option)
@@ -44,16 +45,18 @@ def _print_scan(scan: TreeScan, findings) -> None:
     click.echo(f"{'file':<{width}}  sites  rewrite  report  undecided  other")
     for path, fs in by_path.items():
         kinds, decided = _counts(fs)
-        sites = kinds["use"]
+        sites = sum(decided.values())
         click.echo(f"{path:<{width}}  {sites:5}  {decided['rewrite']:7}  {decided['report']:6}  "
                    f"{decided['undecided']:9}  {len(fs) - sites:5}")
     for fs in scan.skipped:
         click.echo(f"{fs.path}: skipped: {fs.error}")
     kinds, decided = _counts(findings)
     files = sum(1 for fs in by_path.values() if any(f.occurrence.is_site for f in fs))
+    unread = len(scan.unread)
+    unread_note = f" ({unread} of them where the parser could not read)" if unread else ""
     click.echo(
-        f"{count(kinds['use'], 'site')} in {count(files, 'file')}: {decided['rewrite']} rewrite, "
-        f"{decided['report']} report, {decided['undecided']} undecided; "
+        f"{count(sum(decided.values()), 'site')} in {count(files, 'file')}: {decided['rewrite']} rewrite, "
+        f"{decided['report']} report, {decided['undecided']} undecided{unread_note}; "
         f"{kinds['guarded']} version-guarded, {count(kinds['declaration'], 'declaration')}, "
         f"{count(kinds['alias'], 'alias')}, {kinds['python']} Python; "
         f"{count(len(scan.skipped), 'file')} skipped"
@@ -96,22 +99,21 @@ def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, n
     total follow.  Identifiers that merely contain the words are not uses.
     Exit 1 if a file could not be read (it is listed with the reason).
     """
-    from ..rewrite.plan import load_pack, plan_rewrite
+    from ..rewrite.plan import load_pack, scan_with_recipes
 
     migration = open_migration(migration_name)
     try:
-        # Planned, not written: the plan knows which sites a recipe's region replaces.
+        # The regions are found (not planned): they decide the sites inside them.
         book, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, book, recipes, names)
+        result, findings = scan_with_recipes(path, book, recipes, names)
     except MigratorError as e:
         fail(str(e))
-    result, findings = plan.scan, plan.findings()
     if as_json:
         click.echo(json.dumps(_scan_json(result, findings), indent=1))
     else:
         _print_scan(result, findings)
-    # The scan ran, but a file it could not read may hide uses: scripts must see that.
-    sys.exit(EXIT_FAILED if result.skipped else 0)
+    # The scan ran, but what it could not read may hide uses: scripts must see that.
+    sys.exit(EXIT_FAILED if result.skipped or result.unread else 0)
 
 
 @cli.command("test")
@@ -124,7 +126,7 @@ def test_rules(migration_name: str, rules_dir: str | None, verbose: bool) -> Non
 
     migration = open_migration(migration_name)
     try:
-        results = run_rule_tests(load_rules(rules_dir or migration.sites_dir))
+        results = run_rule_tests(load_rules(sites_folder(rules_dir) or migration.sites_dir))
     except MigratorError as e:
         fail(str(e))
     for r in results:

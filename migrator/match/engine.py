@@ -25,7 +25,7 @@ from ..target import type_names
 from .context import ancestors, function_name
 from .rules import Rule
 from .template_env import TEMPLATES, Capture, template_globals
-from .uses import Occurrence, find_occurrences
+from .uses import UNREAD_KINDS, Occurrence, find_occurrences
 
 UNDECIDED = "undecided"
 
@@ -157,7 +157,7 @@ def _replacements(rule: Rule, caps: dict[str, list[Node]], names: Mapping[str, s
 def _rule_matches(rule: Rule, root: Node):
     try:
         return tree_sitter.QueryCursor(rule.query).matches(root)
-    except UnicodeDecodeError:
+    except (UnicodeDecodeError, SystemError):  # py-tree-sitter wraps the first in the second
         # Predicates see node text as strict UTF-8; a rule must not test free text.
         raise MigratorError(f"rule {rule.id}: a predicate met bytes that are not UTF-8") from None
 
@@ -227,6 +227,8 @@ def match_file(
         m = next((m for m in matches if m.start <= o.name_start < m.end), None)
         if m is not None:
             findings.append(Finding(o, m.rule_id, m.severity, m.message))
+        elif o.kind in UNREAD_KINDS:
+            findings.append(Finding(o, None, UNDECIDED, _NOTE[o.kind]))
         elif o.is_site:
             findings.append(Finding(o, None, UNDECIDED, "no rule decides what this use means"))
         else:
@@ -241,4 +243,8 @@ _NOTE = {
     "python": "gdb script",
     "api": "a name of the loader's old internal API",
     "comment": "comment",
+    "unparsed": "in code the C parser could not read (a parse error or a macro body): "
+                "no rule can judge it; migrate it by hand",
+    "spliced": "the name is split by a backslash-newline, which the parser does not join; "
+               "join the line and run again",
 }

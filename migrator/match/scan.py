@@ -11,7 +11,9 @@ from ..errors import MigratorError
 from ..parse import candidate_paths, read_source
 from ..target import type_names
 from .engine import UNDECIDED, FileMatches, Finding, match_file
+from .uses import find_occurrences
 from .rules import Rule, RuleBook, load_areas
+from .uses import UNREAD_KINDS
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,11 @@ class TreeScan:
     def skipped(self) -> list[FileScan]:
         return [fs for fs in self.files if fs.error is not None]
 
+    @property
+    def unread(self) -> list[Finding]:
+        """Sites the parser could not read: listed, and a failure a script must see."""
+        return [f for f in self.findings if f.occurrence.kind in UNREAD_KINDS]
+
     def kind_counts(self) -> Counter:
         return Counter(f.occurrence.kind for f in self.findings)
 
@@ -57,7 +64,10 @@ def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, s
     try:
         result = match_file(src, rules, names)
     except MigratorError as e:
-        return FileScan(path, error=str(e))
+        # Skipped, but its sites still count: as left, with the reason.
+        found = tuple(Finding(o, None, UNDECIDED if o.is_site else None, f"file skipped: {e}")
+                      for o in find_occurrences(src))
+        return FileScan(path, found, error=str(e))
     return FileScan(path, result.findings, result)
 
 
@@ -80,7 +90,7 @@ def scan_tree(
     files = []
     for path, unreadable in candidate_paths(root, jobs):
         if unreadable is not None:
-            files.append(FileScan(path, error=f"cannot read: {unreadable}"))
+            files.append(FileScan(path, error=unreadable))
             continue
         fs = scan_file(root, path, book.for_path(path), names)
         if fs.findings or fs.error:

@@ -99,19 +99,44 @@ class RewritePlan:
 
     def findings(self) -> list[Finding]:
         """The scan's findings, with sites in a region a recipe replaces decided by it."""
-        owned = [(r.recipe.file, s, e, r.recipe) for r in self.recipes for s, e in r.owned]
-        out = []
-        for f in self.scan.findings:
-            o = f.occurrence
-            recipe = next((rc for p, s, e, rc in owned if p == o.path and s <= o.name_start < e), None)
-            if recipe is not None and o.kind != "guarded":
-                f = Finding(o, recipe.id, "rewrite", recipe.summary)
-            out.append(f)
-        return out
+        return decided_by_recipes(self.scan, self.recipes)
 
     @property
     def sites_rewritten(self) -> int:
         return sum(1 for f in self.scan.findings if f.occurrence.is_site) - len(self.left())
+
+
+def decided_by_recipes(scan: TreeScan, results: Sequence[RecipeResult]) -> list[Finding]:
+    """The scan's findings, with sites in a region a recipe replaces decided by it."""
+    owned = [(r.recipe.file, s, e, r.recipe) for r in results for s, e in r.owned]
+    out = []
+    for f in scan.findings:
+        o = f.occurrence
+        recipe = next((rc for p, s, e, rc in owned if p == o.path and s <= o.name_start < e), None)
+        if recipe is not None and o.kind != "guarded":
+            f = Finding(o, recipe.id, "rewrite", recipe.summary)
+        out.append(f)
+    return out
+
+
+def scan_with_recipes(root: str, rules: Sequence[Rule] | RuleBook, recipes: Sequence[Recipe] = (),
+                      style: str = "short", jobs: int | None = None) -> tuple[TreeScan, list[Finding]]:
+    """The scan, and its findings with the sites that recipes decide, without planning.
+
+    Only the recipes' own files are looked at again (a few headers), so a
+    scan costs what matching costs: no file is rewritten, re-parsed or reflowed.
+    """
+    names = target_names(root, style)
+    scan = scan_tree(root, as_book(rules), names, jobs)
+    results = []
+    for path in sorted({r.file for r in recipes}):
+        try:
+            src = read_source(root, path)
+        except MigratorError:
+            continue  # a missing or unreadable recipe file decides nothing
+        tree = parse_c(src.data) if is_c_path(path) else None
+        results += [apply_recipe(r, src, tree, names) for r in recipes if r.file == path]
+    return scan, decided_by_recipes(scan, results)
 
 
 def _matches_covering(plan: RewritePlan, finding: Finding) -> list[Match]:
@@ -230,7 +255,7 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
         recipe_ids = {r.recipe.id for r in applied}
         # Judged on the whole replacement: narrowing may cut into a macro's name.
         macro_matches = [(m.start, m.end) for m in rewritten
-                         if any(_uses_statement_macro(t.encode()) for _, _, t in m.replacements)]
+                         if any(_uses_statement_macro(t.encode("utf-8", "surrogateescape")) for _, _, t in m.replacements)]
         exempt = [span for span, e in zip(spans, edits)
                   if e.rule_id in recipe_ids or any(s <= e.start < end for s, end in macro_matches)]
         before, after = _error_count(src.data, owned), _error_count(new, exempt)

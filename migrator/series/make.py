@@ -29,6 +29,7 @@ from gitdb.base import IStream
 from ..errors import MigratorError
 from ..match import Rule, RuleBook
 from ..match.scan import as_book
+from ..parse.source import printable
 from ..rewrite.plan import RewritePlan
 from . import text
 from .checkpatch import CheckpatchResult, run_checkpatch
@@ -173,7 +174,7 @@ def _make_commits(tr: TreeRepo, patches: Sequence[Patch], messages: Sequence[str
             tree = g.write_tree(env=env)
             msg_file = os.path.join(tmp, f"message-{i}")
             with open(msg_file, "w", encoding="utf-8") as fh:
-                fh.write(msg)
+                fh.write(printable(msg))  # a file name need not be UTF-8; the message must be
             parent = g.commit_tree(tree, "-p", parent, "--no-gpg-sign", "-F", msg_file,
                                    env=_identity_env(*ident, later(date, i)))
             commits.append(parent)
@@ -427,8 +428,8 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
             g.update_ref("-d", ref)
         except git.GitCommandError:
             pass
-    for placeholder, value in ((b"*** SUBJECT HERE ***", cover_subject.encode()),
-                               (b"*** BLURB HERE ***\n", blurb.encode())):
+    for placeholder, value in ((b"*** SUBJECT HERE ***", printable(cover_subject).encode()),
+                               (b"*** BLURB HERE ***\n", printable(blurb).encode())):
         if placeholder not in cover:
             raise MigratorError(f"git format-patch's cover letter has no {placeholder.decode().strip()}")
         cover = cover.replace(placeholder, value, 1)
