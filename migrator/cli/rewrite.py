@@ -21,7 +21,7 @@ def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
     echo(f"{count(plan.sites_rewritten, 'site')} {verb} in {count(files, 'file')}")
     for r in plan.recipes:
         detail = f": {r.reason}" if r.reason else ""
-        echo(f"  recipe {r.recipe.id} on {r.recipe.file}: {r.status}{detail}")
+        echo(f"  recipe {r.rule.id} on {r.rule.file}: {r.status.value}{detail}")
     left = plan.left()
     echo(f"{count(len(left), 'site')} left as they are")
     # An area without rules leaves all of its sites for one reason: say it once.

@@ -9,9 +9,8 @@ from collections import Counter, defaultdict
 import click
 
 from ..errors import MigratorError
-from ..match import load_rules
 from ..match.rules import sites_folder
-from ..match.scan import TreeScan
+from ..match.scan import TreeScan, scan_tree
 from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
                open_migration, rules_option)
 
@@ -99,13 +98,14 @@ def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, n
     total follow.  Identifiers that merely contain the words are not uses.
     Exit 1 if a file could not be read (it is listed with the reason).
     """
-    from ..rewrite.plan import load_pack, scan_with_recipes
+    from ..rewrite.plan import load_pack, target_names
 
     migration = open_migration(migration_name)
     try:
-        # The regions are found (not planned): they decide the sites inside them.
-        book, recipes = load_pack(migration, rules_dir)
-        result, findings = scan_with_recipes(path, book, recipes, names)
+        # Matched, not planned: the region rules decide the sites inside their regions.
+        book, regions = load_pack(migration, rules_dir)
+        result = scan_tree(path, book, target_names(path, names), None, regions)
+        findings = result.findings
     except MigratorError as e:
         fail(str(e))
     if as_json:
@@ -119,14 +119,21 @@ def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, n
 @cli.command("test")
 @migration_option
 @rules_option
+@click.option("-U", "--update", is_flag=True,
+              help="Rewrite the region rules' snapshots from their outputs (review them as a diff).")
 @click.option("-v", "--verbose", is_flag=True, help="List every case, not only failures.")
-def test_rules(migration_name: str, rules_dir: str | None, verbose: bool) -> None:
-    """Run the cases written in the rule files."""
-    from ..ruletest import run_rule_tests
+def test_rules(migration_name: str, rules_dir: str | None, update: bool, verbose: bool) -> None:
+    """Run the cases written in the rule files: site, loader and region rules.
+
+    A region rule's output on each of its match cases must equal its snapshot
+    (rules/regions/snapshots/ID.snap); --update rewrites the snapshots.  With
+    --rules, only the site rules of that folder are run.
+    """
+    from ..ruletest import pack_rule_tests
 
     migration = open_migration(migration_name)
     try:
-        results = run_rule_tests(load_rules(sites_folder(rules_dir) or migration.sites_dir))
+        results = pack_rule_tests(migration, sites_folder(rules_dir), update=update)
     except MigratorError as e:
         fail(str(e))
     for r in results:
@@ -135,5 +142,3 @@ def test_rules(migration_name: str, rules_dir: str | None, verbose: bool) -> Non
     failed = sum(1 for r in results if not r.ok)
     click.echo(f"{len(results) - failed} passed, {failed} failed")
     sys.exit(EXIT_FAILED if failed else 0)
-
-

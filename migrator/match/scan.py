@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from ..errors import MigratorError
-from ..parse import candidate_paths, read_source
+from ..parse import candidate_paths, is_c_path, parse_c, read_source
 from ..target import type_names
 from .engine import UNDECIDED, FileMatches, Finding, match_file
 from .uses import find_occurrences
+from .regions import RegionResult, RegionRule, match_regions, owner_of
 from .rules import Rule, RuleBook, load_areas
 from .uses import UNREAD_KINDS
 
@@ -24,6 +25,7 @@ class FileScan:
     findings: tuple[Finding, ...] = ()
     result: FileMatches | None = None
     error: str | None = None
+    regions: tuple[RegionResult, ...] = ()  # the results of the region rules of this file
 
     @property
     def sites(self) -> int:
@@ -56,19 +58,33 @@ class TreeScan:
         return Counter(f.severity for f in self.findings if f.occurrence.is_site)
 
 
-def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, str]) -> FileScan:
+def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, str],
+              regions: Sequence[RegionRule] = ()) -> FileScan:
+    """One file's findings; the sites inside a region a region rule replaces are that rule's."""
     try:
         src = read_source(root, path)
     except MigratorError as e:
         return FileScan(path, error=str(e).split(": ", 1)[-1])
     try:
-        result = match_file(src, rules, names)
+        tree = parse_c(src.data) if regions and is_c_path(path) else None
+        result = match_file(src, rules, names, tree)
+        region_results = tuple(match_regions(r, src, tree, names) for r in regions)
     except MigratorError as e:
         # Skipped, but its sites still count: as left, with the reason.
         found = tuple(Finding(o, None, UNDECIDED if o.is_site else None, f"file skipped: {e}")
                       for o in find_occurrences(src))
         return FileScan(path, found, error=str(e))
-    return FileScan(path, result.findings, result)
+    return FileScan(path, owned_findings(result.findings, region_results), result, regions=region_results)
+
+
+def owned_findings(findings: Sequence[Finding], results: Sequence[RegionResult]) -> tuple[Finding, ...]:
+    """The findings, with the occurrences inside a replaced region decided by its rule."""
+    out = []
+    for f in findings:
+        o = f.occurrence
+        rule = owner_of(results, o.name_start) if o.kind != "guarded" else None
+        out.append(f if rule is None else Finding(o, rule.id, "rewrite", rule.summary))
+    return tuple(out)
 
 
 def as_book(rules: Sequence[Rule] | RuleBook, areas=None) -> RuleBook:
@@ -83,8 +99,10 @@ def scan_tree(
     rules: Sequence[Rule] | RuleBook,
     names: Mapping[str, str] | None = None,
     jobs: int | None = None,
+    regions: Sequence[RegionRule] = (),
 ) -> TreeScan:
-    """Scan every candidate file below root (a directory), each with its area's rules."""
+    """Scan every candidate file below root (a directory), each with its area's rules
+    and the region rules written for it."""
     names = names or type_names()
     book = as_book(rules)
     files = []
@@ -92,10 +110,10 @@ def scan_tree(
         if unreadable is not None:
             files.append(FileScan(path, error=unreadable))
             continue
-        fs = scan_file(root, path, book.for_path(path), names)
+        fs = scan_file(root, path, book.for_path(path), names, [r for r in regions if r.file == path])
         if fs.findings or fs.error:
             files.append(fs)
     return TreeScan(os.path.abspath(root), tuple(files))
 
 
-__all__ = ["FileScan", "TreeScan", "scan_file", "scan_tree", "UNDECIDED"]
+__all__ = ["FileScan", "TreeScan", "owned_findings", "scan_file", "scan_tree", "UNDECIDED"]

@@ -382,7 +382,7 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
         raise MigratorError(f"{tr.root}: nothing to rewrite; no series made")
     rule_by_id = {r.id: r for r in book.all_rules()}
     recipe_by_id = {r.id: r for r in recipes}
-    recipe_by_id.update({r.recipe.id: r.recipe for r in plan.recipes})
+    recipe_by_id.update({r.rule.id: r.rule for r in plan.recipes})
     prefixer = Prefixer(load_table(), tr.repo if options.prefixes == "history" else None,
                         tr.head.hexsha, tr.prefix)
     signoff = f"{ident[0]} <{ident[1]}>"
