@@ -21,6 +21,7 @@ import enum
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Mapping
 
 import jinja2
@@ -33,7 +34,6 @@ from ..parse.source import SourceFile, is_c_path
 from ..tomlfile import load_toml
 from .rules import (CONFIDENCES, ID_RE, SEVERITIES, STAGES, NoMatchCase, _check_fields,
                     _compile_query, _compile_template, _RuleFileError)
-from .template_env import TEMPLATES
 
 SPANS = ("one", "run", "lines")
 ANCHORS = ("replace", "insert-before")
@@ -55,25 +55,34 @@ class Condition:
     source: str
     query: tree_sitter.Query | None = field(default=None, compare=False, repr=False)
     regex: re.Pattern | None = field(default=None, compare=False, repr=False)
+    name: bytes | None = None  # C: any identifier, field or type spelled so
 
     def holds(self, root: Node | None, data: bytes, start: int, end: int) -> bool:
         """Whether it matches inside [start, end)."""
         if self.regex is not None:
             return self.regex.search(data, start, end) is not None
-        cursor = tree_sitter.QueryCursor(self.query)
+        cursor = tree_sitter.QueryCursor(_tokens() if self.name is not None else self.query)
         cursor.set_byte_range(start, end)
         for _, caps in cursor.matches(root):
             nodes = [n for ns in caps.values() for n in ns]
+            if self.name is not None and nodes[0].text != self.name:
+                continue
             if all(start <= n.start_byte and n.end_byte <= end for n in nodes):
                 return True
         return False
+
+
+@lru_cache(maxsize=1)
+def _tokens() -> tree_sitter.Query:
+    """Every name token; one query for all name conditions, filtered by text."""
+    return _compile_query("name", "[(identifier) (field_identifier) (type_identifier)] @name")
 
 
 @dataclass(frozen=True)
 class Region:
     """One region of a rule's file, and what it becomes."""
 
-    label: str  # how refusals name it: "move_module()", "struct module_layout"
+    label: str  # how refusals name it: "the_function()", "struct the_struct"
     template: str  # the template file's path
     pattern: str | None = None  # C: a tree-sitter query with @site
     text: str | None = None  # not C: a regex matching the region exactly once
@@ -85,6 +94,7 @@ class Region:
     anchor: str = "replace"  # or insert-before: the template goes above, nothing is replaced
     comments: str = "none"  # take the comment lines right above the region along
     query: tree_sitter.Query | None = field(default=None, compare=False, repr=False)
+    compiled: jinja2.Template | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -150,8 +160,7 @@ def _condition(where: str, source, is_c: bool) -> Condition:
         raise _RuleFileError(f"{where}: must be a string")
     if _NAME_RE.match(source):
         if is_c:
-            query = f'([(identifier) (field_identifier) (type_identifier)] @name (#eq? @name "{source}"))'
-            return Condition(source, query=_compile_query(where, query))
+            return Condition(source, name=source.encode())
         return Condition(source, regex=re.compile(rf"\b{source}\b".encode()))
     if is_c:
         return Condition(source, query=_compile_query(where, source))
@@ -174,9 +183,10 @@ def _region(path: str, i: int, r: dict, is_c: bool) -> Region:
     template = os.path.join(os.path.dirname(path), r["template"])
     try:
         with open(template, encoding="utf-8") as f:
-            _compile_template(f"{where}: field 'template'", f.read(), set())
+            source = f.read()
     except OSError:
         raise _RuleFileError(f"{where}: field 'template': no file {r['template']}") from None
+    compiled = _compile_template(f"{where}: field 'template'", source, set())
     conds = {key: tuple(_condition(f"{where}: {key}[{j}]", c, is_c) for j, c in enumerate(r.get(key, ())))
              for key in ("has", "not")}
     span = _choice(where, r, "span", SPANS, "one")
@@ -189,7 +199,7 @@ def _region(path: str, i: int, r: dict, is_c: bool) -> Region:
         if "site" not in [query.capture_name(k) for k in range(query.capture_count)]:
             raise _RuleFileError(f"{where}: field 'pattern' captures no @site")
         return Region(r["label"], template, pattern=r["pattern"], has=conds["has"], not_=conds["not"],
-                      span=span, anchor=anchor, comments=comments, query=query)
+                      span=span, anchor=anchor, comments=comments, query=query, compiled=compiled)
     if "text" not in r or "pattern" in r:
         raise _RuleFileError(f"{where}: a region of a file that is not C has a 'text' regex "
                              "(and no 'pattern')")
@@ -199,7 +209,8 @@ def _region(path: str, i: int, r: dict, is_c: bool) -> Region:
         re.compile(r["text"], re.M)
     except re.error as e:
         raise _RuleFileError(f"{where}: field 'text': {e}") from None
-    return Region(r["label"], template, text=r["text"], has=conds["has"], not_=conds["not"])
+    return Region(r["label"], template, text=r["text"], has=conds["has"], not_=conds["not"],
+                  compiled=compiled)
 
 
 def load_region_rule(path: str | os.PathLike) -> RegionRule:
@@ -370,9 +381,8 @@ def _text_extent(region: Region, data: bytes) -> tuple[int, int]:
 
 def _render(region: Region, names: Mapping[str, str]) -> bytes:
     try:
-        with open(region.template, encoding="utf-8") as f:
-            text = TEMPLATES.from_string(f.read()).render(T=names)
-    except (OSError, jinja2.TemplateError) as e:
+        text = region.compiled.render(T=names)
+    except jinja2.TemplateError as e:
         raise MigratorError(f"{region.template}: {e}") from None
     if not text.strip():
         return b""
@@ -383,19 +393,12 @@ def _renames(root: Node, rule: RegionRule, owned: list[tuple[int, int]]) -> list
     wanted = {old.encode(): new.encode() for old, new in rule.renames}
     if not wanted:
         return []
-    query = _rename_query(tuple(wanted))
-    out = {}
-    for _, caps in tree_sitter.QueryCursor(query).matches(root):
-        for n in caps["name"]:
-            if not any(s <= n.start_byte < e for s, e in owned):
-                out[n.start_byte] = Replacement(n.start_byte, n.end_byte, wanted[n.text])
-    return [out[k] for k in sorted(out)]
-
-
-def _rename_query(names: tuple[bytes, ...]) -> tree_sitter.Query:
-    listed = " ".join(f'"{n.decode()}"' for n in names)
-    return _compile_query("rename", f"([(identifier) (field_identifier) (type_identifier)] @name "
-                                     f"(#any-of? @name {listed}))")
+    out = []
+    for _, caps in tree_sitter.QueryCursor(_tokens()).matches(root):
+        n = caps["name"][0]
+        if n.text in wanted and not any(s <= n.start_byte < e for s, e in owned):
+            out.append(Replacement(n.start_byte, n.end_byte, wanted[n.text]))
+    return sorted(out, key=lambda r: r.start)
 
 
 def match_regions(rule: RegionRule, src: SourceFile, tree: tree_sitter.Tree | None,

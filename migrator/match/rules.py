@@ -148,24 +148,25 @@ TEMPLATE_VARIABLES = frozenset({"indent", "T"})
 
 
 def _compile_template(where: str, source: str, known: set[str] | None = None,
-                      rows: tuple[dict[str, str], ...] = ()) -> None:
+                      rows: tuple[dict[str, str], ...] = ()) -> jinja2.Template:
     """Compile a template; with `known`, a variable it reads that nothing defines is an error
     now, at load, not in the middle of a run on the file that happens to reach it."""
     try:
-        TEMPLATES.from_string(source)  # compiling also checks filter names
+        template = TEMPLATES.from_string(source)  # compiling also checks filter names
         used = jinja2.meta.find_undeclared_variables(TEMPLATES.parse(source)) - set(TEMPLATES.globals)
     except jinja2.TemplateSyntaxError as e:
         raise _RuleFileError(f"{where}: line {e.lineno}: {e.message}") from None
     except jinja2.TemplateAssertionError as e:
         raise _RuleFileError(f"{where}: {e.message}") from None
     if known is None:
-        return
+        return template
     for i, row in enumerate(rows or ({},)):
         undefined = sorted(used - known - TEMPLATE_VARIABLES - set(row))
         if undefined:
             at = f" in when[{i}]" if rows else ""
             raise _RuleFileError(f"{where}: the template uses '{undefined[0]}', which no capture "
                                  f"or `when` variable defines{at}")
+    return template
 
 
 # The predicates tree-sitter's query cursor evaluates; any other is ignored silently.
