@@ -40,6 +40,39 @@ names_option = click.option(
 )
 
 
+def profile_options(fn):
+    """--mode and --guard: how the code at PATH is migrated."""
+    fn = click.option(
+        "--guard", default="both", show_default=True, metavar="version|probe|both|'EXPR'",
+        help="Out-of-tree: the #if that picks the new code. version: LINUX_VERSION_CODE >= "
+             "KERNEL_VERSION(6, 4, 0); probe: defined(mod_mem_type_is_init), which also catches "
+             "backports; both: either; or an expression of your own (a project's probe macro).")(fn)
+    return click.option(
+        "--mode", type=click.Choice(["kernel", "out-of-tree"]), default=None,
+        help="kernel: rewrite in place, the tree is the kernel; out-of-tree: keep building on "
+             "kernels before and after v6.4, new code behind a guard. Default: kernel when PATH "
+             "is a kernel source tree (a top Makefile with VERSION and PATCHLEVEL, and "
+             "include/linux/module.h), out-of-tree otherwise.")(fn)
+
+
+def resolve_profile(path: str, mode: str | None, guard: str):
+    """The run's profile, and the first line of output that names it."""
+    import os
+
+    from ..profile import Mode, Profile, detect_mode, guard_expression
+
+    if not os.path.isdir(path):
+        return Profile(), None  # the command reports the bad path itself
+    detected, why = detect_mode(path)
+    chosen = Mode(mode) if mode else detected
+    why = "chosen with --mode" if mode else why
+    profile = Profile(chosen, guard_expression(guard))
+    line = f"mode: {chosen.value} ({why})"
+    if profile.out_of_tree:
+        line += f"; guard: #if {profile.guard}"
+    return profile, line
+
+
 EXIT_INTERRUPTED = 128 + 2  # SIGINT, as a shell reports it
 
 

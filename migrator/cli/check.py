@@ -87,7 +87,7 @@ def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_f
     reports = []
     for path, arch in jobs:
         config = parse_config(config_text, arch) if config_text is not None else None
-        reports.append(check_modules(path, arch, config=config))
+        reports.append(check_modules(path, arch, table=_reference_table(), config=config))
     bad = 0
     for r in reports:
         # A module that could not be read was not checked: that is no pass.
@@ -114,15 +114,32 @@ def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_f
     return bad
 
 
+def _real_loader():
+    """Where corpus/fetch.py unpacks Debian's linux-source-6.12 loader."""
+    from ..model.modules import cache_root
+
+    return cache_root() / "linux-source-6.12"
+
+
+def _reference_table():
+    """The placement table of the real v6.x loader when its source is cached, else mainline's."""
+    from ..model.loader_table import tree_table
+    from ..model.table import MAINLINE_V6_4
+
+    source = _real_loader()
+    if (source / "kernel/module/main.c").exists():
+        return tree_table(source, source.name)
+    return MAINLINE_V6_4
+
+
 def _check_against_loader(count_: int, loader_source: str | None) -> int:
     """Boot both Debian kernels; print and count every section the model places elsewhere."""
     from pathlib import Path
 
     from ..boot.oracle import KERNELS, compare_with_loader
     from ..model.loader_table import tree_table
-    from ..model.modules import cache_root
 
-    source = Path(loader_source) if loader_source else cache_root() / "linux-source-6.12"
+    source = Path(loader_source) if loader_source else _real_loader()
     if not (source / "kernel/module/main.c").exists():
         raise MigratorError(f"no loader source at {source} "
                             "(fetch it: python3 corpus/fetch.py linux-source-6_12)")
@@ -222,6 +239,7 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
             else:
                 original_dir = original
             result = check_tree(path, original_dir, lambda: _probe_sets(probes, arches),
+                                table=_reference_table(),
                                 paths=paths)
             if temp is not None:
                 result = _relabel(result, "HEAD")

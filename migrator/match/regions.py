@@ -29,7 +29,7 @@ import tree_sitter
 from tree_sitter import Node
 
 from ..errors import MigratorError
-from ..parse.lines import line_bounds, line_span, whole_lines
+from ..parse.lines import line_span, whole_lines
 from ..parse.source import SourceFile, is_c_path
 from ..tomlfile import load_toml
 from .rules import (CONFIDENCES, ID_RE, SEVERITIES, STAGES, NoMatchCase, _check_fields,
@@ -448,4 +448,4 @@ def owner_of(results, offset: int) -> RegionRule | None:
 
 
 __all__ = ["RegionRule", "Region", "RegionResult", "RegionStatus", "Replacement", "Condition",
-           "load_region_rule", "load_region_rules", "match_regions", "owner_of", "line_bounds"]
+           "load_region_rule", "load_region_rules", "match_regions", "owner_of"]

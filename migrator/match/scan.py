@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 
 from ..errors import MigratorError
 from ..parse import candidate_paths, is_c_path, parse_c, read_source
+from ..profile import KERNEL, Profile
 from ..target import type_names
 from .engine import UNDECIDED, FileMatches, Finding, match_file
 from .uses import find_occurrences
@@ -36,6 +37,7 @@ class FileScan:
 class TreeScan:
     root: str
     files: tuple[FileScan, ...]
+    profile: Profile = KERNEL
 
     @property
     def findings(self) -> list[Finding]:
@@ -59,7 +61,7 @@ class TreeScan:
 
 
 def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, str],
-              regions: Sequence[RegionRule] = ()) -> FileScan:
+              profile: Profile = KERNEL, regions: Sequence[RegionRule] = ()) -> FileScan:
     """One file's findings; the sites inside a region a region rule replaces are that rule's."""
     try:
         src = read_source(root, path)
@@ -67,7 +69,7 @@ def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, s
         return FileScan(path, error=str(e).split(": ", 1)[-1])
     try:
         tree = parse_c(src.data) if regions and is_c_path(path) else None
-        result = match_file(src, rules, names, tree)
+        result = match_file(src, rules, names, tree, out_of_tree=profile.out_of_tree)
         region_results = tuple(match_regions(r, src, tree, names) for r in regions)
     except MigratorError as e:
         # Skipped, but its sites still count: as left, with the reason.
@@ -99,21 +101,25 @@ def scan_tree(
     rules: Sequence[Rule] | RuleBook,
     names: Mapping[str, str] | None = None,
     jobs: int | None = None,
+    profile: Profile = KERNEL,
     regions: Sequence[RegionRule] = (),
 ) -> TreeScan:
     """Scan every candidate file below root (a directory), each with its area's rules
     and the region rules written for it."""
     names = names or type_names()
     book = as_book(rules)
+    if profile.out_of_tree:
+        regions = ()  # they are written for the kernel's own files
     files = []
     for path, unreadable in candidate_paths(root, jobs):
         if unreadable is not None:
             files.append(FileScan(path, error=unreadable))
             continue
-        fs = scan_file(root, path, book.for_path(path), names, [r for r in regions if r.file == path])
+        fs = scan_file(root, path, book.for_path(path), names, profile,
+                       [r for r in regions if r.file == path])
         if fs.findings or fs.error:
             files.append(fs)
-    return TreeScan(os.path.abspath(root), tuple(files))
+    return TreeScan(os.path.abspath(root), tuple(files), profile)
 
 
 __all__ = ["FileScan", "TreeScan", "owned_findings", "scan_file", "scan_tree", "UNDECIDED"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from ..errors import MigratorError
-from ..parse.lines import line_bounds, whole_lines
+from ..parse.lines import whole_lines
 
 
 @dataclass(frozen=True)
