@@ -73,16 +73,16 @@ def test_failed_write_restores_every_file(tmp_path, monkeypatch):
     a.write_bytes(b"old a")
     b.write_bytes(b"old b")
     changes = [FileChange("a.c", b"old a", b"new a", (), ()), FileChange("b.c", b"old b", b"new b", (), ())]
-    real_replace = os.replace
+    real_replace = os.rename
     calls = []
 
-    def failing_replace(src, dst):
+    def failing_replace(src, dst, **kw):
         calls.append(dst)
         if len(calls) == 2:
             raise OSError(28, "No space left on device", dst)
-        real_replace(src, dst)
+        real_replace(src, dst, **kw)
 
-    monkeypatch.setattr(os, "replace", failing_replace)
+    monkeypatch.setattr(os, "rename", failing_replace)
     with pytest.raises(MigratorError, match="the tree is as it was"):
         write_changes(str(tmp_path), changes)
     assert a.read_bytes() == b"old a" and b.read_bytes() == b"old b"

@@ -10,6 +10,7 @@ import sys
 import click
 
 from ..errors import MigratorError
+from ..model.kconfig import KERNEL_ARCH
 from . import EXIT_FAILED, cli, count, fail, migration_option, open_migration, progress
 
 
@@ -82,26 +83,45 @@ def _arch_of(source: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _check_modules(source: str, arches: tuple[str, ...], verbose: bool) -> int:
+def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_file: str | None) -> int:
     from ..model import check_modules
     from ..model import modules as debian
+    from ..model.kconfig import parse_config
 
     if source == "cache":
+        if config_file is not None:
+            raise MigratorError("--config goes with --modules DEB or DIR, not the cached packages")
+        unknown = [a for a in arches if a not in debian.FLAVOURS]
+        if unknown:
+            raise MigratorError(f"--arch {unknown[0]}: no Debian package is fetched for it; "
+                                f"one of {', '.join(sorted(debian.FLAVOURS))}")
         jobs = [(None if not _cached(arch) else _cached(arch), arch)
                 for arch in (arches or tuple(sorted(debian.FLAVOURS)))]
     else:
+        if not os.path.exists(source):
+            raise MigratorError(f"{source}: no such file or directory")
         arch = arches[0] if len(arches) == 1 else _arch_of(source)
         if arch is None:
             raise MigratorError(f"{source}: which architecture? pass --arch")
         jobs = [(source, arch)]
+    config_text = None
+    if config_file is not None:
+        try:
+            with open(config_file, encoding="utf-8", errors="replace") as f:
+                config_text = f.read()
+        except OSError as e:
+            raise MigratorError(f"{config_file}: cannot read: {e.strerror}") from None
     header = (f"{'arch':8} {'modules':>7} {'checked':>7} {'refused':>7} {'unread':>6} "
               f"{'pages before':>12} {'after':>7} {'allocs before':>13} {'after':>7} "
               f"{'violations':>10}")
     reports = []
     for path, arch in jobs:
-        reports.append(check_modules(path, arch, table=_reference_table()))
+        config = parse_config(config_text, arch) if config_text is not None else None
+        reports.append(check_modules(path, arch, table=_reference_table(), config=config))
     bad = 0
     for r in reports:
+        # A module that could not be read was not checked: that is no pass.
+        bad += len(r.unreadable)
         for v in r.violations[: None if verbose else 20]:
             click.echo(f"{r.arch}: {v}")
         if len(r.violations) > 20 and not verbose:
@@ -186,9 +206,12 @@ def _cached(arch: str):
               metavar="[DEB|DIR]",
               help="Check real modules against the model: the cached (or fetched) Debian "
                    "packages, or one .deb or directory of .ko files.")
-@click.option("--arch", "arches", multiple=True,
+@click.option("--arch", "arches", multiple=True, type=click.Choice(sorted(KERNEL_ARCH)),
               help="Debian architecture(s) for --modules and the probes (default: all five; with "
                    "--kernel, the kernels' own).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="The kernel config the modules of --modules DEB|DIR were built with "
+                   "(default: the config-* or boot/config-* found in it).")
 @click.option("--probes", type=click.Choice(["cache", "synthetic"]), default="cache",
               show_default=True,
               help="Modules the source check judges expressions on: the cached packages plus "
@@ -208,7 +231,8 @@ def _cached(arch: str):
 @click.option("-v", "--verbose", is_flag=True, help="Also list what was not judged.")
 @migration_option
 def check(path: str | None, original: str | None, modules: str | None, arches: tuple[str, ...],
-          probes: str, kernels: tuple[str, ...], against_loader: bool, count: int,
+          config_file: str | None, probes: str, kernels: tuple[str, ...],
+          against_loader: bool, count: int,
           loader_source: str | None, verbose: bool, migration_name: str) -> None:
     """Check a rewritten tree against its original, and real modules against the model.
 
@@ -274,7 +298,7 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
             (_print_out_of_tree if kernels else _print_source)(result, verbose)
             bad += len(result.violations)
         if modules is not None:
-            bad += _check_modules(modules, arches, verbose)
+            bad += _check_modules(modules, arches, verbose, config_file)
         if against_loader:
             bad += _check_against_loader(count, loader_source)
     except MigratorError as e:

@@ -20,10 +20,10 @@ def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
     verb = "rewritten" if wrote else "to rewrite"
     guarded = sum(c.guarded for c in plan.changes)
     behind = f", {count(guarded, 'unit')} behind the guard" if plan.profile.out_of_tree else ""
-    echo(f"{plan.sites_rewritten} sites {verb} in {count(files, 'file')}{behind}")
+    echo(f"{count(plan.sites_rewritten, 'site')} {verb} in {count(files, 'file')}{behind}")
     for r in plan.recipes:
         detail = f": {r.reason}" if r.reason else ""
-        echo(f"  recipe {r.recipe.id} on {r.recipe.file}: {r.status}{detail}")
+        echo(f"  recipe {r.rule.id} on {r.rule.file}: {r.status.value}{detail}")
     left = plan.left()
     echo(f"{count(len(left), 'site')} left as they are")
     # An area without rules leaves all of its sites for one reason: say it once.
@@ -154,8 +154,9 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
     reason) or, out of the tree, a use is left undecided, 2 on bad input or
     a refusal.
     """
+    from ..parse.source import printable
     from ..rewrite.plan import load_pack, plan_rewrite
-    from ..rewrite.write import unified_diff, write_changes
+    from ..rewrite.write import Interrupted, tree_lock, unified_diff, write_changes
     from ..series.repo import dirty_paths
 
     migration = open_migration(migration_name)
@@ -173,26 +174,41 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
         fail(f"{given[0]} needs --series DIR")
     try:
         profile, mode_line = resolve_profile(path, mode, guard)
-        book, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, book, recipes, names, profile=profile)
+        rules, regions = load_pack(migration, rules_dir)
         if dry_run:
+            plan = plan_rewrite(path, rules, regions, names, profile=profile)
             if mode_line:
                 click.echo(mode_line, err=True)
             sys.stdout.buffer.write(unified_diff(plan.changes))
             sys.stdout.flush()
             _print_rewrite_summary(plan, wrote=False, err=True)
-            sys.exit(EXIT_FAILED if _undecided(plan) else 0)
-        dirty = dirty_paths(path, [c.path for c in plan.changes])
-        if dirty and not force:
-            fail(f"{dirty[0]}: uncommitted changes ({len(dirty)} files); commit them or use --force")
-        write_changes(path, plan.changes)
+            sys.exit(_rewrite_status(plan))
+        # One run at a time; a write step an earlier run left half done is settled first.
+        with tree_lock(path) as recovery:
+            if recovery is not None:
+                click.echo(f"migrator: {recovery}", err=True)
+            plan = plan_rewrite(path, rules, regions, names, profile=profile)
+            dirty = dirty_paths(path, [c.path for c in plan.changes])
+            if dirty and not force:
+                fail(f"{printable(dirty[0])}: uncommitted changes ({len(dirty)} files); "
+                     "commit them or use --force")
+            write_changes(path, plan.changes)
     except MigratorError as e:
         fail(str(e))
+    except Interrupted as e:
+        click.echo(f"migrator: {e}", err=True)
+        sys.exit(128 + e.signum)
     if mode_line:
         click.echo(mode_line)
     _print_rewrite_summary(plan, wrote=True, err=False)
-    # Written what could be; a skipped file is a failure a script must see.
-    sys.exit(EXIT_FAILED if plan.skipped or _undecided(plan) else 0)
+    sys.exit(_rewrite_status(plan))
+
+
+def _rewrite_status(plan) -> int:
+    """1 when a file was skipped, a site could not be read, or (out of the tree) a use is
+    undecided: written what could be, but a script must see it; the same for --dry-run as
+    for the real run."""
+    return EXIT_FAILED if plan.skipped or plan.scan.unread or _undecided(plan) else 0
 
 
 def _undecided(plan) -> bool:

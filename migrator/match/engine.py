@@ -26,7 +26,7 @@ from .context import ancestors, function_name
 from .rules import Rule
 from .template_env import TEMPLATES, Capture, template_globals
 from ..parse.preproc import read_conditionals
-from .uses import Occurrence, find_occurrences, out_of_tree_views
+from .uses import UNREAD_KINDS, Occurrence, find_occurrences, out_of_tree_views
 
 UNDECIDED = "undecided"
 
@@ -158,7 +158,7 @@ def _replacements(rule: Rule, caps: dict[str, list[Node]], names: Mapping[str, s
 def _rule_matches(rule: Rule, root: Node):
     try:
         return tree_sitter.QueryCursor(rule.query).matches(root)
-    except UnicodeDecodeError:
+    except (UnicodeDecodeError, SystemError):  # py-tree-sitter wraps the first in the second
         # Predicates see node text as strict UTF-8; a rule must not test free text.
         raise MigratorError(f"rule {rule.id}: a predicate met bytes that are not UTF-8") from None
 
@@ -240,6 +240,8 @@ def match_file(
         m = next((m for m in matches if m.start <= o.name_start < m.end), None)
         if m is not None:
             findings.append(Finding(o, m.rule_id, m.severity, m.message))
+        elif o.kind in UNREAD_KINDS:
+            findings.append(Finding(o, None, UNDECIDED, _NOTE[o.kind]))
         elif o.kind in _UNREAD:
             findings.append(_unread_finding(o))
         elif o.is_site:
@@ -277,4 +279,8 @@ _NOTE = {
     "python": "gdb script",
     "api": "a name of the loader's old internal API",
     "comment": "comment",
+    "unparsed": "in code the C parser could not read (a parse error or a macro body): "
+                "no rule can judge it; migrate it by hand",
+    "spliced": "the name is split by a backslash-newline, which the parser does not join; "
+               "join the line and run again",
 }

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+import jinja2.meta
 import tree_sitter
 
 from ..errors import MigratorError
@@ -139,19 +140,55 @@ def _expand(where: str, source: str) -> str:
 
 
 def _compile_query(where: str, source: str) -> tree_sitter.Query:
+    _check_predicates(where, source)
     try:
         return tree_sitter.Query(c_language(), source)
     except tree_sitter.QueryError as e:
         raise _RuleFileError(f"{where}: {' '.join(str(e).split())}") from None
 
 
-def _compile_template(where: str, source: str) -> None:
+# What every fix and reason template may use besides the captures and the `when` variables.
+TEMPLATE_VARIABLES = frozenset({"indent", "T"})
+
+
+def _compile_template(where: str, source: str, known: set[str] | None = None,
+                      rows: tuple[dict[str, str], ...] = ()) -> jinja2.Template:
+    """Compile a template; with `known`, a variable it reads that nothing defines is an error
+    now, at load, not in the middle of a run on the file that happens to reach it."""
     try:
-        TEMPLATES.from_string(source)  # compiling also checks filter names
+        template = TEMPLATES.from_string(source)  # compiling also checks filter names
+        used = jinja2.meta.find_undeclared_variables(TEMPLATES.parse(source)) - set(TEMPLATES.globals)
     except jinja2.TemplateSyntaxError as e:
         raise _RuleFileError(f"{where}: line {e.lineno}: {e.message}") from None
     except jinja2.TemplateAssertionError as e:
         raise _RuleFileError(f"{where}: {e.message}") from None
+    if known is None:
+        return template
+    for i, row in enumerate(rows or ({},)):
+        undefined = sorted(used - known - TEMPLATE_VARIABLES - set(row))
+        if undefined:
+            at = f" in when[{i}]" if rows else ""
+            raise _RuleFileError(f"{where}: the template uses '{undefined[0]}', which no capture "
+                                 f"or `when` variable defines{at}")
+    return template
+
+
+# The predicates tree-sitter's query cursor evaluates; any other is ignored silently.
+KNOWN_PREDICATES = frozenset({
+    "eq?", "not-eq?", "any-eq?", "any-not-eq?", "match?", "not-match?", "any-match?",
+    "any-not-match?", "any-of?", "not-any-of?", "is?", "is-not?", "set!",
+})
+_QUERY_STRING_RE = re.compile(r'"(?:\\.|[^"\\])*"')
+_PREDICATE_RE = re.compile(r"#([A-Za-z_][\w-]*[?!]?)")
+
+
+def _check_predicates(where: str, source: str) -> None:
+    code = _QUERY_STRING_RE.sub('""', source)
+    code = "\n".join(line.split(";", 1)[0] for line in code.splitlines())  # comments
+    for m in _PREDICATE_RE.finditer(code):
+        if m.group(1) not in KNOWN_PREDICATES:
+            raise _RuleFileError(f"{where}: unknown predicate #{m.group(1)} "
+                                 f"(known: {', '.join(sorted(KNOWN_PREDICATES))})")
 
 
 def _captures_in(query: tree_sitter.Query, pattern: int, capture: int) -> bool:
@@ -244,6 +281,14 @@ def load_rule(path: str | os.PathLike) -> Rule:
             raise _RuleFileError(f"{where}: gives no variable to the template")
         when.append(dict(row))
 
+    # Now that the variables are known: every one a template reads must be defined.
+    fix = data.get("fix")
+    templates = {"fix": fix} if isinstance(fix, str) else {f"fix.{c}": s for c, s in (fix or {}).items()}
+    if "reason" in data:
+        templates["reason"] = data["reason"]
+    for name, source in templates.items():
+        _compile_template(f"{path}: field '{name}'", source, captures, tuple(when))
+
     tests = data.get("tests", {})
     _check_fields(f"{path}: tests", tests, _TEST_FIELDS)
     match_cases, no_match_cases = [], []
@@ -314,10 +359,19 @@ def load_rule_book(sites_dir: str | os.PathLike = DEFAULT_RULES_DIR,
     return RuleBook(load_rules(sites_dir), load_areas(scope_file, rules_root))
 
 
+def sites_folder(directory: str | os.PathLike | None) -> str | None:
+    """The site rules of a folder given as --rules: the folder itself, or its sites/
+    when it is a whole rules folder (like a pack's rules/)."""
+    if directory is None:
+        return None
+    sites = os.path.join(str(directory), "sites")
+    return sites if os.path.isdir(sites) else str(directory)
+
+
 def migration_rule_book(migration: Migration, sites_dir: str | os.PathLike | None = None,
                         profile: str | None = None) -> RuleBook:
     """A pack's rule book: its site rules (or those of sites_dir) and its profile's areas."""
-    return load_rule_book(sites_dir or migration.sites_dir, migration.profile(profile),
+    return load_rule_book(sites_folder(sites_dir) or migration.sites_dir, migration.profile(profile),
                           migration.rules_dir)
 
 

@@ -11,6 +11,11 @@ Kinds:
   api          a name of the loader's old internal API (INIT_OFFSET_MASK,
                module_get_offset(), strict_align(), struct module_layout),
                which rules and recipes may change; not a site
+  unparsed     a layout name in code the parser could not read (an ERROR
+               node) or does not read (a macro body): a site no rule can
+               judge, so it is always left and listed
+  spliced      a layout name split by a backslash-newline (`core_\\` newline
+               `layout`): the compiler joins it, the parser does not
 
 Out of the kernel tree (where the preprocessor's conditionals are read and
 evaluated for a kernel before and after the change) there are more:
@@ -29,6 +34,7 @@ merely contain the words, are not occurrences at all.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,17 +44,18 @@ from tree_sitter import Node
 
 from ..parse.preproc import Conditionals, Side, compiled, taken
 from ..parse.source import SourceFile, c_language, parse_c
+from ..parse.tree import OLD_NAMES_RE
 from ..parse.views import code_views
-from .context import declared_type, is_struct_module, is_version_guarded
+from .context import ancestors, declared_type, is_struct_module, is_version_guarded
 
 OLD_NAMES = ("core_layout", "init_layout", "data_layout")
 LAYOUT_MEMBERS = ("base", "size", "text_size", "ro_size", "ro_after_init_size")
+UNREAD_KINDS = ("unparsed", "spliced")  # sites no rule can see: always left and listed
 # What a rewrite must deal with; the rest is information.  Only out-of-tree
-# runs find the kinds after "use".
-SITE_KINDS = ("use", "string", "python-reader", "text")
+# runs find the kinds after the unread ones.
+SITE_KINDS = ("use",) + UNREAD_KINDS + ("string", "python-reader", "text")
 DECIDABLE_KINDS = ("use", "comment", "api", "string")  # what a rule may touch
 OLD_API_NAMES = ("INIT_OFFSET_MASK", "module_get_offset", "strict_align", "module_layout")
-_COMMENT_RE = re.compile(rb"\b(core|init|data)_layout\b")
 
 _PYTHON_RE = re.compile(rb"""\[\s*(['"])((?:core|init|data)_layout)\1\s*\]""")
 # A runtime reader's attribute: `mod.core_layout.base`, `mod.core_layout`.
@@ -212,14 +219,95 @@ def _c_occurrences(src: SourceFile, root: Node, classify=_kernel_kind) -> list[O
                                 name.end_byte, name.start_byte, line, col, _line_at(src.data, name.start_byte)))
     for _, caps in tree_sitter.QueryCursor(q["comment"]).matches(root):
         comment = caps["comment"][0]
-        for m in _COMMENT_RE.finditer(comment.text):
+        for m in OLD_NAMES_RE.finditer(comment.text):
             at = comment.start_byte + m.start()
             line, col = src.line_col(at)
             kind = classify(comment, "comment")
             found.append(Occurrence(src.path, kind, m.group(0).decode(), None,
                                     comment.start_byte, comment.end_byte, at, line, col,
                                     _line_at(src.data, at)))
+    if classify is _kernel_kind:  # out of the tree, text occurrences list what no parse read
+        found += _unread_occurrences(src, root, found)
     return sorted(found, key=lambda o: o.name_start)
+
+
+_OPAQUE = ("preproc_arg", "ERROR")  # text the parser leaves unread
+_LITERALS = ("string_literal", "char_literal", "system_lib_string", "string_content")
+
+
+def _unread_occurrences(src: SourceFile, root: Node, known: list[Occurrence]) -> list[Occurrence]:
+    """Layout names that no occurrence accounts for and that sit where the parser could not look.
+
+    A name in a string, or an identifier the parser did read (a local
+    variable named core_layout, another struct's field), is no use; one in an
+    ERROR node or a macro body may be, and one split by a backslash-newline
+    is.  These are listed, never silently dropped.
+    """
+    taken = {o.name_start for o in known}
+    spans = [(o.start, o.end) for o in known if o.kind == "alias"]
+    found = []
+    for m in OLD_NAMES_RE.finditer(src.data):
+        at = m.start()
+        if at in taken or any(s <= at < e for s, e in spans):
+            continue
+        node = root.descendant_for_byte_range(at, m.end())
+        chain = [node, *ancestors(node)] if node is not None else []
+        if any(n.type in _LITERALS or n.type == "comment" for n in chain):
+            continue
+        misread = node is not None and node.type == "identifier" and _after_member_operator(src.data, at)
+        if not misread and not any(n.type in _OPAQUE or n.is_error for n in chain):
+            continue
+        found.append(_unread(src, "unparsed", m.group(0).decode(), at, m.end()))
+    if b"\\\n" in src.data or b"\\\r\n" in src.data:
+        found += _spliced_names(src)
+    return found
+
+
+def _after_member_operator(data: bytes, at: int) -> bool:
+    """Whether `->` or `.` stands before `at`, across blanks and preprocessor lines: a
+    member the parser read as a plain name because an #if cut the expression."""
+    before = data[max(0, at - 4096):at]
+    while True:
+        before = before.rstrip()
+        line_start = before.rfind(b"\n") + 1
+        if not before[line_start:].lstrip().startswith(b"#"):
+            return before.endswith((b"->", b"."))
+        before = before[:line_start]
+
+
+def _unread(src: SourceFile, kind: str, layout: str, start: int, end: int) -> Occurrence:
+    line, col = src.line_col(start)
+    return Occurrence(src.path, kind, layout, None, start, end, start, line, col, _line_at(src.data, start))
+
+
+_SPLICE_RE = re.compile(rb"\\\r?\n")
+
+
+def _spliced_names(src: SourceFile) -> list[Occurrence]:
+    """Names that only appear once the backslash-newlines are joined."""
+    pieces, origin, pos = [], [], 0  # origin[i]: offset in the file of the i-th joined piece
+    for m in _SPLICE_RE.finditer(src.data):
+        pieces.append(src.data[pos:m.start()])
+        origin.append(pos)
+        pos = m.end()
+    pieces.append(src.data[pos:])
+    origin.append(pos)
+    joined_starts, size = [], 0
+    for piece in pieces:
+        joined_starts.append(size)
+        size += len(piece)
+    joined = b"".join(pieces)
+
+    def to_file(offset: int) -> int:
+        i = bisect.bisect_right(joined_starts, offset) - 1
+        return origin[i] + offset - joined_starts[i]
+
+    found = []
+    for m in OLD_NAMES_RE.finditer(joined):
+        start, last = to_file(m.start()), to_file(m.end() - 1)
+        if last - start != m.end() - 1 - m.start():  # a splice inside the name
+            found.append(_unread(src, "spliced", m.group(0).decode(), start, last + 1))
+    return found
 
 
 def _python_occurrences(src: SourceFile, out_of_tree: bool = False) -> list[Occurrence]:
@@ -243,7 +331,7 @@ def _string_occurrences(src: SourceFile, root: Node, classify) -> list[Occurrenc
     """Member names in C strings, as runtime readers look them up."""
     found = []
     for node in _strings(root):
-        for m in _COMMENT_RE.finditer(node.text):
+        for m in OLD_NAMES_RE.finditer(node.text):
             at = node.start_byte + m.start()
             line, col = src.line_col(at)
             found.append(Occurrence(src.path, classify(node, "string"), m.group(0).decode(), None,
@@ -264,7 +352,7 @@ def _strings(root: Node):
 def _text_occurrences(src: SourceFile, seen: set[int], classify_at) -> list[Occurrence]:
     """Names that no parse read: each is listed, so nothing is silent."""
     found = []
-    for m in _COMMENT_RE.finditer(src.data):
+    for m in OLD_NAMES_RE.finditer(src.data):
         if m.start() in seen:
             continue
         line, col = src.line_col(m.start())
@@ -275,7 +363,7 @@ def _text_occurrences(src: SourceFile, seen: set[int], classify_at) -> list[Occu
 
 def out_of_tree_views(src: SourceFile, tree: tree_sitter.Tree | None, conds: Conditionals):
     """The parses an out-of-tree file's uses are found in (see parse/views.py)."""
-    return code_views(src.path, src.data, tree, conds, _COMMENT_RE)
+    return code_views(src.path, src.data, tree, conds, OLD_NAMES_RE)
 
 
 def _out_of_tree_occurrences(src: SourceFile, conds: Conditionals, views) -> list[Occurrence]:

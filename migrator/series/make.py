@@ -29,6 +29,7 @@ from gitdb.base import IStream
 from ..errors import MigratorError
 from ..match import Rule, RuleBook
 from ..match.scan import as_book
+from ..parse.source import printable
 from ..rewrite.plan import RewritePlan
 from . import text
 from .checkpatch import CheckpatchResult, run_checkpatch
@@ -180,7 +181,7 @@ def _make_commits(tr: TreeRepo, patches: Sequence[Patch], messages: Sequence[str
             tree = g.write_tree(env=env)
             msg_file = os.path.join(tmp, f"message-{i}")
             with open(msg_file, "w", encoding="utf-8") as fh:
-                fh.write(msg)
+                fh.write(printable(msg))  # a file name need not be UTF-8; the message must be
             parent = g.commit_tree(tree, "-p", parent, "--no-gpg-sign", "-F", msg_file,
                                    env=_identity_env(*ident, later(date, i)))
             commits.append(parent)
@@ -389,7 +390,7 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
         raise MigratorError(f"{tr.root}: nothing to rewrite; no series made")
     rule_by_id = {r.id: r for r in book.all_rules()}
     recipe_by_id = {r.id: r for r in recipes}
-    recipe_by_id.update({r.recipe.id: r.recipe for r in plan.recipes})
+    recipe_by_id.update({r.rule.id: r.rule for r in plan.recipes})
     prefixer = Prefixer(load_table(), tr.repo if options.prefixes == "history" else None,
                         tr.head.hexsha, tr.prefix)
     signoff = f"{ident[0]} <{ident[1]}>"
@@ -447,8 +448,8 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
             pass
     if not cover_letter:
         return Series(tr.head.hexsha, commits[-1], tuple(files), tuple(sources))
-    for placeholder, value in ((b"*** SUBJECT HERE ***", cover_subject.encode()),
-                               (b"*** BLURB HERE ***\n", blurb.encode())):
+    for placeholder, value in ((b"*** SUBJECT HERE ***", printable(cover_subject).encode()),
+                               (b"*** BLURB HERE ***\n", printable(blurb).encode())):
         if placeholder not in cover:
             raise MigratorError(f"git format-patch's cover letter has no {placeholder.decode().strip()}")
         cover = cover.replace(placeholder, value, 1)
