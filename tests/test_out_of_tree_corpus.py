@@ -10,8 +10,8 @@ both kernels under qemu: one boot per kernel loads all the modules.
 
 from __future__ import annotations
 
-import os
 import difflib
+import os
 import re
 import shutil
 import subprocess
