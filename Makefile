@@ -4,6 +4,7 @@
 PYTHON ?= python3
 CACHE ?= $(or $(MIGRATOR_CACHE),$(HOME)/.cache/migrator)
 TREE = $(CACHE)/linux-source-6.1
+REWRITTEN = $(CACHE)/linux-rewritten-6.1
 DEMO = $(CACHE)/demo/linux
 
 # Debian packages: the cross compilers the build checks use, what a kernel
@@ -15,7 +16,7 @@ APT_PACKAGES = gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi gcc-s390x-linux-gnu \
 	flex bison bc libssl-dev libelf-dev dpkg-dev xz-utils perl git \
 	qemu-system-x86 qemu-system-arm busybox-static cpio kmod gcc-12 make
 
-.PHONY: install apt pip demo test tree modules out-of-tree-inputs
+.PHONY: install apt pip demo test tree modules rewritten proof out-of-tree-inputs
 
 install: apt pip
 
@@ -31,6 +32,12 @@ pip:
 
 tree: install
 	@$(PYTHON) corpus/fetch.py >/dev/null
+	@$(PYTHON) corpus/fetch.py linux-source-6_12 >/dev/null
+
+# The rewritten tree `migrator boot` builds from; unchanged files keep their
+# times, so its kernel build under $(CACHE)/boot-build stays warm.
+rewritten: tree
+	@$(PYTHON) corpus/rewritten.py >/dev/null
 
 # The out-of-tree mode's inputs: systemtap-common 4.8 and the headers of
 # Debian's 6.1 and 6.12 cloud kernels (corpus/out-of-tree/ builds against both).
@@ -52,5 +59,14 @@ demo: tree
 	@echo "rewritten tree: $(DEMO)"
 
 # Real inputs are required here: a missing tree or package fails the run instead of skipping.
-test: tree modules out-of-tree-inputs
+test: tree modules rewritten out-of-tree-inputs
 	MIGRATOR_REQUIRE_REAL_INPUTS=1 $(PYTHON) -m pytest -q
+
+# The run-time proof in full (long: builds and boots three kernels, boots
+# Debian's two): the pristine and the rewritten 6.1 side by side on x86_64,
+# the rewritten one on arm64 with module PLTs, and the real loaders of 6.1
+# and 6.12 against the model on 300 modules each.
+proof: rewritten
+	migrator boot $(TREE) $(REWRITTEN) --log $(CACHE)/boot-x86_64.log
+	migrator boot $(REWRITTEN) --arch arm64 --log $(CACHE)/boot-arm64.log
+	migrator check --against-loader --count 300

@@ -18,10 +18,12 @@ def test_init_script_loads_in_order_and_reports():
 
 
 def test_log_blocks_are_read_back():
-    console = ("noise\n@@insmod fat 0\n@@insmod vfat 1\n@@begin sections\n"
+    console = ("noise\ninsmod: can't insert '/modules/0001-vfat.ko': No such device\n"
+               "@@insmod fat 0\n@@insmod vfat 1\n@@begin sections\n"
                "fat .text 0xffffffffc0000000\n@@end sections\n@@done\n")
     log = BootLog("x86_64", (), console, Ending.COMPLETED, 0, 1.0)
     assert log.insmod_results() == {"fat": 0, "vfat": 1}
+    assert log.insmod_errors() == {"vfat": "No such device"}
     assert log.sections() == {"fat": {".text": 0xffffffffc0000000}}
     assert log.block("dmesg") is None
 

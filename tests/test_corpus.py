@@ -1,16 +1,16 @@
-"""Every scenario in corpus/cases, rewritten with the shipped rules, recipes and scope."""
+"""Every scenario in the default pack's cases/, rewritten with its rules, regions and profile."""
 
 import shutil
 import tomllib
-from pathlib import Path
 
 import pytest
 
 from migrator.match import load_rules
+from migrator.migration import load_migration
 from migrator.rewrite.plan import plan_rewrite
 from migrator.rewrite.recipes import load_recipes
 
-CASES = Path(__file__).resolve().parent.parent / "corpus" / "cases"
+CASES = load_migration().cases_dir
 NAMES = sorted(p.name for p in CASES.iterdir() if p.is_dir())
 
 

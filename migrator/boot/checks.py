@@ -28,6 +28,8 @@ PROBE_NAME = "migrator_probe"
 PTDUMP = {"x86_64": "/sys/kernel/debug/page_tables/kernel",
           "arm64": "/sys/kernel/debug/kernel_page_tables"}
 PAGE = 4096
+# arm64's BL reaches +-128 MiB: farther, a call into the kernel needs a PLT entry.
+BRANCH_RANGE = {"arm64": 128 << 20}
 # In-tree self-tests: module -> the dmesg line that says all cases passed (the
 # module's init also returns an error when one fails).
 SELF_TESTS = {
@@ -58,6 +60,7 @@ class Check(Enum):
     VMALLOC = "load/unload cycles keep VmallocUsed"
     KMEMLEAK = "kmemleak reports nothing"
     SELF_TEST = "self-tests pass"
+    PLT = "out of branch range of the kernel, calls via PLT work"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,23 +83,41 @@ class Row:
             f"FAIL {self.passed}/{self.applicable}"
 
 
+# The probe calls the kernel's unexported module lookups through these
+# addresses, read in the guest from /proc/kallsyms (shell, expanded by insmod's line).
+PROBE_PARAMS = " ".join(
+    f"{param}=0x$(awk '$3 == \"{symbol}\" {{ print $1 }}' /proc/kallsyms)"
+    for param, symbol in (("module_address_fn", "__module_address"),
+                          ("module_text_address_fn", "__module_text_address")))
+
+
+def params(module: BuiltModule) -> str:
+    """What insmod passes to ``module`` in the guest."""
+    return PROBE_PARAMS if module.name == PROBE_NAME else ""
+
+
 def guest_script(arch: str, modules: tuple[BuiltModule, ...], cycles: int) -> str:
     """Shell run in the guest after the loads (see the module docstring)."""
-    names = " ".join(m.name for m in modules)
     reverse = " ".join(m.name for m in reversed(modules))
-    files = " ".join(f"/modules/{i:04d}-{m.name}.ko" for i, m in enumerate(modules))
+    reload = "\n".join(f"  insmod /modules/{i:04d}-{m.name}.ko {params(m)} || "
+                        f"echo \"@@reinsmod-failed {m.name}\""
+                        for i, m in enumerate(modules))
     return f"""R=/sys/kernel/debug/{PROBE_NAME}/resolve
 resolve() {{ echo "$1" > $R && read -r line < $R && echo "$line"; }}
 echo "@@begin kallsyms"
 grep '\\[' /proc/kallsyms
 echo "@@end kallsyms"
+echo "@@begin kernel"
+grep -w _text /proc/kallsyms
+echo "@@end kernel"
 echo "@@begin ptdump"
 cat {PTDUMP[arch]}
 echo "@@end ptdump"
 echo "@@begin resolve"
 for dir in /sys/module/*/sections; do
   for file in "$dir"/.* "$dir"/*; do
-    [ -f "$file" ] && read -r addr < "$file" && resolve "$addr"
+    # A section attribute answers only a read at offset 0: cat, not read.
+    [ -f "$file" ] && resolve "$(cat "$file")"
   done
 done
 grep '\\[' /proc/kallsyms | while read -r addr kind name owner; do resolve "0x$addr"; done
@@ -105,7 +126,7 @@ echo "@@begin cycles"
 grep VmallocUsed /proc/meminfo
 for i in $(seq {cycles}); do
   for m in {reverse}; do rmmod $m || echo "@@rmmod-failed $m"; done
-  for f in {files}; do insmod $f || echo "@@reinsmod-failed $f"; done
+{reload}
 done
 grep VmallocUsed /proc/meminfo
 echo "@@end cycles"
@@ -115,7 +136,6 @@ sleep 6
 echo scan > /sys/kernel/debug/kmemleak
 cat /sys/kernel/debug/kmemleak
 echo "@@end kmemleak"
-: {names}
 """
 
 
@@ -190,6 +210,8 @@ def evaluate(build: KernelBuild, log: BootLog, config: KernelConfig) -> tuple[Ro
     def record(check: Check, name: str, ok: bool, why: str = "") -> None:
         results[check].append((name, ok, why))
 
+    kernel_text = next((int(line.split()[0], 16) for line in
+                        (log.block("kernel") or "").splitlines() if line.strip()), None)
     for module in modules:
         name = module.name
         record(Check.LOADS, name, insmod.get(name) == 0, f"insmod exit {insmod.get(name)}")
@@ -235,6 +257,14 @@ def evaluate(build: KernelBuild, log: BootLog, config: KernelConfig) -> tuple[Ro
                           if _page_perms(ranges, s.address, s.size) != want]
             record(check, name, not wrong_perm,
                    f"{wrong_perm[0][0]} pages {_describe(wrong_perm[0][1])}" if wrong_perm else "")
+        reach = BRANCH_RANGE.get(build.arch)
+        text = sysfs.get(name, {}).get(".text")
+        if reach and text is not None and kernel_text is not None:
+            far = abs(text - kernel_text) > reach
+            plt = sysfs.get(name, {}).get(".plt")
+            record(Check.PLT, name, far and plt is not None and insmod.get(name) == 0,
+                   f".text {text - kernel_text:+#x} from the kernel's, "
+                   f"{'a' if plt is not None else 'no'} .plt")
         if name in SELF_TESTS:
             pattern = SELF_TESTS[name]
             passed = insmod.get(name) == 0 and (pattern is None or re.search(pattern, dmesg))

@@ -70,7 +70,7 @@ class LoaderComparison:
     new_api: bool
     requested: int
     loaded: int
-    failed: tuple[str, ...]
+    failed: tuple[tuple[str, str], ...]   # (module, insmod's message)
     modules_compared: int
     sections_compared: int
     disagreements: tuple[Disagreement, ...]
@@ -127,7 +127,8 @@ def compare_log(kernel: DebianKernel, files: tuple[Path, ...], log: BootLog,
         disagreements += found
         sections += compared
         modules += 1
-    failed = tuple(n for n, rc in insmod.items() if rc != 0)
+    errors = log.insmod_errors()
+    failed = tuple((n, errors.get(n, f"exit {rc}")) for n, rc in insmod.items() if rc != 0)
     return LoaderComparison(kernel.key, kernel.release, new_api, len(files),
                             sum(rc == 0 for rc in insmod.values()), failed, modules, sections,
                             tuple(disagreements), round(log.seconds, 1), log.ending.value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -27,7 +28,10 @@ MACHINES = {
                                       "-cpu", "max,pauth-impdef=on"), "ttyAMA0"),
 }
 DEFAULT_TIMEOUT = 600.0
+DONE_GRACE = 30.0  # seconds a guest may take to exit after its last report
 _INSMOD = re.compile(r"^@@insmod (\S+) (\d+)$", re.M)
+# busybox insmod's complaint, with the initramfs file name /modules/NNNN-NAME.ko.
+_INSMOD_ERROR = re.compile(r"^insmod: can't insert '/modules/\d+-(\S+)\.ko': (.*)$", re.M)
 _PANIC = re.compile(r"Kernel panic - not syncing.*|BUG: .*|Oops.*|general protection fault.*")
 
 
@@ -65,6 +69,10 @@ class BootLog:
         """Module name -> insmod's exit status, in load order."""
         return {name: int(rc) for name, rc in _INSMOD.findall(self.console)}
 
+    def insmod_errors(self) -> dict[str, str]:
+        """Module name -> why insmod refused it (its message, e.g. "No such device")."""
+        return dict(_INSMOD_ERROR.findall(self.console))
+
     def sections(self) -> dict[str, dict[str, int]]:
         """Module -> section name -> address, from the ``sections`` block."""
         table: dict[str, dict[str, int]] = {}
@@ -82,6 +90,11 @@ class BootLog:
     def problems(self) -> tuple[str, ...]:
         """Panic, BUG and Oops lines on the console or in the dmesg block."""
         return tuple(dict.fromkeys(m.group(0).strip() for m in _PANIC.finditer(self.console)))
+
+
+def _drain(stream, chunks: list[bytes]) -> None:
+    for chunk in iter(lambda: stream.read1(65536), b""):
+        chunks.append(chunk)
 
 
 def qemu_argv(arch: str, kernel: Path, initrd: Path, append: str = "",
@@ -104,13 +117,24 @@ def boot(arch: str, kernel: Path, initrd: Path, append: str = "", memory: str = 
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        timed_out = True
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=_drain, args=(proc.stdout, chunks), daemon=True)
+    reader.start()
+    timed_out = False
+    done_at = None
+    while proc.poll() is None:
+        now = time.monotonic()
+        if done_at is None and b"\n@@done" in b"".join(chunks[-4:]):
+            done_at = now
+        # A guest that reported everything but cannot turn itself off is stopped.
+        if now - start > timeout or (done_at is not None and now - done_at > DONE_GRACE):
+            timed_out = done_at is None
+            proc.kill()
+            break
+        time.sleep(0.2)
+    proc.wait()
+    reader.join()
+    out = b"".join(chunks)
     seconds = time.monotonic() - start
     console = out.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "")
     if timed_out:

@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from migrator.boot.checks import Row, evaluate, guest_script
+from migrator.boot.checks import Row, evaluate, guest_script, params
 from migrator.boot.initramfs import GuestModule, build_initramfs
 from migrator.boot.kbuild import KernelBuild, build_kernel
 from migrator.boot.qemu import BootLog, boot
@@ -63,7 +63,7 @@ def boot_tree(tree: Path, arch: str, build_dir: Path | None = None,
     config = parse_config((build.out / ".config").read_text(), DEBIAN_ARCH[arch])
     with tempfile.TemporaryDirectory(prefix="migrator-boot-") as work:
         initrd = build_initramfs(Path(work) / "initrd.cpio", arch,
-                                 tuple(GuestModule(m.path) for m in modules),
+                                 tuple(GuestModule(m.path, params(m)) for m in modules),
                                  guest_script(arch, modules, cycles))
         log = boot(arch, build.image, initrd, timeout=timeout)
     rows = evaluate(build, log, config) if log.completed else ()

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from ..match import DEFAULT_RULES_DIR
+from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 from ..target import PREFIXES
 
 EXIT_FAILED = 1
@@ -23,9 +23,14 @@ def fail(message: str) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
+migration_option = click.option(
+    "--migration", "migration_name", default=DEFAULT_MIGRATION, show_default=True, metavar="NAME",
+    help="The migration pack: the name of a shipped one (migrations/NAME), or the path of a "
+         "pack folder (with a /).",
+)
 rules_option = click.option(
-    "--rules", "rules_dir", default=str(DEFAULT_RULES_DIR), show_default="the shipped rules/",
-    type=click.Path(file_okay=False), help="Folder of rule files (*.toml).",
+    "--rules", "rules_dir", default=None, show_default="the migration's rules/sites/",
+    type=click.Path(file_okay=False), help="Folder of site rule files (*.toml) to use instead.",
 )
 names_option = click.option(
     "--names", type=click.Choice(sorted(PREFIXES)), default="short", show_default=True,
@@ -42,6 +47,22 @@ def cli() -> None:
     mem[MOD_*] in v6.4.  migrator finds every use in a kernel tree, maps each
     by its meaning, and says so where no faithful mapping exists.
     """
+
+
+def open_migration(name: str) -> Migration:
+    """The pack --migration names; a bad one ends the command with a one-line error."""
+    from ..errors import MigratorError
+
+    try:
+        return load_migration(name)
+    except MigratorError as e:
+        fail(str(e))
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr, only when someone watches it (a terminal)."""
+    if sys.stderr.isatty():
+        click.echo(message, err=True)
 
 
 def count(n: int, noun: str) -> str:

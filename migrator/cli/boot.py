@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import MigratorError
-from . import EXIT_FAILED, cli, fail
+from . import EXIT_FAILED, cli, fail, progress
 
 
 @cli.command("boot")
@@ -46,7 +46,7 @@ def boot_command(trees: tuple[str, ...], arch: str, build_dir: str | None,
             where = None
             if build_dir:
                 where = Path(build_dir) / (Path(tree).resolve().name if len(trees) > 1 else "")
-            click.echo(f"boot: building and booting {tree} ({arch})", err=True)
+            progress(f"boot: building and booting {tree} ({arch})")
             report = boot_tree(Path(tree), arch, where, tuple(Path(e) for e in external), cycles)
             reports.append(report)
             if log_file and report.log is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import MigratorError
-from . import EXIT_FAILED, cli, fail
+from . import EXIT_FAILED, cli, fail, migration_option, open_migration
 
 # The object checks; the whole-kernel ones take minutes to an hour.
 DEFAULT_TARGETS = ("arm64", "arm", "s390", "powerpc32", "parisc32", "mips", "arc", "x86_64")
@@ -22,7 +22,8 @@ DEFAULT_TARGETS = ("arm64", "arm", "s390", "powerpc32", "parisc32", "mips", "arc
 @click.option("--build-dir", type=click.Path(file_okay=False), default=None,
               help="Where the O= directories live (one per target, reused). "
                    "Default: ~/.cache/migrator/build/<tree name>.")
-def build(path: str, names: tuple[str, ...], build_dir: str | None) -> None:
+@migration_option
+def build(path: str, names: tuple[str, ...], build_dir: str | None, migration_name: str) -> None:
     """Compile, with Debian's cross compilers, the objects of the tree at PATH
     that use module memory: one defconfig per architecture, with the options
     that build each object.  The O= directories are kept, so a second run
@@ -30,6 +31,7 @@ def build(path: str, names: tuple[str, ...], build_dir: str | None) -> None:
     """
     from ..build import check_tree, compile_targets, default_build_root, load_targets, select_targets
 
+    open_migration(migration_name)  # the build targets move into the pack's profile in phase 2
     tree = Path(path)
     try:
         targets = select_targets(load_targets(), names or DEFAULT_TARGETS)

@@ -10,7 +10,7 @@ import sys
 import click
 
 from ..errors import MigratorError
-from . import EXIT_FAILED, cli, count, fail
+from . import EXIT_FAILED, cli, count, fail, migration_option, open_migration, progress
 
 
 def _git_original(path: str) -> tuple[str, list[str]]:
@@ -107,18 +107,18 @@ def _check_against_loader(count_: int, loader_source: str | None) -> int:
         raise MigratorError(f"no loader source at {source} "
                             "(fetch it: python3 corpus/fetch.py linux-source-6_12)")
     table = tree_table(source, source.name)
-    click.echo(f"placement table: {table.source}", err=True)
+    click.echo(f"placement table: {table.source}")
     bad = 0
     for key in KERNELS:
-        click.echo(f"booting {key} with {count_} of its modules", err=True)
+        progress(f"booting {key} with {count_} of its modules")
         r = compare_with_loader(key, table, count_)
         click.echo(f"{r.release} ({'mem[] types' if r.new_api else 'module_layout'}): "
                    f"boot {r.ending} in {r.boot_seconds:.0f} s; {r.loaded} of {r.requested} "
                    f"modules loaded, {r.modules_compared} compared, "
                    f"{count(r.sections_compared, 'section')} compared, "
                    f"{count(len(r.disagreements), 'disagreement')}")
-        for name in r.failed:
-            click.echo(f"  not loaded: {name}")
+        for name, why in r.failed:
+            click.echo(f"  not loaded: {name}: {why}")
         for d in r.disagreements:
             click.echo(f"  {d}")
         bad += 0 if r.ok else max(1, len(r.disagreements))
@@ -155,9 +155,10 @@ def _cached(arch: str):
               help="With --against-loader: the v6.x tree whose loader gives the placement table "
                    "(default: Debian's linux-source-6.12 in the cache).")
 @click.option("-v", "--verbose", is_flag=True, help="Also list what was not judged.")
+@migration_option
 def check(path: str | None, original: str | None, modules: str | None, arches: tuple[str, ...],
           probes: str, against_loader: bool, count: int, loader_source: str | None,
-          verbose: bool) -> None:
+          verbose: bool, migration_name: str) -> None:
     """Check a rewritten tree against its original, and real modules against the model.
 
     With PATH: every file that differs from the original is checked for names
@@ -180,6 +181,8 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
     Exit 0 when nothing is violated, 1 when something is, 2 on bad input.
     """
     from ..model.source import check_tree
+
+    open_migration(migration_name)  # the model moves into the pack's plug-in in phase 2
 
     if path is None and modules is None and not against_loader:
         fail("nothing to check: give a PATH, --modules or --against-loader")

@@ -7,8 +7,9 @@ import sys
 import click
 
 from ..errors import MigratorError
-from ..match import load_rules
-from . import EXIT_FAILED, cli, count, fail, names_option, rules_option
+from ..migration import Migration
+from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
+               open_migration, rules_option)
 
 
 def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
@@ -70,11 +71,11 @@ def _series_options(fn):
     return fn
 
 
-def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names: str, split: str,
-                  signoff: str | None, date: str | None, prefixes: str, verdict: str | None,
-                  no_checkpatch: bool, apply: bool) -> None:
-    from ..rewrite.plan import plan_rewrite
-    from ..rewrite.recipes import load_recipes
+def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
+                  rules_dir: str | None, names: str, split: str, signoff: str | None,
+                  date: str | None, prefixes: str, verdict: str | None, no_checkpatch: bool,
+                  apply: bool) -> None:
+    from ..rewrite.plan import load_pack, plan_rewrite
     from ..series.make import SeriesOptions, apply_series, make_series, open_for_series, write_series
 
     try:
@@ -89,8 +90,7 @@ def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names
                                 verdict=verdict_text, checkpatch=not no_checkpatch, apply=apply)
         tree_repo, ident = open_for_series(path, options, series_dir, force)
         # The same plan as an in-place rewrite, so the series ends where it would.
-        rules = load_rules(rules_dir)
-        recipes = load_recipes()
+        rules, recipes = load_pack(migration, rules_dir)
         plan = plan_rewrite(path, rules, recipes, names)
         series = make_series(tree_repo, ident, plan, rules, recipes, options)
         written = write_series(series, series_dir, force)
@@ -114,10 +114,12 @@ def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names
 @click.option("--force", is_flag=True,
               help="Rewrite files even if they have uncommitted changes; with --series, replace "
                    "the patches already in DIR.")
+@migration_option
 @rules_option
 @names_option
 @_series_options
-def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, series_dir: str | None,
+def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_dir: str | None,
+            names: str, series_dir: str | None,
             split: str, signoff: str | None, date: str | None, prefixes: str, verdict: str | None,
             no_checkpatch: bool, apply: bool) -> None:
     """Rewrite the uses of the old layouts in the tree at PATH.
@@ -136,16 +138,16 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, s
     Exit 0 when done, 1 when a file had to be skipped (listed with the
     reason), 2 on bad input or a refusal.
     """
-    from ..rewrite.plan import plan_rewrite
-    from ..rewrite.recipes import load_recipes
+    from ..rewrite.plan import load_pack, plan_rewrite
     from ..rewrite.write import unified_diff, write_changes
     from ..series.repo import dirty_paths
 
+    migration = open_migration(migration_name)
     if series_dir is not None:
         if dry_run:
             fail("--dry-run and --series exclude each other")
-        _write_series(path, series_dir, force, rules_dir, names, split, signoff, date, prefixes,
-                      verdict, no_checkpatch, apply)
+        _write_series(path, series_dir, force, migration, rules_dir, names, split, signoff, date,
+                      prefixes, verdict, no_checkpatch, apply)
         return
     ctx = click.get_current_context()
     given = [f"--{name.replace('_', '-')}" for name in ("split", "signoff", "date", "prefixes", "verdict",
@@ -154,7 +156,8 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, s
     if given:
         fail(f"{given[0]} needs --series DIR")
     try:
-        plan = plan_rewrite(path, load_rules(rules_dir), load_recipes(), names)
+        book, recipes = load_pack(migration, rules_dir)
+        plan = plan_rewrite(path, book, recipes, names)
         if dry_run:
             sys.stdout.buffer.write(unified_diff(plan.changes))
             sys.stdout.flush()

@@ -11,7 +11,8 @@ import click
 from ..errors import MigratorError
 from ..match import load_rules
 from ..match.scan import TreeScan
-from . import EXIT_FAILED, cli, count, fail, names_option, rules_option
+from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
+               open_migration, rules_option)
 
 
 def _site_label(f) -> str:
@@ -84,9 +85,10 @@ def _scan_json(scan: TreeScan, findings) -> dict:
 @cli.command()
 @click.argument("path", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
+@migration_option
 @rules_option
 @names_option
-def scan(path: str, as_json: bool, rules_dir: str, names: str) -> None:
+def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, names: str) -> None:
     """List every use of the old layouts in the tree at PATH.
 
     Each line is FILE:LINE:COL, the use, the rule that decides it (and whether
@@ -94,12 +96,13 @@ def scan(path: str, as_json: bool, rules_dir: str, names: str) -> None:
     total follow.  Identifiers that merely contain the words are not uses.
     Exit 1 if a file could not be read (it is listed with the reason).
     """
-    from ..rewrite.plan import plan_rewrite
-    from ..rewrite.recipes import load_recipes
+    from ..rewrite.plan import load_pack, plan_rewrite
 
+    migration = open_migration(migration_name)
     try:
         # Planned, not written: the plan knows which sites a recipe's region replaces.
-        plan = plan_rewrite(path, load_rules(rules_dir), load_recipes(), names)
+        book, recipes = load_pack(migration, rules_dir)
+        plan = plan_rewrite(path, book, recipes, names)
     except MigratorError as e:
         fail(str(e))
     result, findings = plan.scan, plan.findings()
@@ -112,14 +115,16 @@ def scan(path: str, as_json: bool, rules_dir: str, names: str) -> None:
 
 
 @cli.command("test")
+@migration_option
 @rules_option
 @click.option("-v", "--verbose", is_flag=True, help="List every case, not only failures.")
-def test_rules(rules_dir: str, verbose: bool) -> None:
+def test_rules(migration_name: str, rules_dir: str | None, verbose: bool) -> None:
     """Run the cases written in the rule files."""
     from ..ruletest import run_rule_tests
 
+    migration = open_migration(migration_name)
     try:
-        results = run_rule_tests(load_rules(rules_dir))
+        results = run_rule_tests(load_rules(rules_dir or migration.sites_dir))
     except MigratorError as e:
         fail(str(e))
     for r in results:

@@ -1,4 +1,4 @@
-"""Rules are data: one TOML file per rule in rules/, named after its id.
+"""Rules are data: one TOML file per rule in a pack's rules/, named after its id.
 
 A rule pairs a tree-sitter query (what a use looks like) with a jinja2
 template (what it becomes) or a reason (why it is only reported).  Loading
@@ -18,6 +18,7 @@ import jinja2
 import tree_sitter
 
 from ..errors import MigratorError
+from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 from ..parse.source import c_language
 from ..tomlfile import load_toml
 from .template_env import TEMPLATES
@@ -29,11 +30,10 @@ STAGES = ("prepare", "flag-day")
 CONFIDENCES = ("high", "medium", "low")
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
-# The migration's data, shipped with migrator: rules/ at the top of the
-# project holds sites/ (site rules), recipes/ (region templates) and scope.toml.
-# migrator/rules_data links to rules/, and is a copy of it in an installed wheel.
-RULES_ROOT = Path(__file__).parents[1] / "rules_data"
-DEFAULT_RULES_DIR = RULES_ROOT / "sites"
+# The defaults are the default migration pack's (migrations/module-memory):
+# its rules/ folder, its rules/sites, and its default profile's areas.
+RULES_ROOT = load_migration(DEFAULT_MIGRATION).rules_dir
+DEFAULT_RULES_DIR = load_migration(DEFAULT_MIGRATION).sites_dir
 
 
 @dataclass(frozen=True)
@@ -298,18 +298,27 @@ class RuleBook:
         return tuple(rules)
 
 
-SCOPE_FILE = RULES_ROOT / "scope.toml"
+SCOPE_FILE = load_migration(DEFAULT_MIGRATION).profile()
 
 
 def load_rule_book(sites_dir: str | os.PathLike = DEFAULT_RULES_DIR,
-                   scope_file: str | os.PathLike = SCOPE_FILE) -> RuleBook:
-    """The default site rules and the areas of scope.toml with their own rule folders."""
-    return RuleBook(load_rules(sites_dir), load_areas(scope_file))
+                   scope_file: str | os.PathLike = SCOPE_FILE,
+                   rules_root: str | os.PathLike = RULES_ROOT) -> RuleBook:
+    """The default site rules and the areas of a profile with their own rule folders."""
+    return RuleBook(load_rules(sites_dir), load_areas(scope_file, rules_root))
+
+
+def migration_rule_book(migration: Migration, sites_dir: str | os.PathLike | None = None,
+                        profile: str | None = None) -> RuleBook:
+    """A pack's rule book: its site rules (or those of sites_dir) and its profile's areas."""
+    return load_rule_book(sites_dir or migration.sites_dir, migration.profile(profile),
+                          migration.rules_dir)
 
 
 @lru_cache(maxsize=4)
-def load_areas(scope_file: str | os.PathLike = SCOPE_FILE) -> tuple[Area, ...]:
-    """The areas of scope.toml, each with its rules loaded."""
+def load_areas(scope_file: str | os.PathLike = SCOPE_FILE,
+               rules_root: str | os.PathLike = RULES_ROOT) -> tuple[Area, ...]:
+    """The areas of a profile, each with its rules (a folder under rules_root) loaded."""
     if not os.path.exists(scope_file):
         return ()
     data = load_toml(scope_file)
@@ -319,7 +328,7 @@ def load_areas(scope_file: str | os.PathLike = SCOPE_FILE) -> tuple[Area, ...]:
         _check_fields(where, entry, {"path": str, "rules": str, "why": str}, ("path", "why"))
         rules = None
         if entry.get("rules"):
-            rules = load_rules(os.path.join(os.path.dirname(str(scope_file)), entry["rules"]))
+            rules = load_rules(os.path.join(str(rules_root), entry["rules"]))
         areas.append(Area(entry["path"], rules, " ".join(entry["why"].split())))
     return tuple(areas)
 

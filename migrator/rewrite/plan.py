@@ -15,12 +15,13 @@ from typing import Mapping, Sequence
 from ..errors import MigratorError
 from ..match import Rule, match_file
 from ..match.engine import Finding, Match
-from ..match.rules import Area, RuleBook
+from ..match.rules import Area, RuleBook, migration_rule_book
 from ..match.scan import FileScan, TreeScan, as_book, scan_tree
+from ..migration import Migration
 from ..parse import is_c_path, parse_c, read_source
 from ..target import API_HEADER, STATEMENT_MACROS, names_defined_in, type_names
 from .edits import apply_edits, apply_edits_with_spans, edits_for
-from .recipes import Recipe, RecipeResult, apply_recipe
+from .recipes import Recipe, RecipeResult, apply_recipe, load_recipes
 from .reflow import reflow
 
 
@@ -242,6 +243,13 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
     return change, None, results
 
 
+def load_pack(migration: Migration, sites_dir: str | os.PathLike | None = None,
+              ) -> tuple[RuleBook, tuple[Recipe, ...]]:
+    """What plan_rewrite needs of a pack: its rule book (with the site rules of
+    sites_dir instead of its own, if given) and its regions."""
+    return migration_rule_book(migration, sites_dir), load_recipes(migration.regions_dir)
+
+
 def plan_rewrite(
     root: str,
     rules: Sequence[Rule] | RuleBook,
@@ -250,7 +258,7 @@ def plan_rewrite(
     jobs: int | None = None,
     scope: Sequence[Area] | None = None,
 ) -> RewritePlan:
-    """Plan the rewrite; `scope` (the areas) defaults to the shipped rules/scope.toml."""
+    """Plan the rewrite; `scope` (the areas) defaults to the default pack's profile."""
     names = target_names(root, style)
     book = as_book(rules, scope)
     scan = scan_tree(root, book, names, jobs)

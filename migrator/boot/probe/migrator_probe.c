@@ -6,6 +6,11 @@
  * the same before and after struct module_memory, so one source serves the
  * pristine and the rewritten kernel.
  *
+ * The kernel exports neither __module_address() nor __module_text_address(),
+ * the lookups every other module question goes through, so the guest passes
+ * their addresses from /proc/kallsyms as the parameters module_address_fn and
+ * module_text_address_fn (a test kernel's trick, not for production).
+ *
  * At load it checks itself and refuses to load (-EINVAL) if a check fails:
  *  - its text, init text, rodata, ro_after_init data, data and init data are
  *    owned by this module (__module_address), and only the text ones are
@@ -33,6 +38,15 @@ static const char probe_rodata[] = "migrator_probe rodata";
 static int probe_data = 2;
 static int probe_initdata __initdata = 3;
 
+static unsigned long module_address_fn;
+module_param(module_address_fn, ulong, 0400);
+MODULE_PARM_DESC(module_address_fn, "address of __module_address() (from /proc/kallsyms)");
+static unsigned long module_text_address_fn;
+module_param(module_text_address_fn, ulong, 0400);
+MODULE_PARM_DESC(module_text_address_fn, "address of __module_text_address()");
+
+typedef struct module *(*probe_lookup_t)(unsigned long addr);
+
 static char probe_answer[KSYM_SYMBOL_LEN + 64];
 static DEFINE_MUTEX(probe_lock);
 static struct dentry *probe_dir;
@@ -51,8 +65,8 @@ static void probe_describe(unsigned long addr, char *buf, size_t len)
 
 	sprint_symbol(symbol, addr);
 	preempt_disable();
-	owner = __module_address(addr);
-	text = __module_text_address(addr) != NULL;
+	owner = ((probe_lookup_t)module_address_fn)(addr);
+	text = ((probe_lookup_t)module_text_address_fn)(addr) != NULL;
 	snprintf(buf, len, "0x%lx %s %d %s", addr, owner ? owner->name : "-", text, symbol);
 	preempt_enable();
 }
@@ -70,8 +84,8 @@ static void __init probe_owned(const char *what, const void *ptr, bool text)
 	struct module *owner, *text_owner;
 
 	preempt_disable();
-	owner = __module_address(addr);
-	text_owner = __module_text_address(addr);
+	owner = ((probe_lookup_t)module_address_fn)(addr);
+	text_owner = ((probe_lookup_t)module_text_address_fn)(addr);
 	preempt_enable();
 	probe_expect(what, owner == THIS_MODULE &&
 		     text_owner == (text ? THIS_MODULE : NULL));
@@ -123,6 +137,10 @@ static int __init probe_init(void)
 {
 	int value = 0;
 
+	if (!module_address_fn || !module_text_address_fn) {
+		pr_err("migrator_probe: pass module_address_fn and module_text_address_fn\n");
+		return -EINVAL;
+	}
 	probe_ro_after_init = probe_text(probe_initdata);
 	probe_owned("text", probe_text, true);
 	probe_owned("init-text", probe_init, true);
