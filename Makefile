@@ -8,13 +8,14 @@ REWRITTEN = $(CACHE)/linux-rewritten-6.1
 DEMO = $(CACHE)/demo/linux
 
 # Debian packages: the cross compilers the build checks use, what a kernel
-# build needs besides a C compiler, and perl for checkpatch; qemu, a static
+# build needs besides a C compiler, perl for checkpatch, strace to inject
+# signals into the write step in tests; qemu, a static
 # busybox, cpio and depmod (kmod) for the run-time proof (migrator/boot/);
 # gcc-12, the compiler Debian's kernel headers name, for the out-of-tree corpus.
 APT_PACKAGES = gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi gcc-s390x-linux-gnu \
 	gcc-powerpc-linux-gnu gcc-hppa-linux-gnu gcc-mips-linux-gnu gcc-arc-linux-gnu \
 	flex bison bc libssl-dev libelf-dev dpkg-dev xz-utils perl git \
-	qemu-system-x86 qemu-system-arm busybox-static cpio kmod gcc-12 make
+	qemu-system-x86 qemu-system-arm busybox-static cpio kmod gcc-12 make strace
 
 .PHONY: install apt pip demo test tree modules rewritten proof out-of-tree-inputs
 
@@ -64,9 +65,9 @@ test: tree modules rewritten out-of-tree-inputs
 
 # The run-time proof in full (long: builds and boots three kernels, boots
 # Debian's two): the pristine and the rewritten 6.1 side by side on x86_64,
-# the rewritten one on arm64 with module PLTs, and the real loaders of 6.1
+# the same on arm64 with module PLTs, and the real loaders of 6.1
 # and 6.12 against the model on 300 modules each.
 proof: rewritten
 	migrator boot $(TREE) $(REWRITTEN) --log $(CACHE)/boot-x86_64.log
-	migrator boot $(REWRITTEN) --arch arm64 --log $(CACHE)/boot-arm64.log
+	migrator boot $(TREE) $(REWRITTEN) --arch arm64 --log $(CACHE)/boot-arm64.log
 	migrator check --against-loader --count 300

@@ -8,18 +8,27 @@ A case is run with its rule alone, so it tests that rule and nothing else.
 Every match case also yields no_match cases of its own: the same code in a
 comment, the same code under a LINUX_VERSION_CODE guard, and the rewritten
 code (a second run must change nothing).
+
+A region rule's cases are whole files: a `match` case must be applied, and
+its output must equal the one pinned in the rule's snapshot file (`update`
+rewrites the snapshot instead, for a reviewer to read as a diff); a
+`no_match` case must be refused or found done, as must the output again.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from .errors import MigratorError
 from .match import Rule, match_file
+from .match import load_rules, migration_rule_book
+from .match.regions import RegionRule, RegionStatus, load_region_rules, match_regions
 from .match.rules import MatchCase, NoMatchCase
-from .parse.source import SourceFile, parse_c
-from .rewrite import apply_edits, edits_for
+from .parse.source import SourceFile, is_c_path, parse_c
+from .rewrite import Edit, apply_edits, edits_for
 from .target import type_names
 
 # Statements and expressions are tested inside a function, as they occur.
@@ -51,10 +60,14 @@ def _wrapped(code: str) -> tuple[str, bool]:
 
 
 def rewrite_snippet(code: str, rules: Sequence[Rule], names: Mapping[str, str] | None = None):
-    """(new code, matches) of a snippet under the given rules."""
+    """(new code, matches) of a snippet under the given rules.
+
+    A rule for kinds of use that only out-of-tree runs list runs out of the tree.
+    """
     text, wrapped = _wrapped(code)
     data = text.encode()
-    result = match_file(SourceFile("case.c", data), rules, names or type_names())
+    out_of_tree = any(r.mode == "out-of-tree" for r in rules)
+    result = match_file(SourceFile("case.c", data), rules, names or type_names(), out_of_tree=out_of_tree)
     new = apply_edits(data, edits_for(data, result.matches)).decode()
     if wrapped:
         new = new[len(_WRAP_HEAD):len(new) - len(_WRAP_TAIL)]
@@ -99,7 +112,10 @@ def derived_no_match_cases(case: MatchCase) -> list[tuple[str, NoMatchCase]]:
     return derived
 
 
-def run_rule_tests(rules: Iterable[Rule], style: str = "short") -> list[CaseResult]:
+def run_rule_tests(rules: Iterable[Rule], style: str = "short", regions: Iterable[RegionRule] = (),
+                   update: bool = False) -> list[CaseResult]:
+    """Every case of the site rules, then of the region rules (with `update`, the
+    region rules' snapshots are rewritten from their outputs)."""
     names = type_names(style)
     results = []
     for rule in rules:
@@ -111,4 +127,96 @@ def run_rule_tests(rules: Iterable[Rule], style: str = "short") -> list[CaseResu
                 results.append(_run_case(rule, f"no_match:{kind}", i, derived, names))
         for i, case in enumerate(rule.no_match_cases):
             results.append(_run_case(rule, "no_match", i, case, names))
+    for rule in regions:
+        results += _run_region_cases(rule, names, update)
+    return results
+
+
+def pack_rule_tests(migration, sites_dir=None, style: str = "short",
+                    update: bool = False) -> list[CaseResult]:
+    """Every case of a pack: its site rules (or those of sites_dir), its areas' rules
+    (the loader's) and its region rules; `migrator test` and pytest both run this."""
+    if sites_dir is not None:
+        return run_rule_tests(load_rules(sites_dir), style)
+    book = migration_rule_book(migration)
+    return run_rule_tests(book.all_rules(), style, load_region_rules(migration.regions_dir), update)
+
+
+# ---------------------------------------------------------------- region rules
+
+_SNAP_HEAD = "# The output of {id} on each of its tests.match cases; `migrator test --update` rewrites it.\n"
+_SNAP_CASE = "=== match[{i}] ===\n"
+_SNAP_CASE_RE = re.compile(r"^=== match\[(\d+)\] ===\n", re.M)
+
+
+def region_output(rule: RegionRule, code: str, names: Mapping[str, str]) -> tuple[RegionStatus, str]:
+    """(status, the file's new text, or the reason it is left) of a region rule on one file."""
+    data = code.encode()
+    src = SourceFile(rule.file, data)
+    result = match_regions(rule, src, parse_c(data) if is_c_path(rule.file) else None, names)
+    if result.status is not RegionStatus.APPLIED:
+        return result.status, result.reason
+    edits = [Edit(x.start, x.end, x.text, rule.id) for x in result.replacements]
+    return result.status, apply_edits(data, edits).decode("utf-8", "surrogateescape")
+
+
+def read_snapshot(rule: RegionRule) -> dict[int, str]:
+    try:
+        with open(rule.snapshot, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise MigratorError(f"{rule.snapshot}: cannot read: {e.strerror}") from None
+    parts = _SNAP_CASE_RE.split(text)
+    return {int(parts[k]): parts[k + 1] for k in range(1, len(parts) - 1, 2)}
+
+
+def write_snapshot(rule: RegionRule, outputs: Mapping[int, str]) -> None:
+    os.makedirs(os.path.dirname(rule.snapshot), exist_ok=True)
+    text = _SNAP_HEAD.format(id=rule.id) + "".join(
+        _SNAP_CASE.format(i=i) + outputs[i] for i in sorted(outputs))
+    with open(rule.snapshot, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _run_region_cases(rule: RegionRule, names: Mapping[str, str], update: bool) -> list[CaseResult]:
+    results = []
+    if not rule.match_cases:
+        results.append(CaseResult(rule.id, "match", 0, "missing", "the rule has no match case"))
+    if not rule.no_match_cases:
+        results.append(CaseResult(rule.id, "no_match", 0, "missing", "the rule has no no_match case"))
+    pinned = read_snapshot(rule)
+    outputs = {}
+    for i, code in enumerate(rule.match_cases):
+        try:
+            status, out = region_output(rule, code, names)
+            again = region_output(rule, out, names)[0] if status is RegionStatus.APPLIED else None
+        except MigratorError as e:
+            results.append(CaseResult(rule.id, "match", i, "error", str(e)))
+            continue
+        if status is not RegionStatus.APPLIED:
+            results.append(CaseResult(rule.id, "match", i, "missing", f"{status.value}: {out}"))
+            continue
+        outputs[i] = out
+        if update or pinned.get(i) == out:
+            results.append(CaseResult(rule.id, "match", i, "ok"))
+        else:
+            detail = "no snapshot" if i not in pinned else "the output differs from the snapshot"
+            results.append(CaseResult(rule.id, "match", i, "wrong",
+                                      f"{detail} ({rule.snapshot}; `migrator test --update` pins it)"))
+        ok = again is not RegionStatus.APPLIED
+        results.append(CaseResult(rule.id, "no_match:migrated", i, "ok" if ok else "noisy",
+                                  "" if ok else "applied again to its own output"))
+    if update and outputs:
+        write_snapshot(rule, outputs)
+    for i, case in enumerate(rule.no_match_cases):
+        try:
+            status, reason = region_output(rule, case.code, names)
+        except MigratorError as e:
+            results.append(CaseResult(rule.id, "no_match", i, "error", str(e)))
+            continue
+        ok = status is not RegionStatus.APPLIED
+        results.append(CaseResult(rule.id, "no_match", i, "ok" if ok else "noisy",
+                                  "" if ok else f"applied to {case.why}"))
     return results

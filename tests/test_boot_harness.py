@@ -45,3 +45,23 @@ def test_debian_cloud_kernel_loads_its_modules(tmp_path):
     sections = log.sections()["vfat"]
     assert sections[".text"] < sections[".rodata"]
     assert not log.problems()
+
+
+def _migrator(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "migrator", *args], capture_output=True, text=True)
+
+
+def test_boot_refuses_a_folder_that_is_no_kernel_tree(tmp_path):
+    run = _migrator("boot", str(tmp_path), "--build-dir", str(tmp_path / "build"))
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [f"migrator: {tmp_path.resolve()} is not a kernel "
+                                               "source tree (no Makefile)"]
+
+
+def test_against_loader_needs_the_real_loader_source(tmp_path):
+    run = _migrator("check", "--against-loader", "--loader-source", str(tmp_path))
+    assert run.returncode == 2
+    assert "no loader source at" in run.stderr and len(run.stderr.strip().splitlines()) == 1

@@ -10,7 +10,8 @@ from migrator.model import modules as debian
 from migrator.model.probes import cached_package, real_probe_sets, synthetic_probe_sets
 from migrator.model.source import check_tree
 from migrator.rewrite.plan import plan_rewrite
-from migrator.rewrite.recipes import load_recipes
+from migrator.match.regions import load_region_rules
+from migrator.migration import load_migration
 from migrator.rewrite.write import write_changes
 
 # The loader (kernel/module/) is migrated in a later step; gdb scripts are not C.
@@ -22,7 +23,7 @@ def rewritten(linux_tree, tmp_path_factory):
     """A hard-linked copy of the tree with migrator's rewrite of arch/ and module.h written in."""
     copy = tmp_path_factory.mktemp("check") / "linux"
     subprocess.run(["cp", "-al", str(linux_tree), str(copy)], check=True)
-    plan = plan_rewrite(str(copy), load_rules(), load_recipes())
+    plan = plan_rewrite(str(copy), load_rules(), load_region_rules(load_migration().regions_dir))
     write_changes(str(copy), [c for c in plan.changes if not c.path.startswith(LATER)])
     return copy
 

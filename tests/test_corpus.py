@@ -7,8 +7,10 @@ import pytest
 
 from migrator.match import load_rules
 from migrator.migration import load_migration
+from migrator.profile import KERNEL, OUT_OF_TREE
 from migrator.rewrite.plan import plan_rewrite
-from migrator.rewrite.recipes import load_recipes
+from migrator.match.regions import load_region_rules
+from migrator.migration import load_migration
 
 CASES = load_migration().cases_dir
 NAMES = sorted(p.name for p in CASES.iterdir() if p.is_dir())
@@ -20,9 +22,15 @@ def rewrite_case(name, tmp_path, style="short"):
     dest = tmp_path / meta["path"]
     dest.parent.mkdir(parents=True)
     shutil.copy(case / "before.c", dest)
-    plan = plan_rewrite(str(tmp_path), load_rules(), load_recipes(), style)
+    plan = plan_rewrite(str(tmp_path), load_rules(), load_region_rules(load_migration().regions_dir), style,
+                        profile=profile_of(meta))
     new = plan.changes[0].new if plan.changes else dest.read_bytes()
     return meta, plan, new
+
+
+def profile_of(meta):
+    """Scenarios of code outside the kernel say so: `mode = "out-of-tree"`."""
+    return OUT_OF_TREE if meta.get("mode") == "out-of-tree" else KERNEL
 
 
 def test_there_are_cases():
@@ -35,7 +43,7 @@ def test_case(name, tmp_path):
     assert new == (CASES / name / "after.c").read_bytes()
     assert [f"{f.occurrence.line}:{f.rule_id or f.severity}" for f in plan.left()] == meta["left"]
     refused = [r for r in plan.recipes if r.status == "refused"]
-    assert [r.recipe.id for r in refused] == ([meta["refused"]] if "refused" in meta else [])
+    assert [r.rule.id for r in refused] == ([meta["refused"]] if "refused" in meta else [])
     if "reason_contains" in meta:
         assert meta["reason_contains"] in refused[0].reason
 
@@ -44,7 +52,8 @@ def test_case(name, tmp_path):
 def test_second_run_changes_nothing(name, tmp_path):
     meta, plan, new = rewrite_case(name, tmp_path)
     (tmp_path / meta["path"]).write_bytes(new)
-    again = plan_rewrite(str(tmp_path), load_rules(), load_recipes())
+    again = plan_rewrite(str(tmp_path), load_rules(), load_region_rules(load_migration().regions_dir),
+                         profile=profile_of(meta))
     assert again.changes == ()
 
 

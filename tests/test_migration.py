@@ -9,7 +9,7 @@ from migrator.errors import MigratorError
 from migrator.match import load_rule_book, migration_rule_book
 from migrator.migration import DEFAULT_MIGRATION, load_migration, shipped_migrations
 from migrator.rewrite.plan import load_pack
-from migrator.rewrite.recipes import load_recipes
+from migrator.match.regions import load_region_rules
 
 from test_cli import FUNC, assert_one_line_error, migrator
 
@@ -29,7 +29,7 @@ def test_the_default_pack_is_shipped():
 def test_the_pack_gives_what_the_defaults_gave():
     book, recipes = load_pack(load_migration())
     assert book == load_rule_book()
-    assert recipes == load_recipes()
+    assert recipes == load_region_rules(load_migration().regions_dir)
     assert [a.path for a in book.areas] == ["kernel/module/"]
 
 

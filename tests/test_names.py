@@ -2,7 +2,8 @@
 
 from migrator.match import load_rules
 from migrator.rewrite.plan import plan_rewrite
-from migrator.rewrite.recipes import load_recipes
+from migrator.match.regions import load_region_rules
+from migrator.migration import load_migration
 from migrator.target import names_defined_in, type_names
 
 USE = b"""static Elf_Addr *got(struct module *me)
@@ -36,7 +37,7 @@ def tree(tmp_path, header=None):
 
 
 def rewrite(root, style="short"):
-    plan = plan_rewrite(root, load_rules(), load_recipes(), style)
+    plan = plan_rewrite(root, load_rules(), load_region_rules(load_migration().regions_dir), style)
     return next(c.new for c in plan.changes if c.path.startswith("arch/")), plan
 
 
@@ -55,7 +56,7 @@ def test_the_trees_own_enum_wins(tmp_path):
     # whatever was asked, and its header is left alone.
     new, plan = rewrite(tree(tmp_path, EARLY_HEADER), "short")
     assert b"me->mem[MOD_MEM_TYPE_TEXT].base" in new
-    assert [(r.recipe.id, r.status) for r in plan.recipes] == [("module-h-api", "done")]
+    assert [(r.rule.id, r.status) for r in plan.recipes] == [("module-h-api", "done")]
     assert all(c.path != "include/linux/module.h" for c in plan.changes)
 
 

@@ -11,7 +11,8 @@ import pytest
 from migrator.match import find_occurrences, load_rules
 from migrator.parse import SourceFile, parse_c
 from migrator.rewrite.plan import plan_rewrite
-from migrator.rewrite.recipes import load_recipes
+from migrator.match.regions import load_region_rules
+from migrator.migration import load_migration
 
 pytestmark = pytest.mark.realtree
 
@@ -33,7 +34,7 @@ ARCH_FILES = [
 
 @pytest.fixture(scope="module")
 def plan(linux_tree):
-    return plan_rewrite(str(linux_tree), load_rules(), load_recipes())
+    return plan_rewrite(str(linux_tree), load_rules(), load_region_rules(load_migration().regions_dir))
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def test_every_site_is_rewritten(plan):
         ARCH_FILES + LOADER_FILES + GDB_FILES + ["include/linux/module.h"])
     assert plan.sites_rewritten == 217
     assert plan.left() == []
-    assert sorted((r.recipe.id, r.status) for r in plan.recipes) == [
+    assert sorted((r.rule.id, r.status) for r in plan.recipes) == [
         ("gdb-constants", "applied"), ("gdb-scripts", "applied"), ("gdb-symbols", "applied"),
         ("module-h-api", "applied"), ("module-internal-h", "applied"),
         ("module-main-c", "applied"), ("module-procfs-c", "applied"),
@@ -116,9 +117,11 @@ def migrator(*args):
 def test_cli_rewrites_in_place_and_a_second_run_changes_nothing(tree_copy, linux_tree):
     first = migrator("rewrite", tree_copy)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.startswith("217 sites rewritten in 19 files")
+    mode, summary = first.stdout.split("\n", 1)
+    assert mode == "mode: kernel (a kernel source tree)"
+    assert summary.startswith("217 sites rewritten in 19 files")
     second = migrator("rewrite", tree_copy)
-    assert second.stdout.startswith("0 sites rewritten in 0 files")
+    assert second.stdout.split("\n", 1)[1].startswith("0 sites rewritten in 0 files")
     for path in ARCH_FILES + LOADER_FILES + GDB_FILES:
         assert not re.search(rb"(core|init|data)_layout\b", (tree_copy / path).read_bytes()), path
     for path in ARCH_FILES:

@@ -17,7 +17,8 @@ import pytest
 
 from migrator.match import load_rules
 from migrator.rewrite.plan import plan_rewrite
-from migrator.rewrite.recipes import load_recipes
+from migrator.match.regions import load_region_rules
+from migrator.migration import load_migration
 from migrator.series.make import SeriesOptions, make_series, open_for_series, write_series
 from migrator.series.verify import verify_series
 
@@ -56,8 +57,8 @@ def _state(repo: Path) -> tuple:
 def _make(repo: Path, out: Path, **options):
     opts = SeriesOptions(signoff=SIGNOFF, **options)
     tr, ident = open_for_series(str(repo), opts, out)
-    plan = plan_rewrite(str(repo), load_rules(), load_recipes(), "short")
-    series = make_series(tr, ident, plan, load_rules(), load_recipes(), opts)
+    plan = plan_rewrite(str(repo), load_rules(), load_region_rules(load_migration().regions_dir), "short")
+    series = make_series(tr, ident, plan, load_rules(), load_region_rules(load_migration().regions_dir), opts)
     write_series(series, out)
     return series, plan
 

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from migrator.boot.initramfs import SECTIONS
 from migrator.boot.kbuild import BuiltModule, KernelBuild
 from migrator.boot.qemu import BootLog
 from migrator.model import elf
@@ -102,12 +103,15 @@ def guest_script(arch: str, modules: tuple[BuiltModule, ...], cycles: int) -> st
     reload = "\n".join(f"  insmod /modules/{i:04d}-{m.name}.ko {params(m)} || "
                         f"echo \"@@reinsmod-failed {m.name}\""
                         for i, m in enumerate(modules))
+    # Addresses, symbols, page tables and owners are read together, before the
+    # reload cycles move the modules (the report's sections block comes later;
+    # BootLog.block() reads the first).
     return f"""R=/sys/kernel/debug/{PROBE_NAME}/resolve
 resolve() {{ echo "$1" > $R && read -r line < $R && echo "$line"; }}
 echo "@@begin kallsyms"
 grep '\\[' /proc/kallsyms
 echo "@@end kallsyms"
-echo "@@begin kernel"
+{SECTIONS}echo "@@begin kernel"
 grep -w _text /proc/kallsyms
 echo "@@end kernel"
 echo "@@begin ptdump"
@@ -258,13 +262,12 @@ def evaluate(build: KernelBuild, log: BootLog, config: KernelConfig) -> tuple[Ro
             record(check, name, not wrong_perm,
                    f"{wrong_perm[0][0]} pages {_describe(wrong_perm[0][1])}" if wrong_perm else "")
         reach = BRANCH_RANGE.get(build.arch)
-        text = sysfs.get(name, {}).get(".text")
-        if reach and text is not None and kernel_text is not None:
-            far = abs(text - kernel_text) > reach
+        if reach and kernel_text is not None:
+            # The PLT sits in the module's core text; every module has one here.
             plt = sysfs.get(name, {}).get(".plt")
-            record(Check.PLT, name, far and plt is not None and insmod.get(name) == 0,
-                   f".text {text - kernel_text:+#x} from the kernel's, "
-                   f"{'a' if plt is not None else 'no'} .plt")
+            far = plt is not None and abs(plt - kernel_text) > reach
+            record(Check.PLT, name, far and insmod.get(name) == 0,
+                   "no .plt" if plt is None else f".plt {plt - kernel_text:+#x} from the kernel's text")
         if name in SELF_TESTS:
             pattern = SELF_TESTS[name]
             passed = insmod.get(name) == 0 and (pattern is None or re.search(pattern, dmesg))

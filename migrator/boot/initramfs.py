@@ -49,10 +49,9 @@ echo 0 > /proc/sys/kernel/kptr_restrict
 echo @@start
 """
 
-REPORT = """echo "@@begin modules"
-cat /proc/modules
-echo "@@end modules"
-echo "@@begin sections"
+# Every section address of every module, "MODULE SECTION ADDRESS" a line.  A
+# section attribute answers only a read at offset 0: cat, not the shell's read.
+SECTIONS = """echo "@@begin sections"
 for dir in /sys/module/*/sections; do
   mod=${dir%/sections}; mod=${mod##*/}
   for file in "$dir"/.* "$dir"/*; do
@@ -60,7 +59,12 @@ for dir in /sys/module/*/sections; do
   done
 done
 echo "@@end sections"
-echo "@@begin dmesg"
+"""
+
+REPORT = """echo "@@begin modules"
+cat /proc/modules
+echo "@@end modules"
+""" + SECTIONS + """echo "@@begin dmesg"
 dmesg
 echo "@@end dmesg"
 """

@@ -60,7 +60,7 @@ class BootLog:
         return self.ending is Ending.COMPLETED
 
     def block(self, name: str) -> str | None:
-        """The text between ``@@begin NAME`` and ``@@end NAME``, or None if it never printed."""
+        """The text between the first ``@@begin NAME`` and its ``@@end NAME``, or None."""
         found = re.search(rf"^@@begin {re.escape(name)}\n(.*?)^@@end {re.escape(name)}$",
                           self.console, re.M | re.S)
         return found.group(1) if found else None

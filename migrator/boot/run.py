@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migrator.boot.checks import Row, evaluate, guest_script, params
-from migrator.boot.initramfs import GuestModule, build_initramfs
+from migrator.boot.initramfs import DEBIAN_ARCH, GuestModule, build_initramfs
 from migrator.boot.kbuild import KernelBuild, build_kernel
 from migrator.boot.qemu import BootLog, boot
 from migrator.model.kconfig import parse_config
 from migrator.model.modules import cache_root
 
-DEBIAN_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
 BOOT_TIMEOUT = 900.0
 
 

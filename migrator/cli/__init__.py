@@ -29,8 +29,10 @@ migration_option = click.option(
          "pack folder (with a /).",
 )
 rules_option = click.option(
-    "--rules", "rules_dir", default=None, show_default="the migration's rules/sites/",
-    type=click.Path(file_okay=False), help="Folder of site rule files (*.toml) to use instead.",
+    "--rules", "rules_dir", default=None, show_default="the migration's rules/sites",
+    type=click.Path(file_okay=False),
+    help="Folder of site rule files (*.toml) to use instead, or a rules folder holding "
+         "sites/ (like a pack's rules/).",
 )
 names_option = click.option(
     "--names", type=click.Choice(sorted(PREFIXES)), default="short", show_default=True,
@@ -38,7 +40,64 @@ names_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def profile_options(fn):
+    """--mode and --guard: how the code at PATH is migrated."""
+    fn = click.option(
+        "--guard", default="both", show_default=True, metavar="version|probe|both|'EXPR'",
+        help="Out-of-tree: the #if that picks the new code. version: LINUX_VERSION_CODE >= "
+             "KERNEL_VERSION(6, 4, 0); probe: defined(mod_mem_type_is_init), which also catches "
+             "backports; both: either; or an expression of your own (a project's probe macro).")(fn)
+    return click.option(
+        "--mode", type=click.Choice(["kernel", "out-of-tree"]), default=None,
+        help="kernel: rewrite in place, the tree is the kernel; out-of-tree: keep building on "
+             "kernels before and after v6.4, new code behind a guard. Default: kernel when PATH "
+             "is a kernel source tree (a top Makefile with VERSION and PATCHLEVEL, and "
+             "include/linux/module.h), out-of-tree otherwise.")(fn)
+
+
+def resolve_profile(path: str, mode: str | None, guard: str):
+    """The run's profile, and the first line of output that names it."""
+    import os
+
+    from ..profile import Mode, Profile, detect_mode, guard_expression
+
+    if not os.path.isdir(path):
+        return Profile(), None  # the command reports the bad path itself
+    detected, why = detect_mode(path)
+    chosen = Mode(mode) if mode else detected
+    why = "chosen with --mode" if mode else why
+    profile = Profile(chosen, guard_expression(guard))
+    line = f"mode: {chosen.value} ({why})"
+    if profile.out_of_tree:
+        line += f"; guard: #if {profile.guard}"
+    return profile, line
+
+
+EXIT_INTERRUPTED = 128 + 2  # SIGINT, as a shell reports it
+
+
+class _Migrator(click.Group):
+    """The group, with click's errors as the one line of the exit-code contract."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            status = super().main(*args, standalone_mode=False, **kwargs)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            click.echo("migrator: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except click.UsageError as e:
+            hint = f"; see '{e.ctx.command_path} --help'" if e.ctx is not None else ""
+            click.echo(f"migrator: {e.format_message().rstrip('.')}{hint}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except click.ClickException as e:
+            click.echo(f"migrator: {e.format_message()}", err=True)
+            sys.exit(e.exit_code)
+        sys.exit(status if isinstance(status, int) else 0)
+
+
+@click.group(cls=_Migrator, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="migrator")
 def cli() -> None:
     """Move Linux code from struct module_layout to struct module_memory.
@@ -66,7 +125,10 @@ def progress(message: str) -> None:
 
 
 def count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    """`1 file`, `2 files`, `0 aliases`."""
+    if n == 1:
+        return f"{n} {noun}"
+    return f"{n} {noun}es" if noun.endswith(("s", "x", "ch", "sh")) else f"{n} {noun}s"
 
 
 def main() -> None:

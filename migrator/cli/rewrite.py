@@ -9,7 +9,7 @@ import click
 from ..errors import MigratorError
 from ..migration import Migration
 from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
-               open_migration, rules_option)
+               open_migration, profile_options, resolve_profile, rules_option)
 
 
 def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
@@ -18,10 +18,12 @@ def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
     echo = lambda text="": click.echo(text, err=err)  # noqa: E731
     files = len(plan.changes)
     verb = "rewritten" if wrote else "to rewrite"
-    echo(f"{plan.sites_rewritten} sites {verb} in {count(files, 'file')}")
+    guarded = sum(c.guarded for c in plan.changes)
+    behind = f", {count(guarded, 'unit')} behind the guard" if plan.profile.out_of_tree else ""
+    echo(f"{count(plan.sites_rewritten, 'site')} {verb} in {count(files, 'file')}{behind}")
     for r in plan.recipes:
         detail = f": {r.reason}" if r.reason else ""
-        echo(f"  recipe {r.recipe.id} on {r.recipe.file}: {r.status}{detail}")
+        echo(f"  recipe {r.rule.id} on {r.rule.file}: {r.status.value}{detail}")
     left = plan.left()
     echo(f"{count(len(left), 'site')} left as they are")
     # An area without rules leaves all of its sites for one reason: say it once.
@@ -74,7 +76,7 @@ def _series_options(fn):
 def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
                   rules_dir: str | None, names: str, split: str, signoff: str | None,
                   date: str | None, prefixes: str, verdict: str | None, no_checkpatch: bool,
-                  apply: bool) -> None:
+                  apply: bool, mode: str | None, guard: str) -> None:
     from ..rewrite.plan import load_pack, plan_rewrite
     from ..series.make import SeriesOptions, apply_series, make_series, open_for_series, write_series
 
@@ -86,20 +88,26 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
                     verdict_text = f.read()
             except OSError as e:
                 raise MigratorError(f"{verdict}: cannot read: {e.strerror}") from None
+        # Out-of-tree code gets one patch in its project's subject style.
+        profile, mode_line = resolve_profile(path, mode, guard)
         options = SeriesOptions(split=split, signoff=signoff, date=date, prefixes=prefixes,
-                                verdict=verdict_text, checkpatch=not no_checkpatch, apply=apply)
+                                verdict=verdict_text, checkpatch=not no_checkpatch, apply=apply,
+                                mode=profile.mode.value)
         tree_repo, ident = open_for_series(path, options, series_dir, force)
         # The same plan as an in-place rewrite, so the series ends where it would.
         rules, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, rules, recipes, names)
+        plan = plan_rewrite(path, rules, recipes, names, profile=profile)
         series = make_series(tree_repo, ident, plan, rules, recipes, options)
         written = write_series(series, series_dir, force)
         if apply:
             apply_series(tree_repo, series)
     except MigratorError as e:
         fail(str(e))
+    if mode_line:
+        click.echo(mode_line)
     n = len(series.patches)
-    click.echo(f"{n} {'patch' if n == 1 else 'patches'} and a cover letter on {series.base[:12]} in {series_dir}:")
+    cover = " and a cover letter" if len(series.files) > n else ""
+    click.echo(f"{n} {'patch' if n == 1 else 'patches'}{cover} on {series.base[:12]} in {series_dir}:")
     for f, path_written in zip(series.files, written):
         check = f"  [checkpatch: {f.checkpatch.summary()}]" if f.checkpatch is not None else ""
         click.echo(f"  {path_written.name}{check}")
@@ -117,9 +125,10 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
 @migration_option
 @rules_option
 @names_option
+@profile_options
 @_series_options
 def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_dir: str | None,
-            names: str, series_dir: str | None,
+            names: str, mode: str | None, guard: str, series_dir: str | None,
             split: str, signoff: str | None, date: str | None, prefixes: str, verdict: str | None,
             no_checkpatch: bool, apply: bool) -> None:
     """Rewrite the uses of the old layouts in the tree at PATH.
@@ -135,11 +144,19 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
     the flag-day patch, and a cover letter), written to DIR; the tree itself
     is left as it is unless --apply.
 
+    Out of the kernel tree (--mode), the code must keep building on older
+    kernels too: each rewritten unit (a statement, a declaration, a #define,
+    a ladder's branch) gets a new branch under --guard, and the old code
+    stays byte for byte in the other.  Uses tied together are rewritten
+    together or left together.
+
     Exit 0 when done, 1 when a file had to be skipped (listed with the
-    reason), 2 on bad input or a refusal.
+    reason) or, out of the tree, a use is left undecided, 2 on bad input or
+    a refusal.
     """
+    from ..parse.source import printable
     from ..rewrite.plan import load_pack, plan_rewrite
-    from ..rewrite.write import unified_diff, write_changes
+    from ..rewrite.write import Interrupted, tree_lock, unified_diff, write_changes
     from ..series.repo import dirty_paths
 
     migration = open_migration(migration_name)
@@ -147,7 +164,7 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
         if dry_run:
             fail("--dry-run and --series exclude each other")
         _write_series(path, series_dir, force, migration, rules_dir, names, split, signoff, date,
-                      prefixes, verdict, no_checkpatch, apply)
+                      prefixes, verdict, no_checkpatch, apply, mode, guard)
         return
     ctx = click.get_current_context()
     given = [f"--{name.replace('_', '-')}" for name in ("split", "signoff", "date", "prefixes", "verdict",
@@ -156,21 +173,46 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
     if given:
         fail(f"{given[0]} needs --series DIR")
     try:
-        book, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, book, recipes, names)
+        profile, mode_line = resolve_profile(path, mode, guard)
+        rules, regions = load_pack(migration, rules_dir)
         if dry_run:
+            plan = plan_rewrite(path, rules, regions, names, profile=profile)
+            if mode_line:
+                click.echo(mode_line, err=True)
             sys.stdout.buffer.write(unified_diff(plan.changes))
             sys.stdout.flush()
             _print_rewrite_summary(plan, wrote=False, err=True)
-            return
-        dirty = dirty_paths(path, [c.path for c in plan.changes])
-        if dirty and not force:
-            fail(f"{dirty[0]}: uncommitted changes ({len(dirty)} files); commit them or use --force")
-        write_changes(path, plan.changes)
+            sys.exit(_rewrite_status(plan))
+        # One run at a time; a write step an earlier run left half done is settled first.
+        with tree_lock(path) as recovery:
+            if recovery is not None:
+                click.echo(f"migrator: {recovery}", err=True)
+            plan = plan_rewrite(path, rules, regions, names, profile=profile)
+            dirty = dirty_paths(path, [c.path for c in plan.changes])
+            if dirty and not force:
+                fail(f"{printable(dirty[0])}: uncommitted changes ({len(dirty)} files); "
+                     "commit them or use --force")
+            write_changes(path, plan.changes)
     except MigratorError as e:
         fail(str(e))
+    except Interrupted as e:
+        click.echo(f"migrator: {e}", err=True)
+        sys.exit(128 + e.signum)
+    if mode_line:
+        click.echo(mode_line)
     _print_rewrite_summary(plan, wrote=True, err=False)
-    # Written what could be; a skipped file is a failure a script must see.
-    sys.exit(EXIT_FAILED if plan.skipped else 0)
+    sys.exit(_rewrite_status(plan))
+
+
+def _rewrite_status(plan) -> int:
+    """1 when a file was skipped, a site could not be read, or (out of the tree) a use is
+    undecided: written what could be, but a script must see it; the same for --dry-run as
+    for the real run."""
+    return EXIT_FAILED if plan.skipped or plan.scan.unread or _undecided(plan) else 0
+
+
+def _undecided(plan) -> bool:
+    """Out of the tree, a use no rule decides keeps the job unfinished."""
+    return plan.profile.out_of_tree and any(f.severity == "undecided" for f in plan.left())
 
 

@@ -9,16 +9,18 @@ from collections import Counter, defaultdict
 import click
 
 from ..errors import MigratorError
-from ..match import load_rules
-from ..match.scan import TreeScan
+from ..match.rules import sites_folder
+from ..match.scan import TreeScan, scan_tree
 from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
-               open_migration, rules_option)
+               open_migration, profile_options, resolve_profile, rules_option)
 
 
 def _site_label(f) -> str:
     o = f.occurrence
+    if o.kind in ("use", "python-reader") and o.member:
+        return f"{o.layout}.{o.member}"
     if o.kind == "use":
-        return f"{o.layout}.{o.member}" if o.member else o.layout
+        return o.layout
     return o.kind
 
 
@@ -44,16 +46,25 @@ def _print_scan(scan: TreeScan, findings) -> None:
     click.echo(f"{'file':<{width}}  sites  rewrite  report  undecided  other")
     for path, fs in by_path.items():
         kinds, decided = _counts(fs)
-        sites = kinds["use"]
+        sites = sum(1 for f in fs if f.occurrence.is_site)
         click.echo(f"{path:<{width}}  {sites:5}  {decided['rewrite']:7}  {decided['report']:6}  "
                    f"{decided['undecided']:9}  {len(fs) - sites:5}")
     for fs in scan.skipped:
         click.echo(f"{fs.path}: skipped: {fs.error}")
     kinds, decided = _counts(findings)
     files = sum(1 for fs in by_path.values() if any(f.occurrence.is_site for f in fs))
+    if scan.profile.out_of_tree:
+        listed = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        click.echo(f"{count(sum(decided.values()), 'site')} in {count(files, 'file')}: "
+                   f"{decided['rewrite']} rewrite, {decided['report']} report, "
+                   f"{decided['undecided']} undecided; by kind: {listed or 'none'}; "
+                   f"{count(len(scan.skipped), 'file')} skipped")
+        return
+    unread = len(scan.unread)
+    unread_note = f" ({unread} of them where the parser could not read)" if unread else ""
     click.echo(
-        f"{count(kinds['use'], 'site')} in {count(files, 'file')}: {decided['rewrite']} rewrite, "
-        f"{decided['report']} report, {decided['undecided']} undecided; "
+        f"{count(sum(decided.values()), 'site')} in {count(files, 'file')}: {decided['rewrite']} rewrite, "
+        f"{decided['report']} report, {decided['undecided']} undecided{unread_note}; "
         f"{kinds['guarded']} version-guarded, {count(kinds['declaration'], 'declaration')}, "
         f"{count(kinds['alias'], 'alias')}, {kinds['python']} Python; "
         f"{count(len(scan.skipped), 'file')} skipped"
@@ -88,43 +99,62 @@ def _scan_json(scan: TreeScan, findings) -> dict:
 @migration_option
 @rules_option
 @names_option
-def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, names: str) -> None:
+@profile_options
+def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, names: str,
+         mode: str | None, guard: str) -> None:
     """List every use of the old layouts in the tree at PATH.
 
     Each line is FILE:LINE:COL, the use, the rule that decides it (and whether
     it is rewritten or only reported), and the code; a per-file table and a
     total follow.  Identifiers that merely contain the words are not uses.
-    Exit 1 if a file could not be read (it is listed with the reason).
+    The first line names the mode (see --mode): out of the kernel tree the
+    preprocessor's conditionals are evaluated for 6.1 and 6.4+, #define values,
+    tapsets' embedded C, member names in strings and Python readers are listed
+    too.  Exit 1 if a file could not be read (it is listed with the reason)
+    or, out of the tree, while a use is undecided.
     """
-    from ..rewrite.plan import load_pack, plan_rewrite
+    from ..rewrite.plan import load_pack, target_names
 
     migration = open_migration(migration_name)
     try:
-        # Planned, not written: the plan knows which sites a recipe's region replaces.
-        book, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, book, recipes, names)
+        profile, mode_line = resolve_profile(path, mode, guard)
+        # Matched, not planned: the region rules decide the sites inside their regions.
+        book, regions = load_pack(migration, rules_dir)
+        result = scan_tree(path, book, target_names(path, names), None, profile, regions)
+        findings = result.findings
     except MigratorError as e:
         fail(str(e))
-    result, findings = plan.scan, plan.findings()
     if as_json:
-        click.echo(json.dumps(_scan_json(result, findings), indent=1))
+        document = _scan_json(result, findings)
+        document["mode"] = profile.mode.value
+        click.echo(json.dumps(document, indent=1))
     else:
+        if mode_line:
+            click.echo(mode_line)
         _print_scan(result, findings)
-    # The scan ran, but a file it could not read may hide uses: scripts must see that.
-    sys.exit(EXIT_FAILED if result.skipped else 0)
+    undecided = profile.out_of_tree and any(f.severity == "undecided" for f in findings if f.occurrence.is_site)
+    # The scan ran, but what it could not read may hide uses: scripts must see that.
+    sys.exit(EXIT_FAILED if result.skipped or result.unread or undecided else 0)
 
 
 @cli.command("test")
 @migration_option
 @rules_option
+@click.option("-U", "--update", is_flag=True,
+              help="Rewrite the region rules' snapshots from their outputs (review them as a diff).")
 @click.option("-v", "--verbose", is_flag=True, help="List every case, not only failures.")
-def test_rules(migration_name: str, rules_dir: str | None, verbose: bool) -> None:
-    """Run the cases written in the rule files."""
-    from ..ruletest import run_rule_tests
+def test_rules(migration_name: str, rules_dir: str | None, update: bool, verbose: bool) -> None:
+    """Run the cases written in the rule files: site, loader and region rules.
+
+    A region rule's output on each of its match cases must equal its snapshot
+    (rules/regions/snapshots/ID.snap); --update rewrites the snapshots.  With
+    --rules, only the site rules of that folder are run.
+    """
+    from ..ruletest import pack_rule_tests
 
     migration = open_migration(migration_name)
     try:
-        results = run_rule_tests(load_rules(rules_dir or migration.sites_dir))
+        results = pack_rule_tests(migration, sites_folder(rules_dir), update=update)
     except MigratorError as e:
         fail(str(e))
     for r in results:
@@ -133,5 +163,3 @@ def test_rules(migration_name: str, rules_dir: str | None, verbose: bool) -> Non
     failed = sum(1 for r in results if not r.ok)
     click.echo(f"{len(results) - failed} passed, {failed} failed")
     sys.exit(EXIT_FAILED if failed else 0)
-
-

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+import jinja2.meta
 import tree_sitter
 
 from ..errors import MigratorError
@@ -28,6 +29,7 @@ SEVERITIES = ("rewrite", "report")
 # flag-day patch; flag-day: it needs the new API.
 STAGES = ("prepare", "flag-day")
 CONFIDENCES = ("high", "medium", "low")
+RULE_MODES = ("any", "out-of-tree")
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 # The defaults are the default migration pack's (migrations/module-memory):
@@ -71,6 +73,9 @@ class Rule:
     reason: str | None
     priority: int = 0
     stage: str = "flag-day"
+    # out-of-tree: the rule decides kinds of use that only out-of-tree runs
+    # list (member names in strings), so its cases run in that mode.
+    mode: str = "any"
     inside: tuple[Inside, ...] = ()
     # Rows of a meaning table: capture values -> template variables.  When
     # present, a hit whose captures fit no row is no match.
@@ -97,7 +102,7 @@ class Rule:
 _TOP_FIELDS = {
     "id": str, "description": str, "severity": str, "confidence": str,
     "pattern": str, "fix": (str, dict), "reason": str, "priority": int, "stage": str,
-    "inside": list, "when": list, "tests": dict,
+    "inside": list, "when": list, "tests": dict, "mode": str,
 }
 _INSIDE_FIELDS = {"kind": str, "name": str, "has": str}
 _TEST_FIELDS = {"match": list, "no_match": list}
@@ -135,19 +140,55 @@ def _expand(where: str, source: str) -> str:
 
 
 def _compile_query(where: str, source: str) -> tree_sitter.Query:
+    _check_predicates(where, source)
     try:
         return tree_sitter.Query(c_language(), source)
     except tree_sitter.QueryError as e:
         raise _RuleFileError(f"{where}: {' '.join(str(e).split())}") from None
 
 
-def _compile_template(where: str, source: str) -> None:
+# What every fix and reason template may use besides the captures and the `when` variables.
+TEMPLATE_VARIABLES = frozenset({"indent", "T"})
+
+
+def _compile_template(where: str, source: str, known: set[str] | None = None,
+                      rows: tuple[dict[str, str], ...] = ()) -> jinja2.Template:
+    """Compile a template; with `known`, a variable it reads that nothing defines is an error
+    now, at load, not in the middle of a run on the file that happens to reach it."""
     try:
-        TEMPLATES.from_string(source)  # compiling also checks filter names
+        template = TEMPLATES.from_string(source)  # compiling also checks filter names
+        used = jinja2.meta.find_undeclared_variables(TEMPLATES.parse(source)) - set(TEMPLATES.globals)
     except jinja2.TemplateSyntaxError as e:
         raise _RuleFileError(f"{where}: line {e.lineno}: {e.message}") from None
     except jinja2.TemplateAssertionError as e:
         raise _RuleFileError(f"{where}: {e.message}") from None
+    if known is None:
+        return template
+    for i, row in enumerate(rows or ({},)):
+        undefined = sorted(used - known - TEMPLATE_VARIABLES - set(row))
+        if undefined:
+            at = f" in when[{i}]" if rows else ""
+            raise _RuleFileError(f"{where}: the template uses '{undefined[0]}', which no capture "
+                                 f"or `when` variable defines{at}")
+    return template
+
+
+# The predicates tree-sitter's query cursor evaluates; any other is ignored silently.
+KNOWN_PREDICATES = frozenset({
+    "eq?", "not-eq?", "any-eq?", "any-not-eq?", "match?", "not-match?", "any-match?",
+    "any-not-match?", "any-of?", "not-any-of?", "is?", "is-not?", "set!",
+})
+_QUERY_STRING_RE = re.compile(r'"(?:\\.|[^"\\])*"')
+_PREDICATE_RE = re.compile(r"#([A-Za-z_][\w-]*[?!]?)")
+
+
+def _check_predicates(where: str, source: str) -> None:
+    code = _QUERY_STRING_RE.sub('""', source)
+    code = "\n".join(line.split(";", 1)[0] for line in code.splitlines())  # comments
+    for m in _PREDICATE_RE.finditer(code):
+        if m.group(1) not in KNOWN_PREDICATES:
+            raise _RuleFileError(f"{where}: unknown predicate #{m.group(1)} "
+                                 f"(known: {', '.join(sorted(KNOWN_PREDICATES))})")
 
 
 def _captures_in(query: tree_sitter.Query, pattern: int, capture: int) -> bool:
@@ -181,6 +222,8 @@ def load_rule(path: str | os.PathLike) -> Rule:
         raise _RuleFileError(f"{path}: field 'severity' must be one of {', '.join(SEVERITIES)}")
     if data.get("stage", "flag-day") not in STAGES:
         raise _RuleFileError(f"{path}: field 'stage' must be one of {', '.join(STAGES)}")
+    if data.get("mode", "any") not in RULE_MODES:
+        raise _RuleFileError(f"{path}: field 'mode' must be one of {', '.join(RULE_MODES)}")
     if data["confidence"] not in CONFIDENCES:
         raise _RuleFileError(f"{path}: field 'confidence' must be one of {', '.join(CONFIDENCES)}")
 
@@ -238,6 +281,14 @@ def load_rule(path: str | os.PathLike) -> Rule:
             raise _RuleFileError(f"{where}: gives no variable to the template")
         when.append(dict(row))
 
+    # Now that the variables are known: every one a template reads must be defined.
+    fix = data.get("fix")
+    templates = {"fix": fix} if isinstance(fix, str) else {f"fix.{c}": s for c, s in (fix or {}).items()}
+    if "reason" in data:
+        templates["reason"] = data["reason"]
+    for name, source in templates.items():
+        _compile_template(f"{path}: field '{name}'", source, captures, tuple(when))
+
     tests = data.get("tests", {})
     _check_fields(f"{path}: tests", tests, _TEST_FIELDS)
     match_cases, no_match_cases = [], []
@@ -260,7 +311,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
         severity=data["severity"], confidence=data["confidence"],
         pattern=data["pattern"], fix=data.get("fix"), reason=data.get("reason"),
         priority=data.get("priority", 0), stage=data.get("stage", "flag-day"),
-        inside=tuple(inside), when=tuple(when),
+        mode=data.get("mode", "any"), inside=tuple(inside), when=tuple(when),
         match_cases=tuple(match_cases), no_match_cases=tuple(no_match_cases),
         compiled=(query, tuple(inside_queries)),
     )
@@ -308,10 +359,19 @@ def load_rule_book(sites_dir: str | os.PathLike = DEFAULT_RULES_DIR,
     return RuleBook(load_rules(sites_dir), load_areas(scope_file, rules_root))
 
 
+def sites_folder(directory: str | os.PathLike | None) -> str | None:
+    """The site rules of a folder given as --rules: the folder itself, or its sites/
+    when it is a whole rules folder (like a pack's rules/)."""
+    if directory is None:
+        return None
+    sites = os.path.join(str(directory), "sites")
+    return sites if os.path.isdir(sites) else str(directory)
+
+
 def migration_rule_book(migration: Migration, sites_dir: str | os.PathLike | None = None,
                         profile: str | None = None) -> RuleBook:
     """A pack's rule book: its site rules (or those of sites_dir) and its profile's areas."""
-    return load_rule_book(sites_dir or migration.sites_dir, migration.profile(profile),
+    return load_rule_book(sites_folder(sites_dir) or migration.sites_dir, migration.profile(profile),
                           migration.rules_dir)
 
 

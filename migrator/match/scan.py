@@ -8,10 +8,14 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from ..errors import MigratorError
-from ..parse import candidate_paths, read_source
+from ..parse import candidate_paths, is_c_path, parse_c, read_source
+from ..profile import KERNEL, Profile
 from ..target import type_names
 from .engine import UNDECIDED, FileMatches, Finding, match_file
+from .uses import find_occurrences
+from .regions import RegionResult, RegionRule, match_regions, owner_of
 from .rules import Rule, RuleBook, load_areas
+from .uses import UNREAD_KINDS
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,7 @@ class FileScan:
     findings: tuple[Finding, ...] = ()
     result: FileMatches | None = None
     error: str | None = None
+    regions: tuple[RegionResult, ...] = ()  # the results of the region rules of this file
 
     @property
     def sites(self) -> int:
@@ -32,6 +37,7 @@ class FileScan:
 class TreeScan:
     root: str
     files: tuple[FileScan, ...]
+    profile: Profile = KERNEL
 
     @property
     def findings(self) -> list[Finding]:
@@ -41,6 +47,11 @@ class TreeScan:
     def skipped(self) -> list[FileScan]:
         return [fs for fs in self.files if fs.error is not None]
 
+    @property
+    def unread(self) -> list[Finding]:
+        """Sites the parser could not read: listed, and a failure a script must see."""
+        return [f for f in self.findings if f.occurrence.kind in UNREAD_KINDS]
+
     def kind_counts(self) -> Counter:
         return Counter(f.occurrence.kind for f in self.findings)
 
@@ -49,16 +60,33 @@ class TreeScan:
         return Counter(f.severity for f in self.findings if f.occurrence.is_site)
 
 
-def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, str]) -> FileScan:
+def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, str],
+              profile: Profile = KERNEL, regions: Sequence[RegionRule] = ()) -> FileScan:
+    """One file's findings; the sites inside a region a region rule replaces are that rule's."""
     try:
         src = read_source(root, path)
     except MigratorError as e:
         return FileScan(path, error=str(e).split(": ", 1)[-1])
     try:
-        result = match_file(src, rules, names)
+        tree = parse_c(src.data) if regions and is_c_path(path) else None
+        result = match_file(src, rules, names, tree, out_of_tree=profile.out_of_tree)
+        region_results = tuple(match_regions(r, src, tree, names) for r in regions)
     except MigratorError as e:
-        return FileScan(path, error=str(e))
-    return FileScan(path, result.findings, result)
+        # Skipped, but its sites still count: as left, with the reason.
+        found = tuple(Finding(o, None, UNDECIDED if o.is_site else None, f"file skipped: {e}")
+                      for o in find_occurrences(src))
+        return FileScan(path, found, error=str(e))
+    return FileScan(path, owned_findings(result.findings, region_results), result, regions=region_results)
+
+
+def owned_findings(findings: Sequence[Finding], results: Sequence[RegionResult]) -> tuple[Finding, ...]:
+    """The findings, with the occurrences inside a replaced region decided by its rule."""
+    out = []
+    for f in findings:
+        o = f.occurrence
+        rule = owner_of(results, o.name_start) if o.kind != "guarded" else None
+        out.append(f if rule is None else Finding(o, rule.id, "rewrite", rule.summary))
+    return tuple(out)
 
 
 def as_book(rules: Sequence[Rule] | RuleBook, areas=None) -> RuleBook:
@@ -73,19 +101,25 @@ def scan_tree(
     rules: Sequence[Rule] | RuleBook,
     names: Mapping[str, str] | None = None,
     jobs: int | None = None,
+    profile: Profile = KERNEL,
+    regions: Sequence[RegionRule] = (),
 ) -> TreeScan:
-    """Scan every candidate file below root (a directory), each with its area's rules."""
+    """Scan every candidate file below root (a directory), each with its area's rules
+    and the region rules written for it."""
     names = names or type_names()
     book = as_book(rules)
+    if profile.out_of_tree:
+        regions = ()  # they are written for the kernel's own files
     files = []
     for path, unreadable in candidate_paths(root, jobs):
         if unreadable is not None:
-            files.append(FileScan(path, error=f"cannot read: {unreadable}"))
+            files.append(FileScan(path, error=unreadable))
             continue
-        fs = scan_file(root, path, book.for_path(path), names)
+        fs = scan_file(root, path, book.for_path(path), names, profile,
+                       [r for r in regions if r.file == path])
         if fs.findings or fs.error:
             files.append(fs)
-    return TreeScan(os.path.abspath(root), tuple(files))
+    return TreeScan(os.path.abspath(root), tuple(files), profile)
 
 
-__all__ = ["FileScan", "TreeScan", "scan_file", "scan_tree", "UNDECIDED"]
+__all__ = ["FileScan", "TreeScan", "owned_findings", "scan_file", "scan_tree", "UNDECIDED"]

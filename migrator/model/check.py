@@ -118,7 +118,8 @@ def check_modules(source: str | Path | None, arch: str, *,
         raise MigratorError(f"{path}: neither a .deb nor a directory of modules")
     if config is None:
         if not found.config_text:
-            raise MigratorError(f"{path}: no kernel config found; pass one")
+            raise MigratorError(f"{path}: no kernel config found (config-*, .config or "
+                                "boot/config-*); pass --config FILE")
         config = parse_config(found.config_text, arch)
     results = check_images(found.images, config, table)
     return summarize(arch, found.source, config, table, results, found.unreadable,

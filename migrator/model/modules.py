@@ -318,7 +318,11 @@ def read_package(path: Path, use_cache: bool = True) -> PackageModules:
 
 
 def read_directory(path: Path) -> PackageModules:
-    """All module files under a directory, and a ``config-*`` or ``.config`` in it if any."""
+    """All module files under a directory, and its kernel config if any.
+
+    The config is a ``config-*`` or ``.config`` in it, or ``boot/config-*``
+    as in a package unpacked with ``dpkg -x``.
+    """
     path = Path(path)
     if not path.is_dir():
         raise MigratorError(f"{path}: not a directory")
@@ -326,7 +330,16 @@ def read_directory(path: Path) -> PackageModules:
     unreadable: list[tuple[str, str]] = []
     for file in sorted(path.rglob("*")):
         if file.is_file() and file.name.endswith(MODULE_SUFFIXES):
-            _read(str(file.relative_to(path)), file.read_bytes(), images, unreadable)
-    configs = sorted(path.glob("config-*")) + sorted(path.glob(".config"))
-    config = configs[0].read_text(errors="replace") if configs else ""
+            name = str(file.relative_to(path))
+            try:
+                data = file.read_bytes()
+            except OSError as e:
+                unreadable.append((name, f"cannot read: {e.strerror}"))
+                continue
+            _read(name, data, images, unreadable)
+    configs = sorted(path.glob("config-*")) + sorted(path.glob(".config")) + sorted(path.glob("boot/config-*"))
+    try:
+        config = configs[0].read_text(errors="replace") if configs else ""
+    except OSError as e:
+        raise MigratorError(f"{configs[0]}: cannot read: {e.strerror}") from None
     return PackageModules(str(path), config, tuple(images), tuple(unreadable), False)

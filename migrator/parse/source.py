@@ -7,7 +7,9 @@ slices that rules look at are ever decoded.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -42,11 +44,40 @@ class SourceFile:
         return line, col
 
 
+def printable(text: str) -> str:
+    """Text that can always be printed or stored as UTF-8: the undecodable bytes of a
+    file name (held as surrogates, as os.listdir gives them) become \\xNN."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def file_type(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "an unusual file"
+
+
+def read_regular(path: str, follow_links: bool = True) -> bytes:
+    """The bytes of a regular file, opened without blocking on a FIFO (or following a link)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, f"{file_type(st.st_mode)}, not a regular file", path)
+        chunks = [os.read(fd, st.st_size + 1)]  # one read for a file that does not grow
+        while chunks[-1]:
+            chunks.append(os.read(fd, 1 << 20))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_source(root: str, path: str) -> SourceFile:
     """Read root/path; an unreadable file is a MigratorError naming it."""
     try:
-        with open(os.path.join(root, path), "rb") as f:
-            return SourceFile(path, f.read())
+        return SourceFile(path, read_regular(os.path.join(root, path)))
     except OSError as e:
         raise MigratorError(f"{path}: cannot read: {e.strerror}") from None
 

@@ -2,7 +2,7 @@
 
 Nothing is written here.  A plan holds, per file, the old and new bytes,
 the matches that were rewritten, the sites that were reported or left
-undecided, and the recipes' results; files that cannot be rewritten safely
+undecided, and the region rules' results; files that cannot be rewritten safely
 (their rewrite would add parse errors) are skipped with the reason.
 """
 
@@ -16,12 +16,15 @@ from ..errors import MigratorError
 from ..match import Rule, match_file
 from ..match.engine import Finding, Match
 from ..match.rules import Area, RuleBook, migration_rule_book
-from ..match.scan import FileScan, TreeScan, as_book, scan_tree
+from ..match.regions import RegionResult, RegionRule, RegionStatus, load_region_rules, match_regions
+from ..match.scan import FileScan, TreeScan, as_book, owned_findings, scan_tree
 from ..migration import Migration
 from ..parse import is_c_path, parse_c, read_source
+from ..parse.views import is_stp_path
+from ..profile import KERNEL, Profile
 from ..target import API_HEADER, STATEMENT_MACROS, names_defined_in, type_names
-from .edits import apply_edits, apply_edits_with_spans, edits_for
-from .recipes import Recipe, RecipeResult, apply_recipe, load_recipes
+from .edits import Edit, apply_edits, apply_edits_with_spans, edits_for
+from .emit import Held, emit_guarded
 from .reflow import reflow
 
 
@@ -32,7 +35,8 @@ class FileChange:
     old: bytes
     new: bytes
     rewritten: tuple[Match, ...]  # the rule matches whose edits were applied
-    recipes: tuple[str, ...]  # ids of the recipes applied to the file
+    recipes: tuple[str, ...]  # ids of the region rules applied to the file
+    guarded: int = 0  # units emitted behind a dual-kernel guard (out-of-tree)
 
 
 def staged_bytes(change: FileChange, rules: Sequence[Rule] | RuleBook, stage: str = "prepare") -> bytes:
@@ -61,9 +65,11 @@ class RewritePlan:
     names: Mapping[str, str]
     changes: tuple[FileChange, ...]
     scan: TreeScan
-    recipes: tuple[RecipeResult, ...]
+    recipes: tuple[RegionResult, ...]  # every region rule's result on its file
     skipped: tuple[Skipped, ...]
     book: RuleBook = RuleBook(())
+    held: tuple[Held, ...] = ()  # out-of-tree: tied uses left together, with the reason
+    profile: Profile = KERNEL
 
     @property
     def scope(self) -> tuple[Area, ...]:
@@ -72,6 +78,9 @@ class RewritePlan:
     def left_reason(self, finding: Finding) -> str:
         """Why a site that was not rewritten stays."""
         path = finding.occurrence.path
+        for h in self.held:
+            if any(f.occurrence == finding.occurrence for f in h.findings):
+                return h.reason
         area = self.book.area_of(path)
         if area is not None and area.rules is None:
             return area.why
@@ -85,7 +94,7 @@ class RewritePlan:
     def left(self) -> list[Finding]:
         """Sites not rewritten: reported by a rule, undecided, or in a skipped file."""
         done = {(c.path, m.start) for c in self.changes for m in c.rewritten}
-        owned = {(r.recipe.file, s, e) for r in self.recipes for s, e in r.owned}
+        owned = {(r.rule.file, s, e) for r in self.recipes for s, e in r.owned}
         left = []
         for f in self.scan.findings:
             o = f.occurrence
@@ -98,16 +107,8 @@ class RewritePlan:
         return left
 
     def findings(self) -> list[Finding]:
-        """The scan's findings, with sites in a region a recipe replaces decided by it."""
-        owned = [(r.recipe.file, s, e, r.recipe) for r in self.recipes for s, e in r.owned]
-        out = []
-        for f in self.scan.findings:
-            o = f.occurrence
-            recipe = next((rc for p, s, e, rc in owned if p == o.path and s <= o.name_start < e), None)
-            if recipe is not None and o.kind != "guarded":
-                f = Finding(o, recipe.id, "rewrite", recipe.summary)
-            out.append(f)
-        return out
+        """The scan's findings: sites in a region a region rule replaces are decided by it."""
+        return self.scan.findings
 
     @property
     def sites_rewritten(self) -> int:
@@ -190,28 +191,52 @@ def _left_expressions(tree, findings) -> list[tuple[int, int]]:
     return spans
 
 
+def _guarded_edits(src, matches, findings, book: RuleBook, profile: Profile):
+    """Out-of-tree edits: each decided unit behind the guard; or why the file is skipped."""
+    stages = {r.id: r.stage for r in book.all_rules()}
+    emitted = emit_guarded(src, matches, findings, profile.guard, stages, profile.guard_needs_version_h)
+    if is_c_path(src.path) and emitted.rewritten:
+        # The new branches must read as well as the old code did.
+        inplace = apply_edits(src.data, edits_for(src.data, emitted.rewritten))
+        before, after = _error_count(src.data), _error_count(inplace)
+        if after > before:
+            return emitted, f"the new code would add parse errors ({before} -> {after}); left as it is"
+    return emitted, None
+
+
 def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
-               recipes: Sequence[Recipe], names: Mapping[str, str]):
-    """One file's change (or None), why it is skipped (or None), and its recipes' results."""
+               regions: Sequence[RegionRule], names: Mapping[str, str], profile: Profile = KERNEL):
+    """One file's change (or None), why it is skipped (or None), its region rules' results,
+    and the tied uses held together (out-of-tree)."""
     src = read_source(root, path)
+    if profile.out_of_tree:
+        if fs is None or fs.result is None:
+            return None, None, [], ()
+        emitted, skip = _guarded_edits(src, fs.result.matches, fs.findings, book, profile)
+        if skip is not None or not emitted.edits:
+            return None, skip, [], emitted.held
+        new = apply_edits(src.data, list(emitted.edits))
+        if is_c_path(path) or is_stp_path(path):
+            new = reflow(src.data, new)
+        change = FileChange(path, src.data, new, emitted.rewritten, (), emitted.guarded)
+        return change, None, [], emitted.held
     is_c = is_c_path(path)
     tree = parse_c(src.data) if is_c else None
     if fs is not None and fs.result is not None:
-        matches, findings = fs.result.matches, fs.findings
-    elif is_c:  # a file only a recipe asked for
-        result = match_file(src, book.for_path(path), names, tree)
-        matches, findings = result.matches, result.findings
-    else:
-        matches, findings = (), ()
+        # The scan matched the regions already: its findings know their owners.
+        matches, findings, results = fs.result.matches, fs.findings, list(fs.regions)
+    else:  # a file only a region rule asked for
+        results = [match_regions(rule, src, tree, names) for rule in regions]
+        result = match_file(src, book.for_path(path), names, tree) if is_c else None
+        matches = result.matches if result is not None else ()
+        findings = owned_findings(result.findings, results) if result is not None else ()
 
-    # Recipes first: the regions they own are theirs alone.
-    results = [apply_recipe(recipe, src, tree, names) for recipe in recipes]
-    refused = [r for r in results if r.status == "refused"]
+    refused = [r for r in results if r.status is RegionStatus.REFUSED]
     if refused:
-        # A recipe's file is all or nothing: a half-migrated header is worse than none.
-        return None, "; ".join(f"recipe {r.recipe.id} refused: {r.reason}" for r in refused), results
-    applied = [r for r in results if r.status == "applied"]
-    edits = [e for r in applied for e in r.edits]
+        # A region rule's file is all or nothing: a half-migrated header is worse than none.
+        return None, "; ".join(f"recipe {r.rule.id} refused: {r.reason}" for r in refused), results, ()
+    applied = [r for r in results if r.status is RegionStatus.APPLIED]
+    edits = [Edit(x.start, x.end, x.text, r.rule.id) for r in applied for x in r.replacements]
     owned = [span for r in applied for span in r.owned]
 
     tainted = _left_expressions(tree, findings) if is_c else []
@@ -220,61 +245,70 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
                  and not any(s <= m.start and m.end <= e for s, e in tainted)]
     edits += edits_for(src.data, rewritten)
     if not edits:
-        return None, None, results
+        return None, None, results, ()
     try:
         new, spans = apply_edits_with_spans(src.data, edits)
     except MigratorError as e:
-        return None, str(e), results
+        return None, str(e), results, ()
 
     if is_c:
-        recipe_ids = {r.recipe.id for r in applied}
+        region_ids = {r.rule.id for r in applied}
         # Judged on the whole replacement: narrowing may cut into a macro's name.
         macro_matches = [(m.start, m.end) for m in rewritten
-                         if any(_uses_statement_macro(t.encode()) for _, _, t in m.replacements)]
+                         if any(_uses_statement_macro(t.encode("utf-8", "surrogateescape")) for _, _, t in m.replacements)]
         exempt = [span for span, e in zip(spans, edits)
-                  if e.rule_id in recipe_ids or any(s <= e.start < end for s, end in macro_matches)]
+                  if e.rule_id in region_ids or any(s <= e.start < end for s, end in macro_matches)]
         before, after = _error_count(src.data, owned), _error_count(new, exempt)
         if after > before:
-            return None, f"the rewrite would add parse errors ({before} -> {after}); left as it is", results
+            return None, f"the rewrite would add parse errors ({before} -> {after}); left as it is", results, ()
         wrapped = reflow(src.data, new)
         if wrapped != new and _error_count(wrapped) == _error_count(new):
             new = wrapped
-    change = FileChange(path, src.data, new, tuple(rewritten), tuple(r.recipe.id for r in applied))
-    return change, None, results
+    change = FileChange(path, src.data, new, tuple(rewritten), tuple(r.rule.id for r in applied))
+    return change, None, results, ()
 
 
 def load_pack(migration: Migration, sites_dir: str | os.PathLike | None = None,
-              ) -> tuple[RuleBook, tuple[Recipe, ...]]:
+              ) -> tuple[RuleBook, tuple[RegionRule, ...]]:
     """What plan_rewrite needs of a pack: its rule book (with the site rules of
-    sites_dir instead of its own, if given) and its regions."""
-    return migration_rule_book(migration, sites_dir), load_recipes(migration.regions_dir)
+    sites_dir instead of its own, if given) and its region rules."""
+    return migration_rule_book(migration, sites_dir), load_region_rules(migration.regions_dir)
 
 
 def plan_rewrite(
     root: str,
     rules: Sequence[Rule] | RuleBook,
-    recipes: Sequence[Recipe] = (),
+    regions: Sequence[RegionRule] = (),
     style: str = "short",
     jobs: int | None = None,
     scope: Sequence[Area] | None = None,
+    profile: Profile = KERNEL,
 ) -> RewritePlan:
-    """Plan the rewrite; `scope` (the areas) defaults to the default pack's profile."""
+    """Plan the rewrite; `scope` (the areas) defaults to the default pack's profile.
+
+    Out of the tree (`profile`), the region rules for the kernel's own files do not
+    apply, and each rewrite is emitted behind the profile's guard.
+    """
     names = target_names(root, style)
     book = as_book(rules, scope)
-    scan = scan_tree(root, book, names, jobs)
+    if profile.out_of_tree:
+        regions = ()  # they are written for the kernel's own files
+    scan = scan_tree(root, book, names, jobs, profile, regions)
     scanned = {fs.path: fs for fs in scan.files}
     paths = {fs.path for fs in scan.files if fs.result is not None and fs.result.matches}
-    paths |= {r.file for r in recipes if os.path.isfile(os.path.join(root, r.file))}
+    paths |= {r.file for r in regions if os.path.isfile(os.path.join(root, r.file))}
 
-    changes, results = [], []
+    changes, results, held = [], [], []
     skipped = [Skipped(fs.path, fs.error) for fs in scan.skipped]
     for path in sorted(paths):
-        file_recipes = [r for r in recipes if r.file == path]
-        change, skip, file_results = _plan_file(root, path, scanned.get(path), book, file_recipes, names)
+        file_regions = [r for r in regions if r.file == path]
+        change, skip, file_results, file_held = _plan_file(root, path, scanned.get(path), book, file_regions,
+                                                           names, profile)
         results += file_results
+        held += file_held
         if change is not None:
             changes.append(change)
         if skip is not None:
             skipped.append(Skipped(path, skip))
     return RewritePlan(os.path.abspath(root), names, tuple(changes), scan, tuple(results),
-                       tuple(skipped), book)
+                       tuple(skipped), book, tuple(held), profile)

@@ -91,7 +91,7 @@ def group_of(path: str) -> str:
 def _site_stages(plan: RewritePlan, change: FileChange, stages: dict[str, str]) -> Counter:
     """Per (stage, rule id or recipe id): how many of the file's sites it rewrites."""
     left = {(f.occurrence.path, f.occurrence.name_start) for f in plan.left()}
-    owned = [(s, e, r.recipe.id) for r in plan.recipes if r.recipe.file == change.path
+    owned = [(s, e, r.rule.id) for r in plan.recipes if r.rule.file == change.path
              and r.status == "applied" for s, e in r.owned]
     counts: Counter = Counter()
     for f in plan.scan.findings:

@@ -1,0 +1,104 @@
+"""Nothing is skipped silently (issue 12, defects 4 and 5): each is listed, counted, exit 1."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from migrator.match import load_rules
+from migrator.match.scan import scan_tree
+
+from conftest import REPO
+
+USE = b"void f(struct module *mod)\n{\n\tvoid *p = mod->core_layout.base;\n}\n"
+
+
+def migrator(*args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "migrator", *map(str, args)], capture_output=True,
+                          text=True, cwd=REPO, timeout=timeout)
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "t"
+    (root / "kernel" / "module").mkdir(parents=True)
+    (root / "arch").mkdir()
+    (root / "arch" / "a.c").write_bytes(USE)
+    return root
+
+
+def test_a_fifo_named_like_a_source_does_not_hang(tree):
+    os.mkfifo(tree / "arch" / "foo.c")
+    for command in ("scan", "rewrite"):
+        run = migrator(command, tree, timeout=30)  # hung forever before
+        assert run.returncode == 1, run.stdout + run.stderr
+        assert "arch/foo.c" in run.stdout and "a FIFO, not a regular file" in run.stdout
+
+
+def test_an_unreadable_directory_is_listed(tree, monkeypatch):
+    """chmod 000 does not stop root, so the directory's listing fails here by hand."""
+    (tree / "kernel" / "module" / "main.c").write_bytes(USE)
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if str(path).endswith(os.path.join("kernel", "module")):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    scan = scan_tree(str(tree), load_rules(), jobs=1)
+    assert [(fs.path, fs.error) for fs in scan.skipped] == [
+        ("kernel/module", "cannot read directory: Permission denied")]
+
+
+def test_an_unreadable_directory_fails_the_scan(tree):
+    if os.geteuid() == 0:
+        pytest.skip("root reads a chmod 000 directory")
+    (tree / "kernel" / "module" / "main.c").write_bytes(USE)
+    os.chmod(tree / "kernel" / "module", 0)
+    try:
+        run = migrator("scan", tree)
+    finally:
+        os.chmod(tree / "kernel" / "module", 0o755)
+    assert run.returncode == 1 and "kernel/module: skipped: cannot read directory" in run.stdout
+
+
+def test_a_directory_link_out_of_the_tree_is_listed(tree, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "b.c").write_bytes(USE)
+    (tree / "drivers").symlink_to(elsewhere)
+    run = migrator("scan", tree)
+    assert run.returncode == 1, run.stdout
+    assert "drivers: skipped: a link to a directory outside the tree: not followed" in run.stdout
+
+
+def test_a_directory_link_inside_the_tree_is_no_skip(tree):
+    (tree / "arch2").symlink_to("arch")
+    run = migrator("scan", tree)
+    assert run.returncode == 0, run.stdout
+    assert run.stdout.count("a.c:3:17:") == 1 and "arch2" not in run.stdout  # once, where it is
+
+
+@pytest.mark.parametrize("code, kind", [
+    (b"void f(struct module *mod)\n{\n\tp = mod->core_\\\nlayout.base;\n}\n", "split by a backslash-newline"),
+    (b"#define TEXT_OF(m) ((m)->core_layout.base)\n", "could not read"),
+    (b"void f(struct module *mod)\n{\n\tmod->\n#if A\ncore_layout.base = 0;\n#endif\n}\n", "could not read"),
+])
+def test_uses_the_parser_cannot_see_are_sites_left_with_the_reason(tree, code, kind):
+    (tree / "arch" / "a.c").write_bytes(code)
+    run = migrator("scan", tree)
+    assert run.returncode == 1, run.stdout
+    assert "1 site in 1 file" in run.stdout and "undecided (1 of them where the parser could not read)" in run.stdout
+    rewrite = migrator("rewrite", "--dry-run", tree)
+    assert rewrite.returncode == 1
+    assert "arch/a.c" in rewrite.stderr and kind in rewrite.stderr
+    assert (tree / "arch" / "a.c").read_bytes() == code
+
+
+def test_names_in_strings_and_other_identifiers_are_no_uses(tree):
+    (tree / "arch" / "a.c").write_bytes(
+        b'static const char *s = "core_layout";\nint init_layout;\n#include "data_layout.h"\n')
+    run = migrator("scan", tree)
+    assert run.returncode == 0 and "0 sites in 0 files" in run.stdout, run.stdout
