@@ -131,7 +131,9 @@ def c_text(path: str, data: bytes) -> bytes:
 
 
 def _project_paths(root: str) -> list[str]:
-    return [p for p in source_paths(root) if is_c_path(p) or is_stp_path(p)]
+    # Files that cannot be read are the scan's and the rewrite's to report.
+    files, _unread = source_paths(root)
+    return [p for p in files if is_c_path(p) or is_stp_path(p)]
 
 
 def _in_condition(node: Node) -> bool:
