@@ -10,8 +10,8 @@ both kernels under qemu: one boot per kernel loads all the modules.
 
 from __future__ import annotations
 
-import os
 import difflib
+import os
 import re
 import shutil
 import subprocess
@@ -251,7 +251,8 @@ def test_rewritten_corpus_runs_on_both_kernels(kernel_headers: dict[str, Path], 
         output = (rewrite.stdout + rewrite.stderr).strip()
         if rewrite.returncode != 0:
             problems.append(f"{scenario.name}: migrator rewrite exit {rewrite.returncode}: {output}")
-        if "out-of-tree" not in output.splitlines()[0] if output else True:
+        first_line = next(iter(rewrite.stdout.splitlines()), "")
+        if "out-of-tree" not in first_line:
             problems.append(f"{scenario.name}: the first line does not name the out-of-tree mode: {output[:200]}")
         if not second_runs[scenario.name]:
             problems.append(f"{scenario.name}: a second migrator rewrite changed the code again")

@@ -35,16 +35,46 @@ def _print_source(result, verbose: bool) -> None:
     if verbose:
         for n in result.notes:
             click.echo(str(n))
+    click.echo(f"{count(len(result.files), 'file')} checked against {result.original}")
+    _print_meaning(result, verbose)
+    click.echo(f"  {count(len(result.violations), 'violation')}")
+
+
+def _print_meaning(result, verbose: bool) -> None:
     real = [(label, n) for label, n in result.probe_sets if not label.startswith("synthetic")]
     synthetic = sum(n for label, n in result.probe_sets if label.startswith("synthetic"))
     modules = ", ".join(f"{label} {n}" for label, n in real) or "no real modules"
-    click.echo(f"{count(len(result.files), 'file')} checked against {result.original}")
     click.echo(f"  plans: {count(result.reservations, 'reservation')}; {result.addresses} "
                f"addresses computed from a base and an arch offset")
     click.echo(f"  meaning: {count(result.pairs, 'rewritten expression')}: {result.judged} judged "
                f"on {result.probes} addresses ({modules}; {synthetic} synthetic modules), "
                f"{result.by_plans} left to the plans, {len(result.notes)} not judged"
                f"{'' if verbose or not result.notes else ' (-v lists them)'}")
+
+
+def _print_out_of_tree(result, verbose: bool) -> None:
+    click.echo(f"mode: out-of-tree, against {count(len(result.sides), 'kernel')}")
+    for v in result.violations:
+        click.echo(str(v))
+    if verbose:
+        for side in result.sides:
+            for n in side.notes:
+                click.echo(str(n))
+        for n in result.meaning.notes if result.meaning else ():
+            click.echo(str(n))
+    click.echo(f"{count(len(result.files), 'file')} checked against {result.original}")
+    for side in result.sides:
+        k = side.kernel
+        click.echo(f"  kernel {k.label}: struct {k.layout_struct}; "
+                   f"{count(len(side.violations), 'name')} it lacks on lines it compiles, "
+                   f"{len(side.notes)} under conditions it cannot evaluate"
+                   f"{'' if verbose or not side.notes else ' (-v lists them)'}")
+    if result.meaning is None:
+        click.echo("  meaning: not judged: it needs a kernel before v6.4 and one after it")
+    else:
+        old, new = result.meaning_kernels
+        click.echo(f"  the original as {old.release} compiles it, the code as {new.release} does:")
+        _print_meaning(result.meaning, verbose)
     click.echo(f"  {count(len(result.violations), 'violation')}")
 
 
@@ -177,7 +207,8 @@ def _cached(arch: str):
               help="Check real modules against the model: the cached (or fetched) Debian "
                    "packages, or one .deb or directory of .ko files.")
 @click.option("--arch", "arches", multiple=True, type=click.Choice(sorted(KERNEL_ARCH)),
-              help="Debian architecture(s) for --modules and the probes (default: all five).")
+              help="Debian architecture(s) for --modules and the probes (default: all five; with "
+                   "--kernel, the kernels' own).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="The kernel config the modules of --modules DEB|DIR were built with "
                    "(default: the config-* or boot/config-* found in it).")
@@ -185,6 +216,9 @@ def _cached(arch: str):
               show_default=True,
               help="Modules the source check judges expressions on: the cached packages plus "
                    "synthetic ones, or synthetic ones only.")
+@click.option("--kernel", "kernels", multiple=True, type=click.Path(),
+              help="Out-of-tree code: a kernel's headers or build directory (KDIR of make -C "
+                   "KDIR M=...) to check it against; give one before v6.4 and one after.")
 @click.option("--against-loader", is_flag=True,
               help="Boot Debian's real 6.1 and 6.12 cloud-amd64 kernels in qemu, load their own "
                    "modules and compare every section's address with the model's layout.")
@@ -197,7 +231,8 @@ def _cached(arch: str):
 @click.option("-v", "--verbose", is_flag=True, help="Also list what was not judged.")
 @migration_option
 def check(path: str | None, original: str | None, modules: str | None, arches: tuple[str, ...],
-          config_file: str | None, probes: str, against_loader: bool, count: int,
+          config_file: str | None, probes: str, kernels: tuple[str, ...],
+          against_loader: bool, count: int,
           loader_source: str | None, verbose: bool, migration_name: str) -> None:
     """Check a rewritten tree against its original, and real modules against the model.
 
@@ -206,6 +241,12 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
     lacking the permissions their use needs, and address tests or addresses
     that classify real modules' sections differently from the original.
     Each violation is FILE:LINE:COL: INVARIANT: MESSAGE.
+
+    With --kernel (out-of-tree code): on the lines each kernel compiles
+    (its #if branches evaluated for its version, config and module.h), the
+    names of the module API that kernel lacks; then the original as the old
+    kernel compiles it and the code as the new one does, judged by meaning
+    as above with each kernel's module.h.
 
     With --modules: every .ko of Debian's kernel packages is laid out as 6.1
     and v6.4 do and checked against the model's invariants; per-architecture
@@ -220,12 +261,16 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
 
     Exit 0 when nothing is violated, 1 when something is, 2 on bad input.
     """
+    from ..model.kernel import read_kernel
+    from ..model.out_of_tree import check_out_of_tree
     from ..model.source import check_tree
 
     open_migration(migration_name)  # the model moves into the pack's plug-in in phase 2
 
     if path is None and modules is None and not against_loader:
         fail("nothing to check: give a PATH, --modules or --against-loader")
+    if kernels and path is None:
+        fail("--kernel checks out-of-tree code: give its PATH")
     bad = 0
     temp = None
     try:
@@ -238,12 +283,19 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
                 original_dir = temp
             else:
                 original_dir = original
-            result = check_tree(path, original_dir, lambda: _probe_sets(probes, arches),
-                                table=_reference_table(),
-                                paths=paths)
+            if kernels:
+                found = tuple(read_kernel(k) for k in kernels)
+                own = arches or _debian_arches(found)
+                result = check_out_of_tree(path, original_dir, found,
+                                           lambda: _probe_sets(probes, own),
+                                           table=_reference_table())
+            else:
+                result = check_tree(path, original_dir, lambda: _probe_sets(probes, arches),
+                                    table=_reference_table(),
+                                    paths=paths)
             if temp is not None:
                 result = _relabel(result, "HEAD")
-            _print_source(result, verbose)
+            (_print_out_of_tree if kernels else _print_source)(result, verbose)
             bad += len(result.violations)
         if modules is not None:
             bad += _check_modules(modules, arches, verbose, config_file)
@@ -255,6 +307,15 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
     sys.exit(EXIT_FAILED if bad else 0)
+
+
+def _debian_arches(kernels) -> tuple[str, ...]:
+    """The Debian architectures of the kernels' own (their modules judge the code)."""
+    from ..model import modules as debian
+    from ..model.kconfig import KERNEL_ARCH
+
+    wanted = {k.arch for k in kernels}
+    return tuple(a for a in sorted(debian.FLAVOURS) if KERNEL_ARCH.get(a) in wanted)
 
 
 def _relabel(result, original: str):

@@ -76,7 +76,7 @@ def _series_options(fn):
 def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
                   rules_dir: str | None, names: str, split: str, signoff: str | None,
                   date: str | None, prefixes: str, verdict: str | None, no_checkpatch: bool,
-                  apply: bool) -> None:
+                  apply: bool, mode: str | None, guard: str) -> None:
     from ..rewrite.plan import load_pack, plan_rewrite
     from ..series.make import SeriesOptions, apply_series, make_series, open_for_series, write_series
 
@@ -88,20 +88,26 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
                     verdict_text = f.read()
             except OSError as e:
                 raise MigratorError(f"{verdict}: cannot read: {e.strerror}") from None
+        # Out-of-tree code gets one patch in its project's subject style.
+        profile, mode_line = resolve_profile(path, mode, guard)
         options = SeriesOptions(split=split, signoff=signoff, date=date, prefixes=prefixes,
-                                verdict=verdict_text, checkpatch=not no_checkpatch, apply=apply)
+                                verdict=verdict_text, checkpatch=not no_checkpatch, apply=apply,
+                                mode=profile.mode.value)
         tree_repo, ident = open_for_series(path, options, series_dir, force)
         # The same plan as an in-place rewrite, so the series ends where it would.
         rules, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, rules, recipes, names)
+        plan = plan_rewrite(path, rules, recipes, names, profile=profile)
         series = make_series(tree_repo, ident, plan, rules, recipes, options)
         written = write_series(series, series_dir, force)
         if apply:
             apply_series(tree_repo, series)
     except MigratorError as e:
         fail(str(e))
+    if mode_line:
+        click.echo(mode_line)
     n = len(series.patches)
-    click.echo(f"{n} {'patch' if n == 1 else 'patches'} and a cover letter on {series.base[:12]} in {series_dir}:")
+    cover = " and a cover letter" if len(series.files) > n else ""
+    click.echo(f"{n} {'patch' if n == 1 else 'patches'}{cover} on {series.base[:12]} in {series_dir}:")
     for f, path_written in zip(series.files, written):
         check = f"  [checkpatch: {f.checkpatch.summary()}]" if f.checkpatch is not None else ""
         click.echo(f"  {path_written.name}{check}")
@@ -158,7 +164,7 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
         if dry_run:
             fail("--dry-run and --series exclude each other")
         _write_series(path, series_dir, force, migration, rules_dir, names, split, signoff, date,
-                      prefixes, verdict, no_checkpatch, apply)
+                      prefixes, verdict, no_checkpatch, apply, mode, guard)
         return
     ctx = click.get_current_context()
     given = [f"--{name.replace('_', '-')}" for name in ("split", "signoff", "date", "prefixes", "verdict",

@@ -408,6 +408,11 @@ class Compiler:
             return
         if t == "declaration":
             for d in node.children_by_field_name("declarator"):
+                if d.type == "identifier":
+                    # Declared here, given its value by an assignment below
+                    # (v6.4's within_module_mem_type()); reading it before is an error.
+                    env[_text(d, data)] = (f"v_{_text(d, data)}", INT)
+                    continue
                 if d.type != "init_declarator":
                     raise Unevaluable(f"declaration without a value: `{_text(d, data)}`")
                 name_node = d.child_by_field_name("declarator")
@@ -428,7 +433,9 @@ class Compiler:
                 left = expr[0].child_by_field_name("left")
                 if left.type == "identifier" and _text(left, data) in env:
                     py, kind = self._expr(expr[0].child_by_field_name("right"), data, env, None)
-                    lines.append(f"{pad}{env[_text(left, data)][0]} = {py}")
+                    name = _text(left, data)
+                    env[name] = (env[name][0], kind)
+                    lines.append(f"{pad}{env[name][0]} = {py}")
                     return
         raise Unevaluable(f"statement `{' '.join(_text(node, data).split())[:60]}`")
 

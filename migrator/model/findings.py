@@ -7,6 +7,8 @@ from dataclasses import dataclass
 # The invariants of the source check, by id.
 SOURCE_INVARIANTS = {
     "api-name": "every name the rewrite introduces exists in the tree's module.h",
+    "kernel-name": "every module API name on the lines a kernel compiles exists in that "
+                   "kernel's headers (out-of-tree code, --kernel)",
     "reservation-type": "an address from a type's base plus a reserved offset uses the type "
                         "the offset was reserved in",
     "reservation-unknown": "an address from a type's base plus an arch offset has a reservation "

@@ -56,7 +56,8 @@ class TreeCheck:
         return not self.violations
 
 
-def _read(root: str, path: str) -> bytes | None:
+def read_file(root: str, path: str) -> bytes | None:
+    """A file's bytes, None when it does not exist; MigratorError when it cannot be read."""
     try:
         with open(os.path.join(root, path), "rb") as f:
             return f.read()
@@ -87,7 +88,7 @@ def changed_files(root: str, original: str, paths=None) -> list[tuple[str, bytes
     for path in paths:
         if _same_file(os.path.join(root, path), os.path.join(original, path)):
             continue
-        old, new = _read(original, path), _read(root, path)
+        old, new = read_file(original, path), read_file(root, path)
         if old is None or new is None or old == new:
             continue
         out.append((path, old, new))
@@ -159,13 +160,13 @@ def check_tree(root: str, original: str, probe_sets,
             raise MigratorError(f"{where}: the {label} is not a directory")
     if os.path.realpath(root) == os.path.realpath(original):
         raise MigratorError(f"{root}: the tree and its original are the same directory")
-    header = _read(root, API_HEADER)
+    header = read_file(root, API_HEADER)
     if header is None:
-        raise MigratorError(f"{os.path.join(root, API_HEADER)}: no such file; the target API "
-                            f"is read from it")
+        raise MigratorError(f"{os.path.join(root, API_HEADER)}: no such file: not a kernel tree; "
+                            f"check out-of-tree code with --kernel KDIR for each side")
     read_api(header, API_HEADER)  # bad input fails before any module is read
     changes = _c_only(changed_files(root, original, paths))
     if callable(probe_sets):
         probe_sets = probe_sets()
-    return check_sources(changes, header, _read(original, API_HEADER), probe_sets, table,
+    return check_sources(changes, header, read_file(original, API_HEADER), probe_sets, table,
                          root, original)

@@ -33,7 +33,7 @@ from ..parse.source import printable
 from ..rewrite.plan import RewritePlan
 from . import text
 from .checkpatch import CheckpatchResult, run_checkpatch
-from .prefixes import SOURCES, Prefixer, load_table
+from .prefixes import SOURCES, Prefixer, history_prefix, load_table, project_lead
 from .repo import TreeRepo, commit_date, dirty_paths, git_date, identity, later, open_tree_repo
 from .split import FLAG_DAY, PREPARE, Patch, split_plan
 
@@ -51,6 +51,13 @@ class SeriesOptions:
     verdict: str | None = None  # what `migrator check` said, for the cover letter
     checkpatch: bool = True  # run the tree's checkpatch.pl and report it in the cover letter
     apply: bool = False  # advance the branch to the series afterwards
+    # "kernel": preparation patches and the flag day; "out-of-tree": one patch in the
+    # project's own subject style, no cover letter.
+    mode: str = "kernel"
+
+    @property
+    def out_of_tree(self) -> bool:
+        return self.mode == "out-of-tree"
 
 
 @dataclass(frozen=True)
@@ -196,8 +203,9 @@ _FORMAT_CONFIG = (
 
 
 def _format_patch(tr: TreeRepo, base: str, tip: str, out: str, ident: tuple[str, str], date: str,
-                  signature: str) -> list[str]:
-    args = [*_FORMAT_CONFIG, "format-patch", "--numbered", "--cover-letter", f"--base={base}",
+                  signature: str, cover: bool = True) -> list[str]:
+    args = [*_FORMAT_CONFIG, "format-patch", "--numbered" if cover else "--no-numbered",
+            "--cover-letter" if cover else "--no-cover-letter", f"--base={base}",
             "--no-thread", "--no-attach", "--no-add-header", "--no-to", "--no-cc", "--no-notes", "--subject-prefix=PATCH",
             f"--signature={signature}", "--abbrev=12", "--stat=72", "--summary", "-U3",
             "--inter-hunk-context=0", "--diff-algorithm=myers", "--src-prefix=a/", "--dst-prefix=b/",
@@ -377,7 +385,7 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
     """The series for plan, based on HEAD of tr; nothing is written outside git's object store."""
     book = getattr(plan, "book", None) or as_book(rules)
     check_clean(tr, plan)
-    patches = split_plan(plan, book, options.split)
+    patches = split_plan(plan, book, "atomic" if options.out_of_tree else options.split)
     if not patches:
         raise MigratorError(f"{tr.root}: nothing to rewrite; no series made")
     rule_by_id = {r.id: r for r in book.all_rules()}
@@ -391,6 +399,13 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
     prepared = [text.area_name(p) for p in patches if p.kind == PREPARE]
     for p in patches:
         explained = text.explain(p, rule_by_id, recipe_by_id)
+        if options.out_of_tree:
+            subject = text.out_of_tree_subject(_project_prefix(tr, p, options))
+            subjects.append(subject)
+            messages.append(text.out_of_tree_message(p, subject, explained, signoff=signoff,
+                                                     left=text.left_groups(plan),
+                                                     generator=generator))
+            continue
         if p.kind == PREPARE:
             prefix, source = prefixer.prefix(list(p.paths))
             sources.append((prefix, source))
@@ -409,18 +424,21 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
         commits = _make_commits(tr, patches, messages, ident, date)
         g.update_ref(ref, commits[-1])
         with tempfile.TemporaryDirectory(prefix="migrator-format-patch-") as out:
+            cover_letter = not options.out_of_tree
             names = _format_patch(tr, tr.head.hexsha, commits[-1], out, ident, date,
-                                  generator.rsplit(" rewrite", 1)[0])
-            if len(names) != len(patches) + 1 or names[0] != COVER_NAME:
+                                  generator.rsplit(" rewrite", 1)[0], cover_letter)
+            if len(names) != len(patches) + cover_letter or \
+                    cover_letter and names[0] != COVER_NAME:
                 raise MigratorError(f"git format-patch wrote {len(names)} files for {len(patches)} patches")
             files: list[PatchFile] = []
-            for name, patch, subject in zip(names[1:], patches, subjects):
+            for name, patch, subject in zip(names[cover_letter:], patches, subjects):
                 path = os.path.join(out, name)
                 result = run_checkpatch(tr.root, path) if options.checkpatch else None
                 files.append(PatchFile(name, Path(path).read_bytes(), subject, patch, result))
-            cover_subject, blurb = _cover_text(plan, tr, patches, files, rule_by_id, recipe_by_id,
-                                               options, default_targets())
-            cover = Path(out, COVER_NAME).read_bytes()
+            if cover_letter:
+                cover_subject, blurb = _cover_text(plan, tr, patches, files, rule_by_id,
+                                                   recipe_by_id, options, default_targets())
+                cover = Path(out, COVER_NAME).read_bytes()
     except git.GitCommandError as e:
         raise _git_error(e) from None
     finally:
@@ -428,6 +446,8 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
             g.update_ref("-d", ref)
         except git.GitCommandError:
             pass
+    if not cover_letter:
+        return Series(tr.head.hexsha, commits[-1], tuple(files), tuple(sources))
     for placeholder, value in ((b"*** SUBJECT HERE ***", printable(cover_subject).encode()),
                                (b"*** BLURB HERE ***\n", printable(blurb).encode())):
         if placeholder not in cover:
@@ -435,6 +455,14 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
         cover = cover.replace(placeholder, value, 1)
     cover_file = PatchFile(COVER_NAME, cover, cover_subject, None)
     return Series(tr.head.hexsha, commits[-1], (cover_file, *files), tuple(sources))
+
+
+def _project_prefix(tr: TreeRepo, patch: Patch, options: SeriesOptions) -> str | None:
+    """The prefix the project's own history gives the patch's files, if it has one."""
+    if options.prefixes != "history":
+        return None
+    return history_prefix(tr.repo, tr.head.hexsha, [tr.prefix + p for p in patch.paths], None,
+                          project_lead)
 
 
 def write_series(series: Series, out_dir: str | os.PathLike, force: bool = False) -> list[Path]:

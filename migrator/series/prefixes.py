@@ -85,7 +85,23 @@ def subject_lead(subject: str) -> str | None:
     return ": ".join(tokens) + ":" if tokens else None
 
 
-def history_prefix(repo: git.Repo, rev: str, paths: Sequence[str], arch: str | None) -> str | None:
+# Out-of-tree projects tag subjects with mail tags and bug numbers ("[PATCH] ",
+# "PR30123: "): neither names the code a patch changes.
+_TAG_RE = re.compile(r"^(?:\[[^\]]*\]\s*)+")
+_BUG_ID_RE = re.compile(r"^(?:PR\s*\d+|#\d+|[A-Z][A-Z0-9]*-\d+|bug\s*\d+)$", re.I)
+
+
+def project_lead(subject: str) -> str | None:
+    """A project's prefix of a subject ('runtime:'), without mail tags or bug numbers."""
+    lead = subject_lead(_TAG_RE.sub("", subject))
+    if lead is None:
+        return None
+    tokens = [t.strip() for t in lead.split(":") if t.strip() and not _BUG_ID_RE.match(t.strip())]
+    return ": ".join(tokens) + ":" if tokens else None
+
+
+def history_prefix(repo: git.Repo, rev: str, paths: Sequence[str], arch: str | None,
+                   lead_of=subject_lead) -> str | None:
     """The most common prefix of the recent commits to paths (the latest wins a tie).
 
     For an architecture's files only prefixes naming that architecture count
@@ -99,7 +115,7 @@ def history_prefix(repo: git.Repo, rev: str, paths: Sequence[str], arch: str | N
     counts: Counter[str] = Counter()
     first: dict[str, int] = {}
     for i, subject in enumerate(out.splitlines()):
-        lead = subject_lead(subject)
+        lead = lead_of(subject)
         if lead is None:
             continue
         if arch is not None and re.split(r"[/:]", lead, maxsplit=1)[0].lower() != arch.lower():

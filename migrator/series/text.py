@@ -23,6 +23,10 @@ from .split import FLAG_DAY, PREPARE, Patch
 TEMPLATES_DIR = load_migration(DEFAULT_MIGRATION).series_dir
 WIDTH = 72
 FLAG_DAY_SUBJECT = "module: replace module_layout with module_memory"
+# The subject of out-of-tree code's one patch, after the project's own prefix.
+OUT_OF_TREE_SUMMARY = "build on kernels with struct module_memory (v6.4)"
+_CONDITIONAL_RE = re.compile(rb"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif)[ \t]+(.*?)[ \t]*$", re.M)
+_VERSION_H_RE = re.compile(rb"^[ \t]*#[ \t]*include[ \t]*<linux/version\.h>", re.M)
 # Helpers that exist before and after the change; a preparation patch's
 # subject names the ones it starts to use.
 HELPERS = ("within_module_init", "within_module_core", "within_module")
@@ -179,6 +183,69 @@ def message(patch: Patch, subject_line: str, explained: Sequence[Explained], *,
     template = "prepare.txt.j2" if patch.kind == PREPARE else "flag-day.txt.j2"
     body = render(template, flag_day_subject=FLAG_DAY_SUBJECT, patch=patch, area=area_name(patch), explained=explained,
                   helpers=helpers_used(patch), atomic=atomic, prepared=list(prepared),
+                  left=list(left), generator=generator)
+    return f"{subject_line}\n\n{body}\nSigned-off-by: {signoff}\n"
+
+
+def out_of_tree_subject(prefix: str | None) -> str:
+    """The project's prefix and the summary, or the summary as a sentence without one."""
+    if prefix:
+        return f"{prefix} {OUT_OF_TREE_SUMMARY}"
+    return OUT_OF_TREE_SUMMARY[0].upper() + OUT_OF_TREE_SUMMARY[1:]
+
+
+def _conditionals(data: bytes) -> Counter:
+    """(directive, condition) of each #if/#ifdef/#ifndef/#elif line, spaces squeezed."""
+    return Counter((m.group(1).decode(), " ".join(m.group(2).decode("utf-8", "replace").split()))
+                   for m in _CONDITIONAL_RE.finditer(data))
+
+
+def _as_condition(directive: str, condition: str) -> str:
+    """What a directive tests, as an #if expression: `#ifdef X` tests defined(X)."""
+    if directive in ("ifdef", "ifndef"):
+        name = condition.split()[0] if condition.split() else ""
+        return f"{'!' if directive == 'ifndef' else ''}defined({name})"
+    return condition
+
+
+def conditionals_changed(patch: Patch) -> tuple[list[dict], list[dict]]:
+    """The guards the patch adds, and the old tests it turns into later rungs of a ladder.
+
+    Each is a list of {directive, condition, count} (a rung also has
+    ``was``, the directive it replaces: `#ifdef X` becoming `#elif
+    defined(X)`), most frequent first.
+    """
+    guards: Counter = Counter()
+    rungs: Counter = Counter()
+    for f in patch.files:
+        added = _conditionals(f.new) - _conditionals(f.old)
+        removed = _conditionals(f.old) - _conditionals(f.new)
+        was = {_as_condition(d, c): f"#{d} {c}" for d, c in removed}
+        for (d, c), n in added.items():
+            old = was.get(_as_condition(d, c)) if d == "elif" else None
+            if old is not None:
+                rungs[(d, c, old)] += n
+            else:
+                guards[(d, c, "")] += n
+
+    def listed(counts: Counter) -> list[dict]:
+        return [{"directive": d, "condition": c, "was": w, "count": n}
+                for (d, c, w), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    return listed(guards), listed(rungs)
+
+
+def version_h_added(patch: Patch) -> list[str]:
+    """The files the patch makes include <linux/version.h>."""
+    return [f.path for f in patch.files
+            if _VERSION_H_RE.search(f.new) and not _VERSION_H_RE.search(f.old)]
+
+
+def out_of_tree_message(patch: Patch, subject_line: str, explained: Sequence[Explained], *,
+                        signoff: str, left: Sequence[dict], generator: str) -> str:
+    guards, rungs = conditionals_changed(patch)
+    body = render("out-of-tree.txt.j2", patch=patch, explained=explained,
+                  guards=guards, rungs=rungs, version_h=version_h_added(patch),
                   left=list(left), generator=generator)
     return f"{subject_line}\n\n{body}\nSigned-off-by: {signoff}\n"
 

@@ -6,8 +6,8 @@
  * again after the module moved (a reload lands elsewhere).
  *
  * At load it turns the addresses of its own functions into offsets and
- * checks what they must keep: their distances, a page-aligned start, and
- * refusals for data and init code.
+ * checks what they must keep: their distances, a page-aligned start, a
+ * bound that ends in code, and refusals for data and init code.
  */
 #define pr_fmt(fmt) "locals-bounds-test: " fmt
 
@@ -16,6 +16,7 @@
 #include <linux/kernel.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <asm/pgtable.h>
 
 static int kp_text_offset(struct module *mod, unsigned long addr, unsigned long *offset)
 {
@@ -26,6 +27,19 @@ static int kp_text_offset(struct module *mod, unsigned long addr, unsigned long 
 		return -ERANGE;
 	*offset = addr - start;
 	return 0;
+}
+
+/* The last offset the bounds test accepts: it must still be mapped as code. */
+static bool kp_bound_is_code(struct module *mod, unsigned long addr)
+{
+	unsigned long offset, last = addr;
+	unsigned int level;
+	pte_t *pte;
+
+	while (!kp_text_offset(mod, last + PAGE_SIZE, &offset))
+		last += PAGE_SIZE;
+	pte = lookup_address(last, &level);
+	return pte && pte_present(*pte) && pte_exec(*pte);
 }
 
 static noinline int kp_patched_read(void)
@@ -69,6 +83,10 @@ static int __init kprel_init(void)
 	}
 	if (start & ~PAGE_MASK) {
 		pr_info("text start %px is not page-aligned\n", (void *)start);
+		bad++;
+	}
+	if (!kp_bound_is_code(THIS_MODULE, targets[0])) {
+		pr_info("the text bound from %px runs past the module's code\n", (void *)targets[0]);
 		bad++;
 	}
 	if (kp_text_offset(THIS_MODULE, (unsigned long)&kp_relocs_done, &offset) != -ERANGE) {

@@ -6,13 +6,16 @@
  *
  * At load it watches itself first: its own functions must fall in the core
  * text it recorded and nowhere else, its init function in the init text,
- * and its data in neither.
+ * and its data in neither; and every page of both ranges must be mapped
+ * executable and read-only, as text is.
  */
 #define pr_fmt(fmt) "version-ladder-wrappers: " fmt
 
 #include <linux/init.h>
 #include <linux/kernel.h>
+#include <linux/mm.h>
 #include <linux/module.h>
+#include <asm/pgtable.h>
 
 #include "kguard_compat.h"
 
@@ -40,6 +43,21 @@ static void kg_watch(struct module *mod)
 	kg_range_set(&kg_core, kg_module_core(mod), kg_core_text_size(mod));
 	kg_range_set(&kg_init, kg_module_init(mod), kg_init_text_size(mod));
 	kg_watched++;
+}
+
+/* Pages of a text range that the kernel does not map executable and read-only. */
+static unsigned int kg_range_bad_pages(const struct kg_text_range *range)
+{
+	unsigned long addr;
+	unsigned int level, bad = 0;
+	pte_t *pte;
+
+	for (addr = range->start & PAGE_MASK; addr < range->end; addr += PAGE_SIZE) {
+		pte = lookup_address(addr, &level);
+		if (!pte || !pte_present(*pte) || !pte_exec(*pte) || pte_write(*pte))
+			bad++;
+	}
+	return bad;
 }
 
 /* Where an address belongs: 'c' core text, 'i' init text, '-' neither, '2' both. */
@@ -81,8 +99,13 @@ static int __init kguard_init(void)
 		}
 	}
 	got[i] = '\0';
+	if (kg_range_bad_pages(&kg_core) || kg_range_bad_pages(&kg_init)) {
+		pr_info("core text has %u, init text %u pages that are not read-only code\n",
+			kg_range_bad_pages(&kg_core), kg_range_bad_pages(&kg_init));
+		bad++;
+	}
 	if (bad || kg_core.end <= kg_core.start || kg_init.end <= kg_init.start)
-		pr_info("self-check FAIL (%d of %zu misplaced: %s; core text %lu bytes, init text %lu bytes)\n",
+		pr_info("self-check FAIL (%d wrong of %zu: %s; core text %lu bytes, init text %lu bytes)\n",
 			bad, ARRAY_SIZE(probes), got, kg_core.end - kg_core.start,
 			kg_init.end - kg_init.start);
 	else
