@@ -63,13 +63,13 @@ def test_ctrl_c_exits_130():
 
 def test_dry_run_exits_as_the_real_run_does(tree):
     (tree / "arch" / "b.c").write_bytes(b"#define X(m) ((m)->core_layout.base)\n")
-    dry = migrator("rewrite", "--dry-run", tree)
-    real = migrator("rewrite", "--force", tree)
+    dry = migrator("rewrite", "--mode", "kernel", "--dry-run", tree)
+    real = migrator("rewrite", "--mode", "kernel", "--force", tree)
     assert dry.returncode == real.returncode == 1
 
 
 def test_the_scan_summary_spells_plurals(tree):
-    run = migrator("scan", tree)
+    run = migrator("scan", "--mode", "kernel", tree)
     assert b"0 aliases" in run.stdout and b"aliass" not in run.stdout
 
 

@@ -58,7 +58,7 @@ def test_an_unreadable_directory_fails_the_scan(tree):
     (tree / "kernel" / "module" / "main.c").write_bytes(USE)
     os.chmod(tree / "kernel" / "module", 0)
     try:
-        run = migrator("scan", tree)
+        run = migrator("scan", "--mode", "kernel", tree)
     finally:
         os.chmod(tree / "kernel" / "module", 0o755)
     assert run.returncode == 1 and "kernel/module: skipped: cannot read directory" in run.stdout
@@ -69,14 +69,14 @@ def test_a_directory_link_out_of_the_tree_is_listed(tree, tmp_path):
     elsewhere.mkdir()
     (elsewhere / "b.c").write_bytes(USE)
     (tree / "drivers").symlink_to(elsewhere)
-    run = migrator("scan", tree)
+    run = migrator("scan", "--mode", "kernel", tree)
     assert run.returncode == 1, run.stdout
     assert "drivers: skipped: a link to a directory outside the tree: not followed" in run.stdout
 
 
 def test_a_directory_link_inside_the_tree_is_no_skip(tree):
     (tree / "arch2").symlink_to("arch")
-    run = migrator("scan", tree)
+    run = migrator("scan", "--mode", "kernel", tree)
     assert run.returncode == 0, run.stdout
     assert run.stdout.count("a.c:3:17:") == 1 and "arch2" not in run.stdout  # once, where it is
 
@@ -88,10 +88,10 @@ def test_a_directory_link_inside_the_tree_is_no_skip(tree):
 ])
 def test_uses_the_parser_cannot_see_are_sites_left_with_the_reason(tree, code, kind):
     (tree / "arch" / "a.c").write_bytes(code)
-    run = migrator("scan", tree)
+    run = migrator("scan", "--mode", "kernel", tree)
     assert run.returncode == 1, run.stdout
     assert "1 site in 1 file" in run.stdout and "undecided (1 of them where the parser could not read)" in run.stdout
-    rewrite = migrator("rewrite", "--dry-run", tree)
+    rewrite = migrator("rewrite", "--mode", "kernel", "--dry-run", tree)
     assert rewrite.returncode == 1
     assert "arch/a.c" in rewrite.stderr and kind in rewrite.stderr
     assert (tree / "arch" / "a.c").read_bytes() == code
@@ -100,5 +100,5 @@ def test_uses_the_parser_cannot_see_are_sites_left_with_the_reason(tree, code, k
 def test_names_in_strings_and_other_identifiers_are_no_uses(tree):
     (tree / "arch" / "a.c").write_bytes(
         b'static const char *s = "core_layout";\nint init_layout;\n#include "data_layout.h"\n')
-    run = migrator("scan", tree)
+    run = migrator("scan", "--mode", "kernel", tree)
     assert run.returncode == 0 and "0 sites in 0 files" in run.stdout, run.stdout

@@ -61,7 +61,7 @@ def test_sites_inside_a_region_are_decided_by_its_rule_at_scan_time(tmp_path):
         "static int m_show(struct seq_file *m, void *p)\n{\n"
         "\treturn mod->core_layout.size;\n}\n")
     (tmp_path / "kernel" / "module" / "main.c").write_text(RULES["module-main-c"].match_cases[0])
-    run = migrator("scan", tmp_path)
+    run = migrator("scan", "--mode", "kernel", tmp_path)
     lines = [line for line in run.stdout.splitlines() if "main.c:" in line and "core_layout" in line]
     assert lines and all("module-main-c" in line for line in lines), run.stdout
 
