@@ -20,7 +20,7 @@ import tree_sitter
 from tree_sitter import Node
 
 from ..errors import MigratorError
-from ..parse.source import SourceFile, parse_c
+from ..parse.source import SourceFile, matches_in, parse_c, units_around
 from ..target import type_names
 from .context import ancestors, function_name
 from .rules import Rule
@@ -154,17 +154,17 @@ def _replacements(rule: Rule, caps: dict[str, list[Node]], names: Mapping[str, s
     ))
 
 
-def _rule_matches(rule: Rule, root: Node):
+def _rule_matches(rule: Rule, root: Node, units):
     try:
-        return tree_sitter.QueryCursor(rule.query).matches(root)
+        return matches_in(rule.query, root, units)
     except (UnicodeDecodeError, SystemError):  # py-tree-sitter wraps the first in the second
         # Predicates see node text as strict UTF-8; a rule must not test free text.
         raise MigratorError(f"rule {rule.id}: a predicate met bytes that are not UTF-8") from None
 
 
-def _candidates(rules: Sequence[Rule], root: Node):
+def _candidates(rules: Sequence[Rule], root: Node, units):
     for order, rule in enumerate(rules):
-        for _, caps in _rule_matches(rule, root):
+        for _, caps in _rule_matches(rule, root, units):
             site = caps["site"][0]
             if _meaning(rule, caps) is None or not _inside_ok(rule, site):
                 continue
@@ -192,7 +192,9 @@ def match_file(
         return [o for o in group if start <= o.name_start < end]
 
     hits = []
-    for order, rule, site, caps in _candidates(rules, tree.root_node):
+    # A hit must cover a decidable occurrence: only the definitions holding one are searched.
+    units = units_around(tree.root_node, [o.name_start for o in sites])
+    for order, rule, site, caps in _candidates(rules, tree.root_node, units):
         s, e = _span(rule, site, caps)
         # A hit must decide something, and must not swallow guarded code or a declaration.
         if not covered(s, e, sites) or covered(s, e, others):

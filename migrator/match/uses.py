@@ -31,7 +31,7 @@ from functools import lru_cache
 import tree_sitter
 from tree_sitter import Node
 
-from ..parse.source import SourceFile, c_language, parse_c
+from ..parse.source import SourceFile, c_language, matches_in, parse_c, units_around
 from ..parse.tree import OLD_NAMES_RE
 from .context import ancestors, declared_type, is_struct_module, is_version_guarded
 
@@ -132,21 +132,28 @@ def _line_at(data: bytes, offset: int) -> str:
     return data[start:end if end >= 0 else len(data)].decode("utf-8", "replace").strip()
 
 
+_API_NAMES_RE = re.compile(rb"\b(?:" + "|".join(OLD_API_NAMES).encode() + rb")\b")
+
+
 def _c_occurrences(src: SourceFile, root: Node) -> list[Occurrence]:
     q = _queries()
     found: list[Occurrence] = []
-    for _, caps in tree_sitter.QueryCursor(q["access"]).matches(root):
+    # Only the definitions that hold one of the names can hold an occurrence.
+    at = [m.start() for m in OLD_NAMES_RE.finditer(src.data)]
+    at += [m.start() for m in _API_NAMES_RE.finditer(src.data)]
+    units = units_around(root, at)
+    for _, caps in matches_in(q["access"], root, units):
         occ = _access_occurrence(src, caps["access"][0], caps["name"][0])
         if occ is not None:
             found.append(occ)
-    for _, caps in tree_sitter.QueryCursor(q["member"]).matches(root):
+    for _, caps in matches_in(q["member"], root, units):
         name = caps["name"][0]
         decl = name.parent
         line, col = src.line_col(name.start_byte)
         found.append(Occurrence(src.path, "declaration", name.text.decode(), None,
                                 decl.start_byte, decl.end_byte, name.start_byte, line, col,
                                 decl.text.decode("utf-8", "replace")))
-    for _, caps in tree_sitter.QueryCursor(q["alias"]).matches(root):
+    for _, caps in matches_in(q["alias"], root, units):
         name, value = caps["name"][0], caps["value"][0]
         if name.text.decode() in OLD_NAMES and value.text.strip().decode() in OLD_NAMES:
             define = name.parent
@@ -155,7 +162,7 @@ def _c_occurrences(src: SourceFile, root: Node) -> list[Occurrence]:
             found.append(Occurrence(src.path, "alias", name.text.decode(), None,
                                     define.start_byte, define.end_byte, name.start_byte,
                                     line, col, " ".join(text.split())))
-    for _, caps in tree_sitter.QueryCursor(q["api"]).matches(root):
+    for _, caps in matches_in(q["api"], root, units):
         name = caps["name"][0]
         parent = name.parent
         if parent is not None and parent.type in ("preproc_def", "preproc_function_def", "function_declarator"):
@@ -168,7 +175,7 @@ def _c_occurrences(src: SourceFile, root: Node) -> list[Occurrence]:
         kind = "guarded" if is_version_guarded(name) else "api"
         found.append(Occurrence(src.path, kind, name.text.decode(), None, name.start_byte,
                                 name.end_byte, name.start_byte, line, col, _line_at(src.data, name.start_byte)))
-    for _, caps in tree_sitter.QueryCursor(q["comment"]).matches(root):
+    for _, caps in matches_in(q["comment"], root, units):
         comment = caps["comment"][0]
         for m in OLD_NAMES_RE.finditer(comment.text):
             at = comment.start_byte + m.start()
