@@ -11,7 +11,7 @@ import click
 
 from ..errors import MigratorError
 from ..model.kconfig import KERNEL_ARCH
-from . import EXIT_FAILED, cli, count, fail
+from . import EXIT_FAILED, cli, count, fail, progress, quiet_option
 
 
 def _git_original(path: str) -> tuple[str, list[str]]:
@@ -22,10 +22,14 @@ def _git_original(path: str) -> tuple[str, list[str]]:
     return head_versions(path, also=[API_HEADER])
 
 
-def _probe_sets(kind: str, arches: tuple[str, ...]):
+def _probe_sets(kind: str, arches: tuple[str, ...], quiet: bool):
+    from ..model import modules as debian
     from ..model.probes import real_probe_sets, synthetic_probe_sets
 
-    real = real_probe_sets(arches or None) if kind == "cache" else ()
+    real = ()
+    if kind == "cache":
+        with progress(arches or tuple(sorted(debian.FLAVOURS)), "reading probe modules", quiet) as bar:
+            real = tuple(p for arch in bar for p in real_probe_sets((arch,)))
     return real + synthetic_probe_sets()
 
 
@@ -53,7 +57,8 @@ def _arch_of(source: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_file: str | None) -> int:
+def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_file: str | None,
+                   quiet: bool) -> int:
     from ..model import check_modules
     from ..model import modules as debian
     from ..model.kconfig import parse_config
@@ -85,9 +90,10 @@ def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_f
               f"{'pages before':>12} {'after':>7} {'allocs before':>13} {'after':>7} "
               f"{'violations':>10}")
     reports = []
-    for path, arch in jobs:
-        config = parse_config(config_text, arch) if config_text is not None else None
-        reports.append(check_modules(path, arch, config=config))
+    with progress(jobs, "checking modules", quiet, length=len(jobs)) as bar:
+        for path, arch in bar:
+            config = parse_config(config_text, arch) if config_text is not None else None
+            reports.append(check_modules(path, arch, config=config))
     bad = 0
     for r in reports:
         # A module that could not be read was not checked: that is no pass.
@@ -138,8 +144,9 @@ def _cached(arch: str):
               help="Modules the source check judges expressions on: the cached packages plus "
                    "synthetic ones, or synthetic ones only.")
 @click.option("-v", "--verbose", is_flag=True, help="Also list what was not judged.")
+@quiet_option
 def check(path: str | None, original: str | None, modules: str | None, arches: tuple[str, ...],
-          config_file: str | None, probes: str, verbose: bool) -> None:
+          config_file: str | None, probes: str, verbose: bool, quiet: bool) -> None:
     """Check a rewritten tree against its original, and real modules against the model.
 
     With PATH: every file that differs from the original is checked for names
@@ -170,14 +177,14 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
                 original_dir = temp
             else:
                 original_dir = original
-            result = check_tree(path, original_dir, lambda: _probe_sets(probes, arches),
+            result = check_tree(path, original_dir, lambda: _probe_sets(probes, arches, quiet),
                                 paths=paths)
             if temp is not None:
                 result = _relabel(result, "HEAD")
             _print_source(result, verbose)
             bad += len(result.violations)
         if modules is not None:
-            bad += _check_modules(modules, arches, verbose, config_file)
+            bad += _check_modules(modules, arches, verbose, config_file, quiet)
     except MigratorError as e:
         fail(str(e))
     finally:
