@@ -4,16 +4,20 @@
 PYTHON ?= python3
 CACHE ?= $(or $(MIGRATOR_CACHE),$(HOME)/.cache/migrator)
 TREE = $(CACHE)/linux-source-6.1
+REWRITTEN = $(CACHE)/linux-rewritten-6.1
 DEMO = $(CACHE)/demo/linux
 
 # Debian packages: the cross compilers the build checks use, what a kernel
-# build needs besides a C compiler, perl for checkpatch, and strace to inject
-# signals into the write step in tests.
+# build needs besides a C compiler, and perl for checkpatch; qemu, a static
+# busybox, cpio and depmod (kmod) for the run-time proof (migrator/boot/);
+# gcc-12, the compiler Debian's kernel headers name, for the out-of-tree corpus;
+# strace to inject signals into the write step in tests.
 APT_PACKAGES = gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi gcc-s390x-linux-gnu \
 	gcc-powerpc-linux-gnu gcc-hppa-linux-gnu gcc-mips-linux-gnu gcc-arc-linux-gnu \
-	flex bison bc libssl-dev libelf-dev dpkg-dev xz-utils perl git strace
+	flex bison bc libssl-dev libelf-dev dpkg-dev xz-utils perl git \
+	qemu-system-x86 qemu-system-arm busybox-static cpio kmod gcc-12 make strace
 
-.PHONY: install apt pip demo test tree modules
+.PHONY: install apt pip demo test tree modules rewritten proof out-of-tree-inputs
 
 install: apt pip
 
@@ -29,6 +33,18 @@ pip:
 
 tree: install
 	@$(PYTHON) corpus/fetch.py >/dev/null
+	@$(PYTHON) corpus/fetch.py linux-source-6_12 >/dev/null
+
+# The rewritten tree `migrator boot` builds from; unchanged files keep their
+# times, so its kernel build under $(CACHE)/boot-build stays warm.
+rewritten: tree
+	@$(PYTHON) corpus/rewritten.py >/dev/null
+
+# The out-of-tree mode's inputs: systemtap-common 4.8 and the headers of
+# Debian's 6.1 and 6.12 cloud kernels (corpus/out-of-tree/ builds against both).
+OUT_OF_TREE_INPUTS = systemtap-common linux-headers-6.1-cloud-amd64 linux-headers-6.12-cloud-amd64
+out-of-tree-inputs: install
+	@$(PYTHON) corpus/fetch.py $(OUT_OF_TREE_INPUTS) >/dev/null
 
 # Debian's linux-image packages of five architectures; checking them fetches them.
 modules: install
@@ -44,5 +60,14 @@ demo: tree
 	@echo "rewritten tree: $(DEMO)"
 
 # Real inputs are required here: a missing tree or package fails the run instead of skipping.
-test: tree modules
+test: tree modules rewritten out-of-tree-inputs
 	MIGRATOR_REQUIRE_REAL_INPUTS=1 $(PYTHON) -m pytest -q
+
+# The run-time proof in full (long: builds and boots three kernels, boots
+# Debian's two): the pristine and the rewritten 6.1 side by side on x86_64,
+# the same on arm64 with module PLTs, and the real loaders of 6.1
+# and 6.12 against the model on 300 modules each.
+proof: rewritten
+	migrator boot $(TREE) $(REWRITTEN) --log $(CACHE)/boot-x86_64.log
+	migrator boot $(TREE) $(REWRITTEN) --arch arm64 --log $(CACHE)/boot-arm64.log
+	migrator check --against-loader --count 300

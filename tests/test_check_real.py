@@ -98,3 +98,55 @@ def test_modules_of_every_architecture():
         assert int(row[2]) > 1000 and row[-1] == "0", row
         # pages and allocations, before and after
         assert int(row[6]) <= int(row[5]) and int(row[8]) >= int(row[7])
+
+
+@pytest.fixture(scope="module")
+def fully_rewritten(linux_tree, tmp_path_factory):
+    """The whole tree rewritten by the CLI, the loader included."""
+    copy = tmp_path_factory.mktemp("full") / "linux"
+    subprocess.run(["cp", "-al", str(linux_tree), str(copy)], check=True)
+    run = subprocess.run([sys.executable, "-m", "migrator", "rewrite", str(copy)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return copy
+
+
+# One mutation per class the model once missed, each on the real rewrite:
+# (file, rewritten text, mutated text, the invariants it must break there).
+ARITHMETIC_MUTATIONS = [
+    ("arch/s390/kernel/module.c", b"me->arch.plt_offset = me->mem[MOD_TEXT].size;",
+     b"me->arch.plt_offset = me->mem[MOD_DATA].size;", {"reservation-offset"}),
+    ("kernel/module/kallsyms.c",
+     b"mod->mem[MOD_INIT_DATA].size = ALIGN(mod->mem[MOD_INIT_DATA].size,",
+     b"mod->mem[MOD_INIT_DATA].size = ALIGN(mod->mem[MOD_DATA].size,", {"size-from-other-type"}),
+    ("arch/ia64/kernel/module.c", b"gp = mod->mem[MOD_DATA].size / 2;",
+     b"gp = mod->mem[MOD_TEXT].size / 2;", {"gp-small-data"}),
+    ("kernel/module/kdb.c", b'kdb_printf("/%8u", mod->mem[MOD_RODATA].size);',
+     b'kdb_printf("/%8u", mod->mem[MOD_RODATA].size - mod->mem[MOD_TEXT].size);',
+     {"size-difference"}),
+    ("kernel/module/kallsyms.c",
+     b"nextval = (unsigned long)mod->mem[MOD_TEXT].base + mod->mem[MOD_TEXT].size;",
+     b"nextval = (unsigned long)mod->mem[MOD_TEXT].base + mod->mem[MOD_RODATA].size;",
+     {"offset-other-type", "address-agrees"}),
+]
+
+
+@pytest.mark.realtree
+def test_the_full_rewrite_passes(fully_rewritten, linux_tree):
+    result = check_tree(str(fully_rewritten), str(linux_tree), synthetic_probe_sets())
+    assert result.violations == (), [str(v) for v in result.violations]
+
+
+@pytest.mark.realtree
+@pytest.mark.parametrize("path,old,new,invariants", ARITHMETIC_MUTATIONS,
+                         ids=[sorted(m[3])[0] for m in ARITHMETIC_MUTATIONS])
+def test_arithmetic_mutations_of_the_real_rewrite_fail(fully_rewritten, linux_tree, tmp_path,
+                                                       path, old, new, invariants):
+    copy = tmp_path / "linux"
+    subprocess.run(["cp", "-al", str(fully_rewritten), str(copy)], check=True)
+    line = fully_rewritten.joinpath(path).read_bytes().split(old)[0].count(b"\n") + 1
+    _mutate(copy, path, old, new)
+    result = check_tree(str(copy), str(linux_tree), synthetic_probe_sets())
+    got = {(v.path, v.line, v.invariant) for v in result.violations}
+    assert got == {(path, line, invariant) for invariant in invariants}, \
+        [str(v) for v in result.violations]

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from migrator.errors import MigratorError
-from migrator.model.loader_table import placement_table
+from migrator.model.loader_table import placement_table, tree_table
 from migrator.model.table import MAINLINE_V6_4
 
 EARLY_NAMES = b"""
@@ -67,11 +67,27 @@ def loader_table(tree, main_c=None):
                            read("include/linux/module.h"))
 
 
+@pytest.fixture(scope="module")
+def real_v6_loader():
+    """The placement table of Debian's linux-source-6.12: the real loader, not our templates."""
+    from tests.conftest import _cache, real_input
+
+    root = real_input(_cache() / "linux-source-6.12" / "kernel/module/main.c",
+                      "the linux-source-6.12 loader (python3 corpus/fetch.py linux-source-6_12)")
+    return tree_table(root.parents[2], "linux-source-6.12")
+
+
+def test_the_real_loader_is_read(real_v6_loader):
+    assert real_v6_loader.source == "linux-source-6.12: __layout_sections()"
+    assert len(real_v6_loader.masks) == 5
+    assert real_v6_loader.core_types[0] == "MOD_TEXT"
+
+
 @pytest.mark.realtree
-def test_rewritten_loader_places_like_mainline(rewritten):
+def test_rewritten_loader_places_like_the_real_one(rewritten, real_v6_loader):
     table = loader_table(rewritten)
-    assert (table.masks, table.core_types, table.init_types, table.kallsyms_core, table.kallsyms_init) == (
-        MAINLINE_V6_4.masks, MAINLINE_V6_4.core_types, MAINLINE_V6_4.init_types, "MOD_DATA", "MOD_INIT_DATA")
+    fields = ("masks", "core_types", "init_types", "kallsyms_core", "kallsyms_init", "arch_reserved")
+    assert [getattr(table, f) for f in fields] == [getattr(real_v6_loader, f) for f in fields]
 
 
 def _modules_or_skip(arch):

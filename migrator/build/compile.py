@@ -235,7 +235,7 @@ class _Runner:
         self.output = ""  # everything run so far, for the log tail
         self.last_output = ""
         self.failure = ""
-        self.env = _clean_env()
+        self.env = kbuild_env()
         self._log_started = False
 
     def make(self, *goals: str) -> bool:
@@ -331,7 +331,8 @@ def _read_config(path: Path) -> dict[str, str]:
     return values
 
 
-def _clean_env() -> dict[str, str]:
+def kbuild_env() -> dict[str, str]:
+    """The environment for make: none of the caller's kbuild variables, C messages."""
     env = {
         k: v
         for k, v in os.environ.items()

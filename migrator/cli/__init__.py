@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ..match import DEFAULT_RULES_DIR
+from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 from ..target import PREFIXES
 
 EXIT_FAILED = 1
@@ -24,16 +24,52 @@ def fail(message: str) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
+migration_option = click.option(
+    "--migration", "migration_name", default=DEFAULT_MIGRATION, show_default=True, metavar="NAME",
+    help="The migration pack: the name of a shipped one (migrations/NAME), or the path of a "
+         "pack folder (with a /).",
+)
 rules_option = click.option(
-    "--rules", "rules_dir", default=str(DEFAULT_RULES_DIR), show_default="the shipped rules/sites",
-    type=click.Path(file_okay=False),
-    help="Folder of site rule files (*.toml), or a whole rules folder holding sites/ and "
-         "scope.toml (like the shipped rules/).",
+    "--rules", "rules_dir", default=None, show_default="the migration's rules/sites/",
+    type=click.Path(file_okay=False), help="Folder of site rule files (*.toml) to use instead.",
 )
 names_option = click.option(
     "--names", type=click.Choice(sorted(PREFIXES)), default="short", show_default=True,
     help="Spelling of the memory types: short is MOD_TEXT, long is MOD_MEM_TYPE_TEXT.",
 )
+
+
+def profile_options(fn):
+    """--mode and --guard: how the code at PATH is migrated."""
+    fn = click.option(
+        "--guard", default="both", show_default=True, metavar="version|probe|both|'EXPR'",
+        help="Out-of-tree: the #if that picks the new code. version: LINUX_VERSION_CODE >= "
+             "KERNEL_VERSION(6, 4, 0); probe: defined(mod_mem_type_is_init), which also catches "
+             "backports; both: either; or an expression of your own (a project's probe macro).")(fn)
+    return click.option(
+        "--mode", type=click.Choice(["kernel", "out-of-tree"]), default=None,
+        help="kernel: rewrite in place, the tree is the kernel; out-of-tree: keep building on "
+             "kernels before and after v6.4, new code behind a guard. Default: kernel when PATH "
+             "is a kernel source tree (a top Makefile with VERSION and PATCHLEVEL, and "
+             "include/linux/module.h), out-of-tree otherwise.")(fn)
+
+
+def resolve_profile(path: str, mode: str | None, guard: str):
+    """The run's profile, and the first line of output that names it."""
+    import os
+
+    from ..profile import Mode, Profile, detect_mode, guard_expression
+
+    if not os.path.isdir(path):
+        return Profile(), None  # the command reports the bad path itself
+    detected, why = detect_mode(path)
+    chosen = Mode(mode) if mode else detected
+    why = "chosen with --mode" if mode else why
+    profile = Profile(chosen, guard_expression(guard))
+    line = f"mode: {chosen.value} ({why})"
+    if profile.out_of_tree:
+        line += f"; guard: #if {profile.guard}"
+    return profile, line
 
 
 EXIT_INTERRUPTED = 128 + 2  # SIGINT, as a shell reports it
@@ -71,7 +107,23 @@ def cli() -> None:
     """
 
 
-def progress(items, label: str, quiet: bool = False, length: int | None = None):
+def open_migration(name: str) -> Migration:
+    """The pack --migration names; a bad one ends the command with a one-line error."""
+    from ..errors import MigratorError
+
+    try:
+        return load_migration(name)
+    except MigratorError as e:
+        fail(str(e))
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr, only when someone watches it (a terminal)."""
+    if sys.stderr.isatty():
+        click.echo(message, err=True)
+
+
+def progress_bar(items, label: str, quiet: bool = False, length: int | None = None):
     """A progress bar on stderr (what, how far, how long left) only when stderr is a
     terminal and not --quiet; otherwise the items as they are, so logs stay clean."""
     if quiet or not sys.stderr.isatty():

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import MigratorError
-from . import EXIT_FAILED, cli, fail, progress, quiet_option
+from . import EXIT_FAILED, cli, fail, migration_option, open_migration, progress_bar, quiet_option
 
 # The object checks; the whole-kernel ones take minutes to an hour.
 DEFAULT_TARGETS = ("arm64", "arm", "s390", "powerpc32", "parisc32", "mips", "arc", "x86_64")
@@ -22,8 +22,10 @@ DEFAULT_TARGETS = ("arm64", "arm", "s390", "powerpc32", "parisc32", "mips", "arc
 @click.option("--build-dir", type=click.Path(file_okay=False), default=None,
               help="Where the O= directories live (one per target, reused). "
                    "Default: ~/.cache/migrator/build/<tree name>.")
+@migration_option
 @quiet_option
-def build(path: str, names: tuple[str, ...], build_dir: str | None, quiet: bool) -> None:
+def build(path: str, names: tuple[str, ...], build_dir: str | None, migration_name: str,
+          quiet: bool) -> None:
     """Compile, with Debian's cross compilers, the objects of the tree at PATH
     that use module memory: one defconfig per architecture, with the options
     that build each object.  The O= directories are kept, so a second run
@@ -31,6 +33,7 @@ def build(path: str, names: tuple[str, ...], build_dir: str | None, quiet: bool)
     """
     from ..build import check_tree, compile_targets, default_build_root, load_targets, select_targets
 
+    open_migration(migration_name)  # the build targets move into the pack's profile in phase 2
     tree = Path(path)
     try:
         targets = select_targets(load_targets(), names or DEFAULT_TARGETS)
@@ -38,7 +41,7 @@ def build(path: str, names: tuple[str, ...], build_dir: str | None, quiet: bool)
         root = Path(build_dir) if build_dir else default_build_root() / tree.resolve().name
         click.echo(f"building {len(targets)} targets of {tree} in {root}", err=True)
         results = []
-        with progress(targets, "building", quiet) as bar:
+        with progress_bar(targets, "building", quiet) as bar:
             for target in bar:
                 [result] = compile_targets(tree, [target], root)
                 results.append(result)

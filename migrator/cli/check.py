@@ -11,7 +11,8 @@ import click
 
 from ..errors import MigratorError
 from ..model.kconfig import KERNEL_ARCH
-from . import EXIT_FAILED, cli, count, fail, progress, quiet_option
+from . import (EXIT_FAILED, cli, count, fail, migration_option, open_migration, progress, progress_bar,
+               quiet_option)
 
 
 def _git_original(path: str) -> tuple[str, list[str]]:
@@ -28,7 +29,7 @@ def _probe_sets(kind: str, arches: tuple[str, ...], quiet: bool):
 
     real = ()
     if kind == "cache":
-        with progress(arches or tuple(sorted(debian.FLAVOURS)), "reading probe modules", quiet) as bar:
+        with progress_bar(arches or tuple(sorted(debian.FLAVOURS)), "reading probe modules", quiet) as bar:
             real = tuple(p for arch in bar for p in real_probe_sets((arch,)))
     return real + synthetic_probe_sets()
 
@@ -90,10 +91,10 @@ def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_f
               f"{'pages before':>12} {'after':>7} {'allocs before':>13} {'after':>7} "
               f"{'violations':>10}")
     reports = []
-    with progress(jobs, "checking modules", quiet, length=len(jobs)) as bar:
+    with progress_bar(jobs, "checking modules", quiet, length=len(jobs)) as bar:
         for path, arch in bar:
             config = parse_config(config_text, arch) if config_text is not None else None
-            reports.append(check_modules(path, arch, config=config))
+            reports.append(check_modules(path, arch, table=_reference_table(), config=config))
     bad = 0
     for r in reports:
         # A module that could not be read was not checked: that is no pass.
@@ -120,6 +121,54 @@ def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_f
     return bad
 
 
+def _real_loader():
+    """Where corpus/fetch.py unpacks Debian's linux-source-6.12 loader."""
+    from ..model.modules import cache_root
+
+    return cache_root() / "linux-source-6.12"
+
+
+def _reference_table():
+    """The placement table of the real v6.x loader when its source is cached, else mainline's."""
+    from ..model.loader_table import tree_table
+    from ..model.table import MAINLINE_V6_4
+
+    source = _real_loader()
+    if (source / "kernel/module/main.c").exists():
+        return tree_table(source, source.name)
+    return MAINLINE_V6_4
+
+
+def _check_against_loader(count_: int, loader_source: str | None) -> int:
+    """Boot both Debian kernels; print and count every section the model places elsewhere."""
+    from pathlib import Path
+
+    from ..boot.oracle import KERNELS, compare_with_loader
+    from ..model.loader_table import tree_table
+
+    source = Path(loader_source) if loader_source else _real_loader()
+    if not (source / "kernel/module/main.c").exists():
+        raise MigratorError(f"no loader source at {source} "
+                            "(fetch it: python3 corpus/fetch.py linux-source-6_12)")
+    table = tree_table(source, source.name)
+    click.echo(f"placement table: {table.source}")
+    bad = 0
+    for key in KERNELS:
+        progress(f"booting {key} with {count_} of its modules")
+        r = compare_with_loader(key, table, count_)
+        click.echo(f"{r.release} ({'mem[] types' if r.new_api else 'module_layout'}): "
+                   f"boot {r.ending} in {r.boot_seconds:.0f} s; {r.loaded} of {r.requested} "
+                   f"modules loaded, {r.modules_compared} compared, "
+                   f"{count(r.sections_compared, 'section')} compared, "
+                   f"{count(len(r.disagreements), 'disagreement')}")
+        for name, why in r.failed:
+            click.echo(f"  not loaded: {name}: {why}")
+        for d in r.disagreements:
+            click.echo(f"  {d}")
+        bad += 0 if r.ok else max(1, len(r.disagreements))
+    return bad
+
+
 def _cached(arch: str):
     from ..model.probes import cached_package
 
@@ -143,10 +192,21 @@ def _cached(arch: str):
               show_default=True,
               help="Modules the source check judges expressions on: the cached packages plus "
                    "synthetic ones, or synthetic ones only.")
+@click.option("--against-loader", is_flag=True,
+              help="Boot Debian's real 6.1 and 6.12 cloud-amd64 kernels in qemu, load their own "
+                   "modules and compare every section's address with the model's layout.")
+@click.option("--count", type=click.IntRange(1, 2000), default=300, show_default=True,
+              help="With --against-loader: modules asked for per kernel (their dependencies "
+                   "load too).")
+@click.option("--loader-source", type=click.Path(file_okay=False), default=None,
+              help="With --against-loader: the v6.x tree whose loader gives the placement table "
+                   "(default: Debian's linux-source-6.12 in the cache).")
 @click.option("-v", "--verbose", is_flag=True, help="Also list what was not judged.")
+@migration_option
 @quiet_option
 def check(path: str | None, original: str | None, modules: str | None, arches: tuple[str, ...],
-          config_file: str | None, probes: str, verbose: bool, quiet: bool) -> None:
+          config_file: str | None, probes: str, against_loader: bool, count: int,
+          loader_source: str | None, verbose: bool, migration_name: str, quiet: bool) -> None:
     """Check a rewritten tree against its original, and real modules against the model.
 
     With PATH: every file that differs from the original is checked for names
@@ -159,12 +219,21 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
     and v6.4 do and checked against the model's invariants; per-architecture
     pages and allocations before and after are printed.
 
+    With --against-loader: the real loader is the oracle.  Debian's 6.1 and
+    6.12 kernels load COUNT of their own modules under qemu; each section's
+    address is compared with the model (6.1: the offset in its layout; 6.12:
+    offsets within each memory type, by the table read from the real
+    loader's source, and one allocation per type).  Every disagreement is
+    listed.
+
     Exit 0 when nothing is violated, 1 when something is, 2 on bad input.
     """
     from ..model.source import check_tree
 
-    if path is None and modules is None:
-        fail("nothing to check: give a PATH, --modules, or both")
+    open_migration(migration_name)  # the model moves into the pack's plug-in in phase 2
+
+    if path is None and modules is None and not against_loader:
+        fail("nothing to check: give a PATH, --modules or --against-loader")
     bad = 0
     temp = None
     try:
@@ -178,6 +247,7 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
             else:
                 original_dir = original
             result = check_tree(path, original_dir, lambda: _probe_sets(probes, arches, quiet),
+                                table=_reference_table(),
                                 paths=paths)
             if temp is not None:
                 result = _relabel(result, "HEAD")
@@ -185,6 +255,8 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
             bad += len(result.violations)
         if modules is not None:
             bad += _check_modules(modules, arches, verbose, config_file, quiet)
+        if against_loader:
+            bad += _check_against_loader(count, loader_source)
     except MigratorError as e:
         fail(str(e))
     finally:

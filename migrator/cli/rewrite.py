@@ -7,8 +7,9 @@ import sys
 import click
 
 from ..errors import MigratorError
-from ..match import load_rule_set
-from . import EXIT_FAILED, cli, count, fail, names_option, rules_option
+from ..migration import Migration
+from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
+               open_migration, profile_options, resolve_profile, rules_option)
 
 
 def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
@@ -17,7 +18,9 @@ def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
     echo = lambda text="": click.echo(text, err=err)  # noqa: E731
     files = len(plan.changes)
     verb = "rewritten" if wrote else "to rewrite"
-    echo(f"{count(plan.sites_rewritten, 'site')} {verb} in {count(files, 'file')}")
+    guarded = sum(c.guarded for c in plan.changes)
+    behind = f", {count(guarded, 'unit')} behind the guard" if plan.profile.out_of_tree else ""
+    echo(f"{count(plan.sites_rewritten, 'site')} {verb} in {count(files, 'file')}{behind}")
     for r in plan.recipes:
         detail = f": {r.reason}" if r.reason else ""
         echo(f"  recipe {r.recipe.id} on {r.recipe.file}: {r.status}{detail}")
@@ -70,11 +73,11 @@ def _series_options(fn):
     return fn
 
 
-def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names: str, split: str,
-                  signoff: str | None, date: str | None, prefixes: str, verdict: str | None,
-                  no_checkpatch: bool, apply: bool) -> None:
-    from ..rewrite.plan import plan_rewrite
-    from ..rewrite.recipes import load_recipes
+def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
+                  rules_dir: str | None, names: str, split: str, signoff: str | None,
+                  date: str | None, prefixes: str, verdict: str | None, no_checkpatch: bool,
+                  apply: bool) -> None:
+    from ..rewrite.plan import load_pack, plan_rewrite
     from ..series.make import SeriesOptions, apply_series, make_series, open_for_series, write_series
 
     try:
@@ -89,8 +92,7 @@ def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names
                                 verdict=verdict_text, checkpatch=not no_checkpatch, apply=apply)
         tree_repo, ident = open_for_series(path, options, series_dir, force)
         # The same plan as an in-place rewrite, so the series ends where it would.
-        rules = load_rule_set(rules_dir)
-        recipes = load_recipes()
+        rules, recipes = load_pack(migration, rules_dir)
         plan = plan_rewrite(path, rules, recipes, names)
         series = make_series(tree_repo, ident, plan, rules, recipes, options)
         written = write_series(series, series_dir, force)
@@ -114,10 +116,13 @@ def _write_series(path: str, series_dir: str, force: bool, rules_dir: str, names
 @click.option("--force", is_flag=True,
               help="Rewrite files even if they have uncommitted changes; with --series, replace "
                    "the patches already in DIR.")
+@migration_option
 @rules_option
 @names_option
+@profile_options
 @_series_options
-def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, series_dir: str | None,
+def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_dir: str | None,
+            names: str, mode: str | None, guard: str, series_dir: str | None,
             split: str, signoff: str | None, date: str | None, prefixes: str, verdict: str | None,
             no_checkpatch: bool, apply: bool) -> None:
     """Rewrite the uses of the old layouts in the tree at PATH.
@@ -133,20 +138,27 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, s
     the flag-day patch, and a cover letter), written to DIR; the tree itself
     is left as it is unless --apply.
 
+    Out of the kernel tree (--mode), the code must keep building on older
+    kernels too: each rewritten unit (a statement, a declaration, a #define,
+    a ladder's branch) gets a new branch under --guard, and the old code
+    stays byte for byte in the other.  Uses tied together are rewritten
+    together or left together.
+
     Exit 0 when done, 1 when a file had to be skipped (listed with the
-    reason), 2 on bad input or a refusal.
+    reason) or, out of the tree, a use is left undecided, 2 on bad input or
+    a refusal.
     """
-    from ..rewrite.plan import plan_rewrite
-    from ..rewrite.recipes import load_recipes
     from ..parse.source import printable
+    from ..rewrite.plan import load_pack, plan_rewrite
     from ..rewrite.write import Interrupted, tree_lock, unified_diff, write_changes
     from ..series.repo import dirty_paths
 
+    migration = open_migration(migration_name)
     if series_dir is not None:
         if dry_run:
             fail("--dry-run and --series exclude each other")
-        _write_series(path, series_dir, force, rules_dir, names, split, signoff, date, prefixes,
-                      verdict, no_checkpatch, apply)
+        _write_series(path, series_dir, force, migration, rules_dir, names, split, signoff, date,
+                      prefixes, verdict, no_checkpatch, apply)
         return
     ctx = click.get_current_context()
     given = [f"--{name.replace('_', '-')}" for name in ("split", "signoff", "date", "prefixes", "verdict",
@@ -155,18 +167,21 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, s
     if given:
         fail(f"{given[0]} needs --series DIR")
     try:
+        profile, mode_line = resolve_profile(path, mode, guard)
+        book, recipes = load_pack(migration, rules_dir)
         if dry_run:
-            plan = plan_rewrite(path, load_rule_set(rules_dir), load_recipes(), names)
+            plan = plan_rewrite(path, book, recipes, names, profile=profile)
+            if mode_line:
+                click.echo(mode_line, err=True)
             sys.stdout.buffer.write(unified_diff(plan.changes))
             sys.stdout.flush()
             _print_rewrite_summary(plan, wrote=False, err=True)
             sys.exit(_rewrite_status(plan))
-        rules, recipes = load_rule_set(rules_dir), load_recipes()
         # One run at a time; a write step an earlier run left half done is settled first.
         with tree_lock(path) as recovery:
             if recovery is not None:
                 click.echo(f"migrator: {recovery}", err=True)
-            plan = plan_rewrite(path, rules, recipes, names)
+            plan = plan_rewrite(path, book, recipes, names, profile=profile)
             dirty = dirty_paths(path, [c.path for c in plan.changes])
             if dirty and not force:
                 fail(f"{printable(dirty[0])}: uncommitted changes ({len(dirty)} files); "
@@ -177,13 +192,20 @@ def rewrite(path: str, dry_run: bool, force: bool, rules_dir: str, names: str, s
     except Interrupted as e:
         click.echo(f"migrator: {e}", err=True)
         sys.exit(128 + e.signum)
+    if mode_line:
+        click.echo(mode_line)
     _print_rewrite_summary(plan, wrote=True, err=False)
     sys.exit(_rewrite_status(plan))
 
 
 def _rewrite_status(plan) -> int:
-    """1 when a file was skipped or a site could not be read: written what could be, but a
-    script must see it; the same for --dry-run as for the real run."""
-    return EXIT_FAILED if plan.skipped or plan.scan.unread else 0
+    """1 when a file was skipped, a site could not be read or, out of the tree, a use is
+    undecided: written what could be, but a script must see it; --dry-run exits alike."""
+    return EXIT_FAILED if plan.skipped or plan.scan.unread or _undecided(plan) else 0
 
 
+
+
+def _undecided(plan) -> bool:
+    """Out of the tree, a use no rule decides keeps the job unfinished."""
+    return plan.profile.out_of_tree and any(f.severity == "undecided" for f in plan.left())

@@ -9,15 +9,18 @@ from collections import Counter, defaultdict
 import click
 
 from ..errors import MigratorError
-from ..match import RuleBook, load_rule_set
+from ..match import load_rules
 from ..match.scan import TreeScan
-from . import EXIT_FAILED, cli, count, fail, names_option, rules_option
+from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
+               open_migration, profile_options, resolve_profile, rules_option)
 
 
 def _site_label(f) -> str:
     o = f.occurrence
+    if o.kind in ("use", "python-reader") and o.member:
+        return f"{o.layout}.{o.member}"
     if o.kind == "use":
-        return f"{o.layout}.{o.member}" if o.member else o.layout
+        return o.layout
     return o.kind
 
 
@@ -43,13 +46,20 @@ def _print_scan(scan: TreeScan, findings) -> None:
     click.echo(f"{'file':<{width}}  sites  rewrite  report  undecided  other")
     for path, fs in by_path.items():
         kinds, decided = _counts(fs)
-        sites = sum(decided.values())
+        sites = sum(1 for f in fs if f.occurrence.is_site)
         click.echo(f"{path:<{width}}  {sites:5}  {decided['rewrite']:7}  {decided['report']:6}  "
                    f"{decided['undecided']:9}  {len(fs) - sites:5}")
     for fs in scan.skipped:
         click.echo(f"{fs.path}: skipped: {fs.error}")
     kinds, decided = _counts(findings)
     files = sum(1 for fs in by_path.values() if any(f.occurrence.is_site for f in fs))
+    if scan.profile.out_of_tree:
+        listed = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        click.echo(f"{count(sum(decided.values()), 'site')} in {count(files, 'file')}: "
+                   f"{decided['rewrite']} rewrite, {decided['report']} report, "
+                   f"{decided['undecided']} undecided; by kind: {listed or 'none'}; "
+                   f"{count(len(scan.skipped), 'file')} skipped")
+        return
     unread = len(scan.unread)
     unread_note = f" ({unread} of them where the parser could not read)" if unread else ""
     click.echo(
@@ -86,42 +96,57 @@ def _scan_json(scan: TreeScan, findings) -> dict:
 @cli.command()
 @click.argument("path", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
+@migration_option
 @rules_option
 @names_option
-def scan(path: str, as_json: bool, rules_dir: str, names: str) -> None:
+@profile_options
+def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, names: str,
+         mode: str | None, guard: str) -> None:
     """List every use of the old layouts in the tree at PATH.
 
     Each line is FILE:LINE:COL, the use, the rule that decides it (and whether
     it is rewritten or only reported), and the code; a per-file table and a
     total follow.  Identifiers that merely contain the words are not uses.
-    Exit 1 if a file could not be read (it is listed with the reason).
+    The first line names the mode (see --mode): out of the kernel tree the
+    preprocessor's conditionals are evaluated for 6.1 and 6.4+, #define values,
+    tapsets' embedded C, member names in strings and Python readers are listed
+    too.  Exit 1 if a file could not be read (it is listed with the reason)
+    or, out of the tree, while a use is undecided.
     """
-    from ..rewrite.plan import scan_with_recipes
-    from ..rewrite.recipes import load_recipes
+    from ..rewrite.plan import load_pack, scan_with_recipes
 
+    migration = open_migration(migration_name)
     try:
+        profile, mode_line = resolve_profile(path, mode, guard)
+        book, recipes = load_pack(migration, rules_dir)
         # The recipes' regions are found (not planned): they decide the sites inside them.
-        result, findings = scan_with_recipes(path, load_rule_set(rules_dir), load_recipes(), names)
+        result, findings = scan_with_recipes(path, book, recipes, names, profile=profile)
     except MigratorError as e:
         fail(str(e))
     if as_json:
-        click.echo(json.dumps(_scan_json(result, findings), indent=1))
+        document = _scan_json(result, findings)
+        document["mode"] = profile.mode.value
+        click.echo(json.dumps(document, indent=1))
     else:
+        if mode_line:
+            click.echo(mode_line)
         _print_scan(result, findings)
+    undecided = profile.out_of_tree and any(f.severity == "undecided" for f in findings if f.occurrence.is_site)
     # The scan ran, but what it could not read may hide uses: scripts must see that.
-    sys.exit(EXIT_FAILED if result.skipped or result.unread else 0)
+    sys.exit(EXIT_FAILED if result.skipped or result.unread or undecided else 0)
 
 
 @cli.command("test")
+@migration_option
 @rules_option
 @click.option("-v", "--verbose", is_flag=True, help="List every case, not only failures.")
-def test_rules(rules_dir: str, verbose: bool) -> None:
+def test_rules(migration_name: str, rules_dir: str | None, verbose: bool) -> None:
     """Run the cases written in the rule files."""
     from ..ruletest import run_rule_tests
 
+    migration = open_migration(migration_name)
     try:
-        rules = load_rule_set(rules_dir)
-        results = run_rule_tests(rules.all_rules() if isinstance(rules, RuleBook) else rules)
+        results = run_rule_tests(load_rules(rules_dir or migration.sites_dir))
     except MigratorError as e:
         fail(str(e))
     for r in results:

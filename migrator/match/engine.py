@@ -25,7 +25,8 @@ from ..target import type_names
 from .context import ancestors, descendants, function_name
 from .rules import Rule
 from .template_env import TEMPLATES, Capture, template_globals
-from .uses import UNREAD_KINDS, Occurrence, find_occurrences
+from ..parse.preproc import read_conditionals
+from .uses import UNREAD_KINDS, Occurrence, find_occurrences, out_of_tree_views
 
 UNDECIDED = "undecided"
 
@@ -206,15 +207,27 @@ def match_file(
     rules: Sequence[Rule],
     names: Mapping[str, str] | None = None,
     tree: tree_sitter.Tree | None = None,
+    out_of_tree: bool = False,
 ) -> FileMatches:
-    """Occurrences, decided matches and per-occurrence findings of one file."""
+    """Occurrences, decided matches and per-occurrence findings of one file.
+
+    Out of the tree, the preprocessor's conditionals decide which uses a 6.4+
+    kernel compiles, and rules also run over #define values and a tapset's
+    embedded C (parse/views.py).
+    """
     names = names or type_names()
     if src.path.endswith(".py"):
-        occs = find_occurrences(src)
-        return FileMatches(src.path, tuple(occs), (), tuple(
-            Finding(o, None, None, "gdb script") for o in occs))
-    tree = tree or parse_c(src.data)
-    occs = find_occurrences(src, tree)
+        occs = find_occurrences(src, conds=read_conditionals(b"") if out_of_tree else None)
+        return FileMatches(src.path, tuple(occs), (), tuple(_unread_finding(o) for o in occs))
+    if out_of_tree:
+        conds = read_conditionals(src.data)
+        views = out_of_tree_views(src, tree, conds)
+        occs = find_occurrences(src, tree, conds, views)
+        roots = [v.tree.root_node for v in views]
+    else:
+        tree = tree or parse_c(src.data)
+        occs = find_occurrences(src, tree)
+        roots = [tree.root_node]
     sites = [o for o in occs if o.is_decidable]
     others = [o for o in occs if not o.is_decidable]
 
@@ -222,9 +235,14 @@ def match_file(
         return [o for o in group if start <= o.name_start < end]
 
     hits = []
-    # A hit must cover a decidable occurrence: only the definitions holding one are searched.
-    units = units_around(tree.root_node, [o.name_start for o in sites])
-    for order, rule, site, caps in _candidates(rules, tree.root_node, units):
+    # A hit must cover a decidable occurrence: only the definitions holding one are searched
+    # (in the file itself; the out-of-tree views are other texts, searched whole).
+    def units(root: Node):
+        if out_of_tree:
+            return [(0, root.end_byte + 1)]
+        return units_around(root, [o.name_start for o in sites])
+
+    for order, rule, site, caps in (c for root in roots for c in _candidates(rules, root, units(root))):
         s, e = _span(rule, site, caps)
         # A hit must decide something, and must not swallow guarded code or a declaration.
         if not covered(s, e, sites) or covered(s, e, others):
@@ -241,7 +259,10 @@ def match_file(
         if _calls_itself(caps["site"][0], replacements):
             continue
         severity, message = rule.severity, _render(rule, rule.reason, caps, names).strip()
-        evaluated = _evaluations_changed(tree.root_node, src.data, s, e, covered(s, e, sites), replacements)
+        if replacements and tree is None:  # out of the tree the views were parsed, not the file
+            tree = parse_c(src.data)
+        evaluated = _evaluations_changed(tree.root_node if tree is not None else None, src.data, s, e,
+                                         covered(s, e, sites), replacements)
         if evaluated:
             # Never duplicate or collapse a side effect: the site stays, and says why.
             severity, replacements, message = "report", (), evaluated
@@ -266,15 +287,38 @@ def match_file(
             findings.append(Finding(o, m.rule_id, m.severity, m.message))
         elif o.kind in UNREAD_KINDS:
             findings.append(Finding(o, None, UNDECIDED, _NOTE[o.kind]))
+        elif o.kind in _UNREAD:
+            findings.append(_unread_finding(o))
         elif o.is_site:
             findings.append(Finding(o, None, UNDECIDED, "no rule decides what this use means"))
+        elif out_of_tree and o.kind == "guarded":
+            findings.append(Finding(o, None, None, "no 6.4+ kernel compiles it: left as it is"))
         else:
             findings.append(Finding(o, None, None, _NOTE[o.kind]))
     return FileMatches(src.path, tuple(occs), tuple(matches), tuple(findings))
 
 
+# Sites no C rule can read, decided here: each is reported with what to do.
+_UNREAD = {
+    "python-reader": ("python-reader", "a Python reader of a running kernel sees one struct module or the "
+                      "other: read mod.mem[MOD_TEXT] and friends first and fall back to the old "
+                      "member when it is absent (as drgn and crash do)"),
+    "text": ("unread-code", "no parse reads this as a field access of struct module (code the C "
+             "parser could not read, or tapset script outside %{ %}): check it by hand"),
+}
+
+
+def _unread_finding(o: Occurrence) -> Finding:
+    if o.kind in _UNREAD:
+        rule_id, message = _UNREAD[o.kind]
+        return Finding(o, rule_id, "report", message)
+    return Finding(o, None, None, _NOTE[o.kind])
+
+
 _NOTE = {
     "guarded": "inside a LINUX_VERSION_CODE guard: left as it is",
+    "supports-both": "only kernels before 6.4 compile it, beside a branch for 6.4+: supports both",
+    "foreign": "a same-named field of another struct",
     "declaration": "member of struct module: replaced by the generated API",
     "alias": "layout alias macro",
     "python": "gdb script",

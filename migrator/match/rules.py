@@ -1,4 +1,4 @@
-"""Rules are data: one TOML file per rule in rules/, named after its id.
+"""Rules are data: one TOML file per rule in a pack's rules/, named after its id.
 
 A rule pairs a tree-sitter query (what a use looks like) with a jinja2
 template (what it becomes) or a reason (why it is only reported).  Loading
@@ -19,6 +19,7 @@ import jinja2.meta
 import tree_sitter
 
 from ..errors import MigratorError
+from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 from ..parse.source import c_language
 from ..tomlfile import load_toml
 from .template_env import TEMPLATES
@@ -28,13 +29,13 @@ SEVERITIES = ("rewrite", "report")
 # flag-day patch; flag-day: it needs the new API.
 STAGES = ("prepare", "flag-day")
 CONFIDENCES = ("high", "medium", "low")
+RULE_MODES = ("any", "out-of-tree")
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
-# The migration's data, shipped with migrator: rules/ at the top of the
-# project holds sites/ (site rules), recipes/ (region templates) and scope.toml.
-# migrator/rules_data links to rules/, and is a copy of it in an installed wheel.
-RULES_ROOT = Path(__file__).parents[1] / "rules_data"
-DEFAULT_RULES_DIR = RULES_ROOT / "sites"
+# The defaults are the default migration pack's (migrations/module-memory):
+# its rules/ folder, its rules/sites, and its default profile's areas.
+RULES_ROOT = load_migration(DEFAULT_MIGRATION).rules_dir
+DEFAULT_RULES_DIR = load_migration(DEFAULT_MIGRATION).sites_dir
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class Rule:
     reason: str | None
     priority: int = 0
     stage: str = "flag-day"
+    # out-of-tree: the rule decides kinds of use that only out-of-tree runs
+    # list (member names in strings), so its cases run in that mode.
+    mode: str = "any"
     inside: tuple[Inside, ...] = ()
     # Rows of a meaning table: capture values -> template variables.  When
     # present, a hit whose captures fit no row is no match.
@@ -98,7 +102,7 @@ class Rule:
 _TOP_FIELDS = {
     "id": str, "description": str, "severity": str, "confidence": str,
     "pattern": str, "fix": (str, dict), "reason": str, "priority": int, "stage": str,
-    "inside": list, "when": list, "tests": dict,
+    "inside": list, "when": list, "tests": dict, "mode": str,
 }
 _INSIDE_FIELDS = {"kind": str, "name": str, "has": str}
 _TEST_FIELDS = {"match": list, "no_match": list}
@@ -217,6 +221,8 @@ def load_rule(path: str | os.PathLike) -> Rule:
         raise _RuleFileError(f"{path}: field 'severity' must be one of {', '.join(SEVERITIES)}")
     if data.get("stage", "flag-day") not in STAGES:
         raise _RuleFileError(f"{path}: field 'stage' must be one of {', '.join(STAGES)}")
+    if data.get("mode", "any") not in RULE_MODES:
+        raise _RuleFileError(f"{path}: field 'mode' must be one of {', '.join(RULE_MODES)}")
     if data["confidence"] not in CONFIDENCES:
         raise _RuleFileError(f"{path}: field 'confidence' must be one of {', '.join(CONFIDENCES)}")
 
@@ -304,7 +310,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
         severity=data["severity"], confidence=data["confidence"],
         pattern=data["pattern"], fix=data.get("fix"), reason=data.get("reason"),
         priority=data.get("priority", 0), stage=data.get("stage", "flag-day"),
-        inside=tuple(inside), when=tuple(when),
+        mode=data.get("mode", "any"), inside=tuple(inside), when=tuple(when),
         match_cases=tuple(match_cases), no_match_cases=tuple(no_match_cases),
         compiled=(query, tuple(inside_queries)),
     )
@@ -342,18 +348,27 @@ class RuleBook:
         return tuple(rules)
 
 
-SCOPE_FILE = RULES_ROOT / "scope.toml"
+SCOPE_FILE = load_migration(DEFAULT_MIGRATION).profile()
 
 
 def load_rule_book(sites_dir: str | os.PathLike = DEFAULT_RULES_DIR,
-                   scope_file: str | os.PathLike = SCOPE_FILE) -> RuleBook:
-    """The default site rules and the areas of scope.toml with their own rule folders."""
-    return RuleBook(load_rules(sites_dir), load_areas(scope_file))
+                   scope_file: str | os.PathLike = SCOPE_FILE,
+                   rules_root: str | os.PathLike = RULES_ROOT) -> RuleBook:
+    """The default site rules and the areas of a profile with their own rule folders."""
+    return RuleBook(load_rules(sites_dir), load_areas(scope_file, rules_root))
+
+
+def migration_rule_book(migration: Migration, sites_dir: str | os.PathLike | None = None,
+                        profile: str | None = None) -> RuleBook:
+    """A pack's rule book: its site rules (or those of sites_dir) and its profile's areas."""
+    return load_rule_book(sites_dir or migration.sites_dir, migration.profile(profile),
+                          migration.rules_dir)
 
 
 @lru_cache(maxsize=4)
-def load_areas(scope_file: str | os.PathLike = SCOPE_FILE) -> tuple[Area, ...]:
-    """The areas of scope.toml, each with its rules loaded."""
+def load_areas(scope_file: str | os.PathLike = SCOPE_FILE,
+               rules_root: str | os.PathLike = RULES_ROOT) -> tuple[Area, ...]:
+    """The areas of a profile, each with its rules (a folder under rules_root) loaded."""
     if not os.path.exists(scope_file):
         return ()
     data = load_toml(scope_file)
@@ -363,23 +378,16 @@ def load_areas(scope_file: str | os.PathLike = SCOPE_FILE) -> tuple[Area, ...]:
         _check_fields(where, entry, {"path": str, "rules": str, "why": str}, ("path", "why"))
         rules = None
         if entry.get("rules"):
-            rules = load_rules(os.path.join(os.path.dirname(str(scope_file)), entry["rules"]))
+            rules = load_rules(os.path.join(str(rules_root), entry["rules"]))
         areas.append(Area(entry["path"], rules, " ".join(entry["why"].split())))
     return tuple(areas)
-
-
-def load_rule_set(directory: str | os.PathLike = DEFAULT_RULES_DIR) -> tuple[Rule, ...] | RuleBook:
-    """A folder of site rules, or a whole rules folder (sites/, scope.toml and the
-    areas' own folders, like the shipped rules/) as a rule book."""
-    directory = str(directory)
-    if os.path.isdir(os.path.join(directory, "sites")):
-        return load_rule_book(os.path.join(directory, "sites"), os.path.join(directory, "scope.toml"))
-    return load_rules(directory)
 
 
 def load_rules(directory: str | os.PathLike = DEFAULT_RULES_DIR) -> tuple[Rule, ...]:
     """All rules of a folder, sorted by id so every run sees the same order."""
     directory = str(directory)
+    if os.path.isdir(os.path.join(directory, "sites")):
+        directory = os.path.join(directory, "sites")  # a whole rules folder: its site rules
     if not os.path.isdir(directory):
         raise MigratorError(f"{directory}: no rules folder there")
     paths = sorted(p for p in os.listdir(directory) if p.endswith(".toml"))

@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 
 from ..errors import MigratorError
 from ..parse import candidate_paths, read_source
+from ..profile import KERNEL, Profile
 from ..target import type_names
 from .engine import UNDECIDED, FileMatches, Finding, match_file
 from .uses import find_occurrences
@@ -34,6 +35,7 @@ class FileScan:
 class TreeScan:
     root: str
     files: tuple[FileScan, ...]
+    profile: Profile = KERNEL
 
     @property
     def findings(self) -> list[Finding]:
@@ -56,13 +58,14 @@ class TreeScan:
         return Counter(f.severity for f in self.findings if f.occurrence.is_site)
 
 
-def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, str]) -> FileScan:
+def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, str],
+              profile: Profile = KERNEL) -> FileScan:
     try:
         src = read_source(root, path)
     except MigratorError as e:
         return FileScan(path, error=str(e).split(": ", 1)[-1])
     try:
-        result = match_file(src, rules, names)
+        result = match_file(src, rules, names, out_of_tree=profile.out_of_tree)
     except MigratorError as e:
         # Skipped, but its sites still count: as left, with the reason.
         found = tuple(Finding(o, None, UNDECIDED if o.is_site else None, f"file skipped: {e}")
@@ -83,6 +86,7 @@ def scan_tree(
     rules: Sequence[Rule] | RuleBook,
     names: Mapping[str, str] | None = None,
     jobs: int | None = None,
+    profile: Profile = KERNEL,
 ) -> TreeScan:
     """Scan every candidate file below root (a directory), each with its area's rules."""
     names = names or type_names()
@@ -92,10 +96,10 @@ def scan_tree(
         if unreadable is not None:
             files.append(FileScan(path, error=unreadable))
             continue
-        fs = scan_file(root, path, book.for_path(path), names)
+        fs = scan_file(root, path, book.for_path(path), names, profile)
         if fs.findings or fs.error:
             files.append(fs)
-    return TreeScan(os.path.abspath(root), tuple(files))
+    return TreeScan(os.path.abspath(root), tuple(files), profile)
 
 
 __all__ = ["FileScan", "TreeScan", "scan_file", "scan_tree", "UNDECIDED"]

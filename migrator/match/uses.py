@@ -17,6 +17,17 @@ Kinds:
   spliced      a layout name split by a backslash-newline (`core_\\` newline
                `layout`): the compiler joins it, the parser does not
 
+Out of the kernel tree (where the preprocessor's conditionals are read and
+evaluated for a kernel before and after the change) there are more:
+  guarded        a use that no 6.4+ kernel compiles (only older ones do)
+  supports-both  such a use beside a branch that 6.4+ kernels compile
+  string         a member name in a string, as runtime readers look members
+                 up by name (`MEMBER_OFFSET("module", "core_layout")`)
+  python-reader  a Python runtime reader's attribute or subscript
+  text           a name no parse reads as a field access (code the parser
+                 could not read, or tapset script outside its embedded C)
+  foreign        a same-named field of another declared struct; not a site
+
 Accesses on receivers of another declared struct type, and identifiers that
 merely contain the words, are not occurrences at all.
 """
@@ -31,18 +42,25 @@ from functools import lru_cache
 import tree_sitter
 from tree_sitter import Node
 
+from ..parse.preproc import Conditionals, Side, compiled, taken
 from ..parse.source import SourceFile, c_language, matches_in, parse_c, units_around
 from ..parse.tree import OLD_NAMES_RE
+from ..parse.views import code_views
 from .context import ancestors, declared_type, is_struct_module, is_version_guarded
 
 OLD_NAMES = ("core_layout", "init_layout", "data_layout")
 LAYOUT_MEMBERS = ("base", "size", "text_size", "ro_size", "ro_after_init_size")
 UNREAD_KINDS = ("unparsed", "spliced")  # sites no rule can see: always left and listed
-SITE_KINDS = ("use",) + UNREAD_KINDS  # what a rewrite must deal with; the rest is information
-DECIDABLE_KINDS = ("use", "comment", "api")  # what a rule may touch
+# What a rewrite must deal with; the rest is information.  Only out-of-tree
+# runs find the kinds after "use" and the unread ones.
+SITE_KINDS = ("use", "string", "python-reader", "text") + UNREAD_KINDS
+DECIDABLE_KINDS = ("use", "comment", "api", "string")  # what a rule may touch
 OLD_API_NAMES = ("INIT_OFFSET_MASK", "module_get_offset", "strict_align", "module_layout")
+_COMMENT_RE = re.compile(rb"\b(core|init|data)_layout\b")
 
 _PYTHON_RE = re.compile(rb"""\[\s*(['"])((?:core|init|data)_layout)\1\s*\]""")
+# A runtime reader's attribute: `mod.core_layout.base`, `mod.core_layout`.
+_PYTHON_ATTRIBUTE_RE = re.compile(rb"\.\s*((?:core|init|data)_layout)\b(?:\s*\.\s*(\w+))?")
 
 _NAME_PREDICATE = '(#match? @name "^(core|init|data)_layout$")'
 
@@ -98,13 +116,44 @@ class Occurrence:
         return self.kind in DECIDABLE_KINDS
 
 
-def _access_occurrence(src: SourceFile, access: Node, name: Node) -> Occurrence | None:
+def _kernel_kind(node: Node, kind: str) -> str:
+    """Kernel mode: any LINUX_VERSION_CODE conditional around a node guards it."""
+    return "guarded" if is_version_guarded(node) else kind
+
+
+@dataclass(frozen=True)
+class BranchKinds:
+    """Out of the tree: a use is handled only where no 6.4+ kernel compiles it."""
+
+    conds: Conditionals
+
+    def __call__(self, node: Node, kind: str) -> str:
+        return self.at(node.start_byte, kind)
+
+    def at(self, at: int, kind: str) -> str:
+        if compiled(self.conds, at, Side.NEW) is not False:
+            return kind
+        return "supports-both" if self.beside_new_branch(at) else "guarded"
+
+    def beside_new_branch(self, offset: int) -> bool:
+        """Whether a conditional around offset has a branch that 6.4+ kernels compile."""
+        for block, i in self.conds.enclosing(offset):
+            if taken(block, i, Side.NEW) is False and any(
+                    taken(block, j, Side.NEW) is not False for j in range(len(block.branches)) if j != i):
+                return True
+        return False
+
+
+def _access_occurrence(src: SourceFile, access: Node, name: Node, classify=_kernel_kind) -> Occurrence | None:
     receiver = access.child_by_field_name("argument")
     # `lo->core_layout` on a declared non-module struct is somebody else's field.
+    foreign = False
     if receiver is not None and receiver.type == "identifier":
         t = declared_type(receiver)
         if t is not None and not is_struct_module(t):
-            return None
+            if classify is _kernel_kind:
+                return None
+            foreign = True
     whole, member = access, None
     parent = access.parent
     if parent is not None and parent.type == "field_expression" and parent.child_by_field_name("argument") == access:
@@ -114,7 +163,8 @@ def _access_occurrence(src: SourceFile, access: Node, name: Node) -> Occurrence 
     line, col = src.line_col(name.start_byte)
     return Occurrence(
         path=src.path,
-        kind="guarded" if is_version_guarded(access) else "use",
+        # By the name: an access the parser joined across #if lines starts outside its branch.
+        kind="foreign" if foreign else classify(name, "use"),
         layout=name.text.decode(),
         member=member,
         start=whole.start_byte,
@@ -135,15 +185,18 @@ def _line_at(data: bytes, offset: int) -> str:
 _API_NAMES_RE = re.compile(rb"\b(?:" + "|".join(OLD_API_NAMES).encode() + rb")\b")
 
 
-def _c_occurrences(src: SourceFile, root: Node) -> list[Occurrence]:
+def _c_occurrences(src: SourceFile, root: Node, classify=_kernel_kind) -> list[Occurrence]:
     q = _queries()
     found: list[Occurrence] = []
-    # Only the definitions that hold one of the names can hold an occurrence.
-    at = [m.start() for m in OLD_NAMES_RE.finditer(src.data)]
-    at += [m.start() for m in _API_NAMES_RE.finditer(src.data)]
-    units = units_around(root, at)
+    if classify is _kernel_kind:
+        # Only the definitions that hold one of the names can hold an occurrence.
+        at = [m.start() for m in OLD_NAMES_RE.finditer(src.data)]
+        at += [m.start() for m in _API_NAMES_RE.finditer(src.data)]
+        units = units_around(root, at)
+    else:
+        units = [(0, root.end_byte + 1)]  # a view is another text: searched whole
     for _, caps in matches_in(q["access"], root, units):
-        occ = _access_occurrence(src, caps["access"][0], caps["name"][0])
+        occ = _access_occurrence(src, caps["access"][0], caps["name"][0], classify)
         if occ is not None:
             found.append(occ)
     for _, caps in matches_in(q["member"], root, units):
@@ -172,7 +225,7 @@ def _c_occurrences(src: SourceFile, root: Node) -> list[Occurrence]:
         if parent is not None and parent.type == "field_declaration":
             continue
         line, col = src.line_col(name.start_byte)
-        kind = "guarded" if is_version_guarded(name) else "api"
+        kind = classify(name, "api")
         found.append(Occurrence(src.path, kind, name.text.decode(), None, name.start_byte,
                                 name.end_byte, name.start_byte, line, col, _line_at(src.data, name.start_byte)))
     for _, caps in matches_in(q["comment"], root, units):
@@ -180,11 +233,12 @@ def _c_occurrences(src: SourceFile, root: Node) -> list[Occurrence]:
         for m in OLD_NAMES_RE.finditer(comment.text):
             at = comment.start_byte + m.start()
             line, col = src.line_col(at)
-            kind = "guarded" if is_version_guarded(comment) else "comment"
+            kind = classify(comment, "comment")
             found.append(Occurrence(src.path, kind, m.group(0).decode(), None,
                                     comment.start_byte, comment.end_byte, at, line, col,
                                     _line_at(src.data, at)))
-    found += _unread_occurrences(src, root, found)
+    if classify is _kernel_kind:  # out of the tree, macro bodies are read as views
+        found += _unread_occurrences(src, root, found)
     return sorted(found, key=lambda o: o.name_start)
 
 
@@ -267,17 +321,85 @@ def _spliced_names(src: SourceFile) -> list[Occurrence]:
     return found
 
 
-def _python_occurrences(src: SourceFile) -> list[Occurrence]:
+def _python_occurrences(src: SourceFile, out_of_tree: bool = False) -> list[Occurrence]:
+    """gdb scripts' subscripts; out of the tree, every runtime reader's access."""
+    kind = "python-reader" if out_of_tree else "python"
     found = []
     for m in _PYTHON_RE.finditer(src.data):
         line, col = src.line_col(m.start(2))
-        found.append(Occurrence(src.path, "python", m.group(2).decode(), None,
+        found.append(Occurrence(src.path, kind, m.group(2).decode(), None,
                                 m.start(), m.end(), m.start(2), line, col, m.group(0).decode()))
+    if out_of_tree:
+        for m in _PYTHON_ATTRIBUTE_RE.finditer(src.data):
+            member = m.group(2).decode() if m.group(2) and m.group(2).decode() in LAYOUT_MEMBERS else None
+            line, col = src.line_col(m.start(1))
+            found.append(Occurrence(src.path, kind, m.group(1).decode(), member, m.start(), m.end(),
+                                    m.start(1), line, col, _line_at(src.data, m.start(1))))
+    return sorted(found, key=lambda o: o.name_start)
+
+
+def _string_occurrences(src: SourceFile, root: Node, classify) -> list[Occurrence]:
+    """Member names in C strings, as runtime readers look them up."""
+    found = []
+    for node in _strings(root):
+        for m in _COMMENT_RE.finditer(node.text):
+            at = node.start_byte + m.start()
+            line, col = src.line_col(at)
+            found.append(Occurrence(src.path, classify(node, "string"), m.group(0).decode(), None,
+                                    node.start_byte, node.end_byte, at, line, col, _line_at(src.data, at)))
     return found
 
 
-def find_occurrences(src: SourceFile, tree: tree_sitter.Tree | None = None) -> list[Occurrence]:
-    """All occurrences in a file; C files are parsed unless a tree is given."""
+def _strings(root: Node):
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n.type == "string_literal":
+            yield n
+        elif n.child_count:
+            stack.extend(n.children)
+
+
+def _text_occurrences(src: SourceFile, seen: set[int], classify_at) -> list[Occurrence]:
+    """Names that no parse read: each is listed, so nothing is silent."""
+    found = []
+    for m in _COMMENT_RE.finditer(src.data):
+        if m.start() in seen:
+            continue
+        line, col = src.line_col(m.start())
+        found.append(Occurrence(src.path, classify_at(m.start(), "text"), m.group(0).decode(), None,
+                                m.start(), m.end(), m.start(), line, col, _line_at(src.data, m.start())))
+    return found
+
+
+def out_of_tree_views(src: SourceFile, tree: tree_sitter.Tree | None, conds: Conditionals):
+    """The parses an out-of-tree file's uses are found in (see parse/views.py)."""
+    return code_views(src.path, src.data, tree, conds, _COMMENT_RE)
+
+
+def _out_of_tree_occurrences(src: SourceFile, conds: Conditionals, views) -> list[Occurrence]:
+    classify = BranchKinds(conds)
+    found: dict[int, Occurrence] = {}
+    for view in views:
+        for occ in _c_occurrences(src, view.tree.root_node, classify):
+            found.setdefault(occ.name_start, occ)
+        for occ in _string_occurrences(src, view.tree.root_node, classify):
+            found.setdefault(occ.name_start, occ)
+    for occ in _text_occurrences(src, set(found), classify.at):
+        found[occ.name_start] = occ
+    return sorted(found.values(), key=lambda o: o.name_start)
+
+
+def find_occurrences(src: SourceFile, tree: tree_sitter.Tree | None = None,
+                     conds: Conditionals | None = None, views=None) -> list[Occurrence]:
+    """All occurrences in a file; C files are parsed unless a tree is given.
+
+    With the file's conditionals (an out-of-tree run), uses are judged by the
+    branches that a 6.4+ kernel compiles, #define values and tapsets' embedded
+    C are read too, and every name is listed.
+    """
     if src.path.endswith(".py"):
-        return _python_occurrences(src)
+        return _python_occurrences(src, out_of_tree=conds is not None)
+    if conds is not None:
+        return _out_of_tree_occurrences(src, conds, views or out_of_tree_views(src, tree, conds))
     return _c_occurrences(src, (tree or parse_c(src.data)).root_node)

@@ -11,6 +11,14 @@ SOURCE_INVARIANTS = {
                         "the offset was reserved in",
     "reservation-unknown": "an address from a type's base plus an arch offset has a reservation "
                            "of that offset",
+    "reservation-offset": "an offset recorded from a type's size is reserved by growing that "
+                          "same type",
+    "size-from-other-type": "a memory type's size is never assigned from another type's size "
+                            "or base",
+    "size-difference": "no value is the difference of two types' sizes (6.1's cumulative "
+                       "offsets have no v6.4 counterpart)",
+    "offset-other-type": "an offset added to a type's base is not another type's size",
+    "gp-small-data": "ia64's gp is placed from the type the placement table gives small data",
     "reservation-moved": "a reservation lands in the memory type the model gives the 6.1 one",
     "reservation-permission": "reserved memory has the permissions its use needs when it is used",
     "reservation-lifetime": "memory reserved for core code outlives init",

@@ -9,6 +9,7 @@ and the types kallsyms' layout_symtab() grows for the symbol tables.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping
 
 import tree_sitter
@@ -59,6 +60,11 @@ def _flags(node: Node) -> tuple[str, ...]:
     raise MigratorError(f"line {node.start_point[0] + 1}: cannot read the flags {node.text.decode()!r}")
 
 
+def _values(initializer: Node) -> list[Node]:
+    """The entries of an initializer list; the real loader comments inside its tables."""
+    return [n for n in initializer.named_children if n.type != "comment"]
+
+
 def _arrays_of(fn: Node) -> dict[str, Node]:
     found = {}
     for _, caps in tree_sitter.QueryCursor(_ARRAYS).matches(fn):
@@ -88,7 +94,7 @@ def placement_table(main_c: bytes, kallsyms_c: bytes | None = None,
         raise MigratorError(f"{source}: {fn}() has no core and init type arrays")
 
     masks = []
-    for row in arrays["masks"].named_children:
+    for row in _values(arrays["masks"]):
         parts = row.named_children
         if row.type != "initializer_list" or len(parts) != 2:
             raise MigratorError(f"{source}: {fn}(): masks row {row.text.decode()!r} is not {{required, forbidden}}")
@@ -96,7 +102,7 @@ def placement_table(main_c: bytes, kallsyms_c: bytes | None = None,
 
     def types(values: Node, what: str) -> tuple[str, ...]:
         out = []
-        for v in values.named_children:
+        for v in _values(values):
             name = v.text.decode()
             if name not in canonical:
                 raise MigratorError(f"{source}: {fn}(): {what} names {name!r}, which is no enum mod_mem_type")
@@ -118,3 +124,17 @@ def placement_table(main_c: bytes, kallsyms_c: bytes | None = None,
     table.validate()
     return table
 
+
+def tree_table(root: Path, source: str | None = None) -> PlacementTable:
+    """The placement table of the loader in the kernel tree ``root`` (main.c, kallsyms.c, module.h).
+
+    On Debian's linux-source-6.12 this is the real v6.x loader: the oracle the
+    rewritten loader and the model's layouts are held against.
+    """
+    paths = [root / "kernel/module/main.c", root / "kernel/module/kallsyms.c",
+             root / "include/linux/module.h"]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise MigratorError(f"{missing[0]} does not exist: not a kernel tree with a module loader")
+    main_c, kallsyms_c, module_h = (p.read_bytes() for p in paths)
+    return placement_table(main_c, kallsyms_c, module_h, source or str(root))

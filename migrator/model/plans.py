@@ -15,6 +15,8 @@ offset (``me->mem[MOD_TEXT].base + me->arch.got_offset``).
   memory the offset was reserved in;
 * ``reservation-unknown``: an arch offset added to a base was reserved
   somewhere (when the original reserved it);
+* ``reservation-offset``: the offset is read from the size of the memory the
+  next growth reserves the room in;
 * ``reservation-moved``: a reservation made in 6.1's ``core_layout`` (before
   any section, so at the start of its text) lands in the type the placement
   table gives loader reservations (``arch_reserved``, MOD_TEXT in mainline);
@@ -49,6 +51,8 @@ class Reservation:
     memory: str
     grown_by: str | None
     grown_line: int | None
+    # The type whose size gave the offset, when another type was grown for it.
+    offset_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +133,14 @@ def extract_plan(path: str, data: bytes, tree=None) -> Plan:
             grown = _memory(left, data, "size")
             variable = _arch_variable(left, data)
             if grown is not None and op == "+=":
-                for var, at in pending.pop(grown, []):
-                    reservations.append(Reservation(
-                        path, at.start_point[0] + 1, at.start_point[1] + 1, var, grown,
-                        " ".join(_text(right, data).split()), node.start_point[0] + 1))
+                # The first growth after an offset is recorded is the room it marks,
+                # whichever memory the offset was read from.
+                for recorded in [grown] + [m for m in pending if m != grown]:
+                    for var, at in pending.pop(recorded, []):
+                        reservations.append(Reservation(
+                            path, at.start_point[0] + 1, at.start_point[1] + 1, var, grown,
+                            " ".join(_text(right, data).split()), node.start_point[0] + 1,
+                            recorded if recorded != grown else None))
             elif variable is not None and op == "=":
                 recorded = _memory(_strip(right), data, "size")
                 if recorded is not None:
@@ -218,6 +226,12 @@ _WHEN = {"relocation": "while relocations are applied", "running": "while the mo
 def _check_reservation(r: Reservation, old: Reservation | None, config: KernelConfig,
                        table: PlacementTable) -> list[SourceViolation]:
     out = []
+    if r.offset_from is not None:
+        out.append(SourceViolation(
+            r.path, r.line, r.col, "reservation-offset",
+            f"{r.variable} is taken from the size of {r.offset_from}, but the room is "
+            f"reserved by growing {r.memory} (line {r.grown_line}): the offset points "
+            f"into neither"))
     if r.memory in OLD_LAYOUTS:
         return out
     if r.memory not in MEMORY_TYPES:

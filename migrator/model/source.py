@@ -1,7 +1,7 @@
 """The source check: a rewritten tree against its original, file by file.
 
 For every file that differs from the original (among those the original
-held an old layout in, plus include/linux/module.h), three checks run:
+held an old layout in, plus include/linux/module.h), four checks run:
 
 * names (:mod:`migrator.model.identifiers`): what the rewrite introduces
   exists in the tree's module.h;
@@ -9,7 +9,9 @@ held an old layout in, plus include/linux/module.h), three checks run:
   addresses computed from them agree in type and permissions;
 * meaning (:mod:`migrator.model.meaning`): rewritten address tests and
   addresses agree with the original on every section of every module of the
-  probe sets.
+  probe sets;
+* arithmetic (:mod:`migrator.model.arithmetic`): no size or offset mixes two
+  memory types the way 6.1's cumulative offsets allowed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 from migrator.errors import MigratorError
 from migrator.model.api import read_api
+from migrator.model.arithmetic import check_arithmetic
 from migrator.target import API_HEADER
 from migrator.model.cexpr import Scope
 from migrator.model.findings import Note, SourceViolation
@@ -113,6 +116,7 @@ def check_sources(changes: list[tuple[str, bytes, bytes]], api_header: bytes,
     declared = frozenset().union(*(declared_fields(new) for _p, _o, new in changes))
     for path, old, new in changes:
         violations.extend(check_names(path, old, new, api, declared))
+        violations.extend(check_arithmetic(path, new, table))
         old_plans.append(extract_plan(path, old))
         new_plans.append(extract_plan(path, new))
         old_scope, new_scope = Scope(), Scope()

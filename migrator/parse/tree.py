@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from ..errors import MigratorError
 from .source import file_type, is_c_path, is_python_path, read_regular
+from .views import is_stp_path
 
 OLD_NAMES_RE = re.compile(rb"\b(?:core|init|data)_layout\b")
 _SPLICE_BEFORE_LETTER_RE = re.compile(rb"\\\r?\n[A-Za-z_]")
@@ -27,11 +28,11 @@ def _inside(path: str, root: str) -> bool:
 
 
 def _wanted(name: str) -> bool:
-    return is_c_path(name) or is_python_path(name)
+    return is_c_path(name) or is_python_path(name) or is_stp_path(name)
 
 
 def source_paths(root: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """C and Python files below root, relative to it, in a stable order, and what was not read.
+    """C, Python and systemtap files below root, relative to it, in a stable order, and what was not read.
 
     Nothing is skipped silently: a directory that cannot be listed, a source
     name that is not a regular file (a FIFO named foo.c would hang a read),

@@ -23,13 +23,13 @@ from tree_sitter import Node
 
 from ..errors import MigratorError
 from ..match.context import descendants, function_name
-from ..match.rules import RULES_ROOT
 from ..match.template_env import TEMPLATES
+from ..migration import DEFAULT_MIGRATION, load_migration
 from ..parse.source import SourceFile
 from ..tomlfile import load_toml
 from .edits import Edit, whole_lines
 
-DEFAULT_RECIPES_DIR = RULES_ROOT / "recipes"
+DEFAULT_RECIPES_DIR = load_migration(DEFAULT_MIGRATION).regions_dir
 REGION_KINDS = ("struct", "members", "function", "functions", "define", "declaration",
                 "insert_before", "text")
 

@@ -1,8 +1,8 @@
 """The words of the series: subjects, commit messages and the cover letter.
 
-All text comes from the jinja2 templates in templates/ and from the rules'
-and recipes' descriptions; this module only gathers what the templates
-show.  Commit messages are wrapped at 72 columns, as the kernel asks.
+All text comes from the jinja2 templates in the migration pack's series/
+and from the rules' and recipes' descriptions; this module only gathers
+what the templates show.  Commit messages are wrapped at 72 columns, as the kernel asks.
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ import re
 import textwrap
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import jinja2
 
 from ..errors import MigratorError
+from ..migration import DEFAULT_MIGRATION, load_migration
 from .split import FLAG_DAY, PREPARE, Patch
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+# The texts are the migration's: its pack's series/ folder.
+TEMPLATES_DIR = load_migration(DEFAULT_MIGRATION).series_dir
 WIDTH = 72
 FLAG_DAY_SUBJECT = "module: replace module_layout with module_memory"
 # Helpers that exist before and after the change; a preparation patch's

@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 import git
 
 from ..errors import MigratorError
+from ..migration import Migration, load_migration
 from ..target import API_HEADER
 from .checkpatch import CheckpatchResult, run_checkpatch
 from .make import COVER_NAME, default_targets
@@ -221,16 +222,19 @@ def verify_series(
     workdir: str | os.PathLike | None = None,
     build_root: str | os.PathLike | None = None,
     jobs: int = 2,
+    migration: Migration | None = None,
     rules_dir: str | os.PathLike | None = None,
     names: str = "short",
     keep: bool = False,
     on_patch: Callable[[PatchCheck], None] | None = None,
 ) -> SeriesCheck:
-    """Apply the series in series_dir to a fresh clone of repo_path and check it."""
+    """Apply the series in series_dir to a fresh clone of repo_path and check it.
+
+    The in-place rewrite it compares with uses the migration's rules (or those
+    of rules_dir) and regions; the default is the default migration.
+    """
     from ..build import compile_targets, default_build_root
-    from ..match import DEFAULT_RULES_DIR, load_rules
-    from ..rewrite.plan import plan_rewrite
-    from ..rewrite.recipes import load_recipes
+    from ..rewrite.plan import load_pack, plan_rewrite
 
     start = time.monotonic()
     files = read_series(series_dir)
@@ -262,8 +266,8 @@ def verify_series(
         try:
             # What an in-place rewrite of the base writes, and what it leaves.
             t0 = time.monotonic()
-            plan = plan_rewrite(str(tree), load_rules(rules_dir or DEFAULT_RULES_DIR), load_recipes(),
-                                names)
+            book, recipes = load_pack(migration or load_migration(), rules_dir)
+            plan = plan_rewrite(str(tree), book, recipes, names)
             timings["plan"] = round(time.monotonic() - t0, 1)
             left_code = sorted({f.occurrence.path for f in plan.left() if f.occurrence.kind == "use"}
                                | {s.path for s in plan.skipped})

@@ -1,0 +1,123 @@
+"""A migration is a pack of data that the engine loads.
+
+A pack is a folder holding `pack.toml` (its id, what it changes, the Linux
+version the change landed in, and its default profile), its rules
+(`rules/sites`, `rules/loader`, `rules/regions`), its profiles (which rules
+apply where in a tree), its series texts and its corpus cases.  The packs
+migrator ships sit in `migrations/`, beside the package in a checkout and
+inside it in a wheel; a pack elsewhere is named by its path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import MigratorError
+from .tomlfile import load_toml
+
+DEFAULT_MIGRATION = "module-memory"
+PACK_FILE = "pack.toml"
+# Every field of pack.toml, all required strings.
+_PACK_FIELDS = ("id", "description", "landed_in", "default_profile")
+_VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+(?:\.[0-9]+)?$")
+
+
+def shipped_root() -> Path:
+    """The folder of the shipped packs: in the package (a wheel) or beside it (a checkout)."""
+    package = Path(__file__).resolve().parent
+    inside = package / "migrations"
+    return inside if inside.is_dir() else package.parent / "migrations"
+
+
+def shipped_migrations() -> tuple[str, ...]:
+    """The names of the shipped packs, sorted."""
+    root = shipped_root()
+    if not root.is_dir():
+        return ()
+    return tuple(sorted(p.name for p in root.iterdir() if (p / PACK_FILE).is_file()))
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One pack: what pack.toml says, and where its parts are."""
+
+    id: str
+    root: Path
+    description: str
+    landed_in: str  # the Linux version whose release carries the change, e.g. "6.4"
+    default_profile: str
+
+    @property
+    def rules_dir(self) -> Path:
+        return self.root / "rules"
+
+    @property
+    def sites_dir(self) -> Path:
+        """The site rules that apply where no area of the profile says otherwise."""
+        return self.rules_dir / "sites"
+
+    @property
+    def regions_dir(self) -> Path:
+        return self.rules_dir / "regions"
+
+    @property
+    def series_dir(self) -> Path:
+        """The jinja2 templates of the series' subjects, messages and cover letter."""
+        return self.root / "series"
+
+    @property
+    def cases_dir(self) -> Path:
+        return self.root / "cases"
+
+    def profile(self, name: str | None = None) -> Path:
+        """The profile file `name` (default: the pack's default profile)."""
+        name = name or self.default_profile
+        path = self.root / "profiles" / f"{name}.toml"
+        if not path.is_file():
+            raise MigratorError(f"{self.root}: no profile '{name}' (profiles/{name}.toml)")
+        return path
+
+
+def _pack_folder(name_or_path: str | os.PathLike) -> Path:
+    text = os.fspath(name_or_path)
+    if os.sep in text or (os.altsep and os.altsep in text) or text in (".", ".."):
+        return Path(text)
+    folder = shipped_root() / text
+    if not (folder / PACK_FILE).is_file():
+        shipped = ", ".join(shipped_migrations()) or "none"
+        raise MigratorError(f"{text}: no such migration (shipped: {shipped}; "
+                            f"a pack elsewhere is named by a path with a /)")
+    return folder
+
+
+@lru_cache(maxsize=8)
+def load_migration(name_or_path: str | os.PathLike = DEFAULT_MIGRATION) -> Migration:
+    """The pack named `name_or_path`: a shipped pack's name, or the path of a pack folder.
+
+    A bad pack.toml is a one-line MigratorError naming the file and the field.
+    """
+    folder = _pack_folder(name_or_path)
+    path = folder / PACK_FILE
+    if not path.is_file():
+        raise MigratorError(f"{folder}: not a migration pack (no {PACK_FILE})")
+    data = load_toml(path)
+    for key in data:
+        if key not in _PACK_FIELDS:
+            raise MigratorError(f"{path}: unknown field '{key}'")
+    for key in _PACK_FIELDS:
+        if key not in data:
+            raise MigratorError(f"{path}: missing field '{key}'")
+        if not isinstance(data[key], str):
+            raise MigratorError(f"{path}: field '{key}' must be a str")
+    if data["id"] != folder.resolve().name:
+        raise MigratorError(f"{path}: field 'id': '{data['id']}' differs from the folder name")
+    if not _VERSION_RE.match(data["landed_in"]):
+        raise MigratorError(f"{path}: field 'landed_in': '{data['landed_in']}' is not a version like 6.4")
+    migration = Migration(data["id"], folder.resolve(), " ".join(data["description"].split()),
+                          data["landed_in"], data["default_profile"])
+    migration.profile()  # the default profile must exist
+    return migration
