@@ -50,26 +50,19 @@ def expressions(draw, depth=0):
     return text
 
 
+# Where a use stands: a statement, a condition, a call, a comment, a string, an #if branch.
+STATEMENTS = [
+    "\tp = {e};", "\tif ({e})\n\t\treturn 1;", "\treturn {e};",
+    "\tpr_debug(\"%lx\\n\", (unsigned long)({e}));", "\t/* {e} */", "\tputs(\"{e}\");",
+    "#if CONFIG_FUZZ_{n}\n\tp = {e};\n#else\n\tp = {other};\n#endif", "\tp += {e};",
+]
+
+
 @st.composite
 def statements(draw):
-    e = draw(expressions())
-    kind = draw(st.sampled_from(["assign", "if", "return", "call", "comment", "string", "ifdef", "compound"]))
-    if kind == "assign":
-        return f"\tp = {e};"
-    if kind == "if":
-        return f"\tif ({e})\n\t\treturn 1;"
-    if kind == "return":
-        return f"\treturn {e};"
-    if kind == "call":
-        return f"\tpr_debug(\"%lx\\n\", (unsigned long)({e}));"
-    if kind == "comment":
-        return f"\t/* {e} */"
-    if kind == "string":
-        return f"\tputs(\"{e}\");"
-    if kind == "ifdef":
-        other = draw(expressions())
-        return f"#if CONFIG_FUZZ_{draw(st.integers(0, 3))}\n\tp = {e};\n#else\n\tp = {other};\n#endif"
-    return f"\tp += {e};"
+    shape = draw(st.sampled_from(STATEMENTS))
+    other = draw(expressions()) if "{other}" in shape else ""
+    return shape.format(e=draw(expressions()), other=other, n=draw(st.integers(0, 3)))
 
 
 @st.composite
