@@ -93,9 +93,10 @@ def measure(tree: Path, megabytes: float, uses: int) -> tuple[float, float, floa
         (root / "drivers" / "big").mkdir(parents=True)
         (root / "drivers" / "big" / "big.c").write_bytes(data)
         me = [sys.executable, "-m", "migrator"]
-        scan = timed(me + ["scan", str(root)])
-        dry = timed(me + ["rewrite", "--dry-run", str(root)])
-        real = timed(me + ["rewrite", str(root)])
+        # A scratch tree is no kernel tree: the kernel mode is asked for by name.
+        scan = timed(me + ["scan", "--mode", "kernel", str(root)])
+        dry = timed(me + ["rewrite", "--mode", "kernel", "--dry-run", str(root)])
+        real = timed(me + ["rewrite", "--mode", "kernel", str(root)])
         shutil.rmtree(root)
     return len(data) / 1e6, scan, dry, real
 
