@@ -8,10 +8,10 @@ REWRITTEN = $(CACHE)/linux-rewritten-6.1
 DEMO = $(CACHE)/demo/linux
 
 # Debian packages: the cross compilers the build checks use, what a kernel
-# build needs besides a C compiler, perl for checkpatch, strace to inject
-# signals into the write step in tests; qemu, a static
+# build needs besides a C compiler, and perl for checkpatch; qemu, a static
 # busybox, cpio and depmod (kmod) for the run-time proof (migrator/boot/);
-# gcc-12, the compiler Debian's kernel headers name, for the out-of-tree corpus.
+# gcc-12, the compiler Debian's kernel headers name, for the out-of-tree corpus;
+# strace to inject signals into the write step in tests.
 APT_PACKAGES = gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi gcc-s390x-linux-gnu \
 	gcc-powerpc-linux-gnu gcc-hppa-linux-gnu gcc-mips-linux-gnu gcc-arc-linux-gnu \
 	flex bison bc libssl-dev libelf-dev dpkg-dev xz-utils perl git \

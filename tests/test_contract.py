@@ -14,6 +14,9 @@ USE = b"void f(struct module *mod)\n{\n\tvoid *p = mod->core_layout.base;\n}\n"
 
 
 def migrator(*args, **kwargs):
+    # Scratch trees are no kernel trees: the kernel mode is asked for by name.
+    if args and args[0] in ("scan", "rewrite"):
+        args = (args[0], "--mode", "kernel", *args[1:])
     return subprocess.run([sys.executable, "-m", "migrator", *map(str, args)], capture_output=True,
                           cwd=REPO, **kwargs)
 
@@ -56,7 +59,7 @@ def test_ctrl_c_exits_130():
         from migrator.cli import main
         main()
     """)
-    run = subprocess.run([sys.executable, "-c", code, "scan", "."], capture_output=True, text=True, cwd=REPO)
+    run = subprocess.run([sys.executable, "-c", code, "scan", "--mode", "kernel", "."], capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 130
     assert one_line(run) == "migrator: interrupted"
 
@@ -206,3 +209,33 @@ def test_check_takes_a_dpkg_x_tree_and_a_config_option(tmp_path):
     os.rename(unpacked / name, tmp_path / "config")
     run = migrator("check", "--modules", unpacked, "--arch", "amd64", "--config", tmp_path / "config")
     assert run.returncode == 0, run.stderr
+
+
+def _stderr_on_a_terminal(*args) -> str:
+    import pty
+
+    master, slave = pty.openpty()
+    run = subprocess.run([sys.executable, "-m", "migrator", *map(str, args)], stdout=subprocess.PIPE,
+                         stderr=slave, cwd=REPO)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert run.returncode in (0, 1)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_long_work_shows_progress_only_on_a_terminal(tmp_path):
+    (tmp_path / "a.ko").write_bytes(b"not an ELF file")
+    (tmp_path / "config-6.1").write_text("CONFIG_MODULES=y\n")
+    args = ("check", "--modules", tmp_path, "--arch", "amd64")
+    assert "checking modules" in _stderr_on_a_terminal(*args)
+    assert "checking modules" not in _stderr_on_a_terminal(*args, "--quiet")
+    assert "checking modules" not in migrator(*args).stderr.decode()

@@ -7,6 +7,7 @@ check); 2 bad input or a refusal, with a one-line message.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
@@ -122,6 +123,32 @@ def progress(message: str) -> None:
     """A progress line on stderr, only when someone watches it (a terminal)."""
     if sys.stderr.isatty():
         click.echo(message, err=True)
+
+
+def progress_bar(items, label: str, quiet: bool = False, length: int | None = None):
+    """A progress bar on stderr (what, how far, how long left) only when stderr is a
+    terminal and not --quiet; otherwise the items as they are, so logs stay clean."""
+    if quiet or not sys.stderr.isatty():
+        return contextlib.nullcontext(_Silent(items))
+    return click.progressbar(items, length=length, label=label, file=sys.stderr, show_eta=True,
+                             show_pos=True, item_show_func=lambda item: str(item) if item else None)
+
+
+class _Silent:
+    """What a progress bar offers a loop, without the bar."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def __iter__(self):
+        return iter(self.items if self.items is not None else ())
+
+    def update(self, n_steps: int, current_item=None) -> None:
+        pass
+
+
+quiet_option = click.option("-q", "--quiet", is_flag=True,
+                            help="No progress bar (there is none anyway when stderr is not a terminal).")
 
 
 def count(n: int, noun: str) -> str:

@@ -11,7 +11,8 @@ import click
 
 from ..errors import MigratorError
 from ..model.kconfig import KERNEL_ARCH
-from . import EXIT_FAILED, cli, count, fail, migration_option, open_migration, progress
+from . import (EXIT_FAILED, cli, count, fail, migration_option, open_migration, progress, progress_bar,
+               quiet_option)
 
 
 def _git_original(path: str) -> tuple[str, list[str]]:
@@ -22,10 +23,14 @@ def _git_original(path: str) -> tuple[str, list[str]]:
     return head_versions(path, also=[API_HEADER])
 
 
-def _probe_sets(kind: str, arches: tuple[str, ...]):
+def _probe_sets(kind: str, arches: tuple[str, ...], quiet: bool):
+    from ..model import modules as debian
     from ..model.probes import real_probe_sets, synthetic_probe_sets
 
-    real = real_probe_sets(arches or None) if kind == "cache" else ()
+    real = ()
+    if kind == "cache":
+        with progress_bar(arches or tuple(sorted(debian.FLAVOURS)), "reading probe modules", quiet) as bar:
+            real = tuple(p for arch in bar for p in real_probe_sets((arch,)))
     return real + synthetic_probe_sets()
 
 
@@ -83,7 +88,8 @@ def _arch_of(source: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_file: str | None) -> int:
+def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_file: str | None,
+                   quiet: bool) -> int:
     from ..model import check_modules
     from ..model import modules as debian
     from ..model.kconfig import parse_config
@@ -115,9 +121,10 @@ def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_f
               f"{'pages before':>12} {'after':>7} {'allocs before':>13} {'after':>7} "
               f"{'violations':>10}")
     reports = []
-    for path, arch in jobs:
-        config = parse_config(config_text, arch) if config_text is not None else None
-        reports.append(check_modules(path, arch, table=_reference_table(), config=config))
+    with progress_bar(jobs, "checking modules", quiet, length=len(jobs)) as bar:
+        for path, arch in bar:
+            config = parse_config(config_text, arch) if config_text is not None else None
+            reports.append(check_modules(path, arch, table=_reference_table(), config=config))
     bad = 0
     for r in reports:
         # A module that could not be read was not checked: that is no pass.
@@ -230,10 +237,11 @@ def _cached(arch: str):
                    "(default: Debian's linux-source-6.12 in the cache).")
 @click.option("-v", "--verbose", is_flag=True, help="Also list what was not judged.")
 @migration_option
+@quiet_option
 def check(path: str | None, original: str | None, modules: str | None, arches: tuple[str, ...],
           config_file: str | None, probes: str, kernels: tuple[str, ...],
           against_loader: bool, count: int,
-          loader_source: str | None, verbose: bool, migration_name: str) -> None:
+          loader_source: str | None, verbose: bool, migration_name: str, quiet: bool) -> None:
     """Check a rewritten tree against its original, and real modules against the model.
 
     With PATH: every file that differs from the original is checked for names
@@ -287,10 +295,10 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
                 found = tuple(read_kernel(k) for k in kernels)
                 own = arches or _debian_arches(found)
                 result = check_out_of_tree(path, original_dir, found,
-                                           lambda: _probe_sets(probes, own),
+                                           lambda: _probe_sets(probes, own, quiet),
                                            table=_reference_table())
             else:
-                result = check_tree(path, original_dir, lambda: _probe_sets(probes, arches),
+                result = check_tree(path, original_dir, lambda: _probe_sets(probes, arches, quiet),
                                     table=_reference_table(),
                                     paths=paths)
             if temp is not None:
@@ -298,7 +306,7 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
             (_print_out_of_tree if kernels else _print_source)(result, verbose)
             bad += len(result.violations)
         if modules is not None:
-            bad += _check_modules(modules, arches, verbose, config_file)
+            bad += _check_modules(modules, arches, verbose, config_file, quiet)
         if against_loader:
             bad += _check_against_loader(count, loader_source)
     except MigratorError as e:

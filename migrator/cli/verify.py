@@ -7,7 +7,8 @@ import sys
 import click
 
 from ..errors import MigratorError
-from . import EXIT_FAILED, cli, fail, migration_option, names_option, open_migration, rules_option
+from . import (EXIT_FAILED, cli, fail, migration_option, names_option, open_migration, progress_bar,
+               quiet_option, rules_option)
 
 _SUBJECT_WIDTH = 34
 
@@ -47,9 +48,10 @@ def _short(subject: str) -> str:
 @migration_option
 @rules_option
 @names_option
+@quiet_option
 def verify_series(series_dir: str, repo_path: str, base: str | None, target_names: tuple[str, ...],
                   no_build: bool, workdir: str | None, build_dir: str | None, jobs: int, keep: bool,
-                  migration_name: str, rules_dir: str | None, names: str) -> None:
+                  migration_name: str, rules_dir: str | None, names: str, quiet: bool) -> None:
     """Check the patch series in DIR on a fresh clone of the tree.
 
     git am applies each patch to a new clone at the base commit; the tree's
@@ -68,7 +70,7 @@ def verify_series(series_dir: str, repo_path: str, base: str | None, target_name
 
     migration = open_migration(migration_name)
     try:
-        read_series(series_dir)  # refuse a folder without patches before printing anything
+        patches = len(read_series(series_dir).patches)  # refuse a folder without patches before printing
         targets = select_targets(load_targets(), target_names) if target_names else default_targets()
     except MigratorError as e:
         fail(str(e))
@@ -85,9 +87,14 @@ def verify_series(series_dir: str, repo_path: str, base: str | None, target_name
         click.echo(f"{check.number:>2}  {_short(check.subject):<{_SUBJECT_WIDTH}} {cps:>10}  {cells}  {check.seconds:7.1f}")
 
     try:
-        result = run(series_dir, repo_path, base=base, targets=targets, build=not no_build,
-                     workdir=workdir, build_root=build_dir, jobs=jobs, migration=migration,
-                     rules_dir=rules_dir, names=names, keep=keep, on_patch=row)
+        with progress_bar(None, "verifying patches", quiet, length=patches) as bar:
+            def on_patch(check) -> None:
+                row(check)
+                bar.update(1)
+
+            result = run(series_dir, repo_path, base=base, targets=targets, build=not no_build,
+                         workdir=workdir, build_root=build_dir, jobs=jobs, migration=migration,
+                         rules_dir=rules_dir, names=names, keep=keep, on_patch=on_patch)
     except MigratorError as e:
         fail(str(e))
     if result.final:

@@ -20,9 +20,9 @@ import tree_sitter
 from tree_sitter import Node
 
 from ..errors import MigratorError
-from ..parse.source import SourceFile, parse_c
+from ..parse.source import SourceFile, matches_in, parse_c, units_around
 from ..target import type_names
-from .context import ancestors, function_name
+from .context import ancestors, descendants, function_name
 from .rules import Rule
 from .template_env import TEMPLATES, Capture, template_globals
 from ..parse.preproc import read_conditionals
@@ -134,6 +134,36 @@ def _calls_itself(site: Node, replacements) -> bool:
     return any(call in text for _, _, text in replacements)
 
 
+_SIDE_EFFECTS = ("update_expression", "assignment_expression", "call_expression")
+
+
+def _evaluations_changed(root: Node, data: bytes, start: int, end: int, occurrences,
+                         replacements) -> str | None:
+    """Why a rewrite would change how often a receiver with side effects runs, or None.
+
+    `mods[i++]->core_layout.base <= a && a < mods[i++]->core_layout.base + ...`
+    evaluates `mods[i++]` three times; a helper call taking it once would
+    change what the code does, as would a sum that names it twice.
+    """
+    if not replacements:
+        return None
+    old = data[start:end]
+    new = bytearray(old)
+    for s, e, text in sorted(replacements, reverse=True):
+        new[s - start:e - start] = text.encode("utf-8", "surrogateescape")
+    for o in occurrences:
+        name = root.descendant_for_byte_range(o.name_start, o.name_start + len(o.layout))
+        access = name.parent if name is not None else None
+        receiver = access.child_by_field_name("argument") if access is not None else None
+        if receiver is None or not any(n.type in _SIDE_EFFECTS for n in descendants(receiver)):
+            continue
+        before, after = old.count(receiver.text), bytes(new).count(receiver.text)
+        if before != after:
+            return (f"the receiver {receiver.text.decode('utf-8', 'replace')} has side effects: the rewrite "
+                    f"would evaluate it {after} times instead of {before}; rewrite it by hand")
+    return None
+
+
 def _is_condition(node: Node) -> bool:
     parent = node.parent
     return (node.type == "parenthesized_expression" and parent is not None
@@ -155,17 +185,17 @@ def _replacements(rule: Rule, caps: dict[str, list[Node]], names: Mapping[str, s
     ))
 
 
-def _rule_matches(rule: Rule, root: Node):
+def _rule_matches(rule: Rule, root: Node, units):
     try:
-        return tree_sitter.QueryCursor(rule.query).matches(root)
+        return matches_in(rule.query, root, units)
     except (UnicodeDecodeError, SystemError):  # py-tree-sitter wraps the first in the second
         # Predicates see node text as strict UTF-8; a rule must not test free text.
         raise MigratorError(f"rule {rule.id}: a predicate met bytes that are not UTF-8") from None
 
 
-def _candidates(rules: Sequence[Rule], root: Node):
+def _candidates(rules: Sequence[Rule], root: Node, units):
     for order, rule in enumerate(rules):
-        for _, caps in _rule_matches(rule, root):
+        for _, caps in _rule_matches(rule, root, units):
             site = caps["site"][0]
             if _meaning(rule, caps) is None or not _inside_ok(rule, site):
                 continue
@@ -205,7 +235,14 @@ def match_file(
         return [o for o in group if start <= o.name_start < end]
 
     hits = []
-    for order, rule, site, caps in (c for root in roots for c in _candidates(rules, root)):
+    # A hit must cover a decidable occurrence: only the definitions holding one are searched
+    # (in the file itself; the out-of-tree views are other texts, searched whole).
+    def units(root: Node):
+        if out_of_tree:
+            return [(0, root.end_byte + 1)]
+        return units_around(root, [o.name_start for o in sites])
+
+    for order, rule, site, caps in (c for root in roots for c in _candidates(rules, root, units(root))):
         s, e = _span(rule, site, caps)
         # A hit must decide something, and must not swallow guarded code or a declaration.
         if not covered(s, e, sites) or covered(s, e, others):
@@ -221,15 +258,23 @@ def match_file(
         replacements = _replacements(rule, caps, names, src.data)
         if _calls_itself(caps["site"][0], replacements):
             continue
+        severity, message = rule.severity, _render(rule, rule.reason, caps, names).strip()
+        if replacements and tree is None:  # out of the tree the views were parsed, not the file
+            tree = parse_c(src.data)
+        evaluated = _evaluations_changed(tree.root_node if tree is not None else None, src.data, s, e,
+                                         covered(s, e, sites), replacements)
+        if evaluated:
+            # Never duplicate or collapse a side effect: the site stays, and says why.
+            severity, replacements, message = "report", (), evaluated
         taken.append((s, e))
         line, col = src.line_col(s)
         matches.append(Match(
             rule_id=rule.id,
-            severity=rule.severity,
+            severity=severity,
             start=s,
             end=e,
             replacements=replacements,
-            message=_render(rule, rule.reason, caps, names).strip(),
+            message=message,
             line=line,
             col=col,
         ))

@@ -12,7 +12,6 @@ import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 import jinja2
 import jinja2.meta
@@ -396,6 +395,8 @@ def load_areas(scope_file: str | os.PathLike = SCOPE_FILE,
 def load_rules(directory: str | os.PathLike = DEFAULT_RULES_DIR) -> tuple[Rule, ...]:
     """All rules of a folder, sorted by id so every run sees the same order."""
     directory = str(directory)
+    if os.path.isdir(os.path.join(directory, "sites")):
+        directory = os.path.join(directory, "sites")  # a whole rules folder: its site rules
     if not os.path.isdir(directory):
         raise MigratorError(f"{directory}: no rules folder there")
     paths = sorted(p for p in os.listdir(directory) if p.endswith(".toml"))

@@ -43,7 +43,7 @@ import tree_sitter
 from tree_sitter import Node
 
 from ..parse.preproc import Conditionals, Side, compiled, taken
-from ..parse.source import SourceFile, c_language, parse_c
+from ..parse.source import SourceFile, c_language, matches_in, parse_c, units_around
 from ..parse.tree import OLD_NAMES_RE
 from ..parse.views import code_views
 from .context import ancestors, declared_type, is_struct_module, is_version_guarded
@@ -56,6 +56,7 @@ UNREAD_KINDS = ("unparsed", "spliced")  # sites no rule can see: always left and
 SITE_KINDS = ("use",) + UNREAD_KINDS + ("string", "python-reader", "text")
 DECIDABLE_KINDS = ("use", "comment", "api", "string")  # what a rule may touch
 OLD_API_NAMES = ("INIT_OFFSET_MASK", "module_get_offset", "strict_align", "module_layout")
+_COMMENT_RE = re.compile(rb"\b(core|init|data)_layout\b")
 
 _PYTHON_RE = re.compile(rb"""\[\s*(['"])((?:core|init|data)_layout)\1\s*\]""")
 # A runtime reader's attribute: `mod.core_layout.base`, `mod.core_layout`.
@@ -181,21 +182,31 @@ def _line_at(data: bytes, offset: int) -> str:
     return data[start:end if end >= 0 else len(data)].decode("utf-8", "replace").strip()
 
 
+_API_NAMES_RE = re.compile(rb"\b(?:" + "|".join(OLD_API_NAMES).encode() + rb")\b")
+
+
 def _c_occurrences(src: SourceFile, root: Node, classify=_kernel_kind) -> list[Occurrence]:
     q = _queries()
     found: list[Occurrence] = []
-    for _, caps in tree_sitter.QueryCursor(q["access"]).matches(root):
+    if classify is _kernel_kind:
+        # Only the definitions that hold one of the names can hold an occurrence.
+        at = [m.start() for m in OLD_NAMES_RE.finditer(src.data)]
+        at += [m.start() for m in _API_NAMES_RE.finditer(src.data)]
+        units = units_around(root, at)
+    else:
+        units = [(0, root.end_byte + 1)]  # a view is another text: searched whole
+    for _, caps in matches_in(q["access"], root, units):
         occ = _access_occurrence(src, caps["access"][0], caps["name"][0], classify)
         if occ is not None:
             found.append(occ)
-    for _, caps in tree_sitter.QueryCursor(q["member"]).matches(root):
+    for _, caps in matches_in(q["member"], root, units):
         name = caps["name"][0]
         decl = name.parent
         line, col = src.line_col(name.start_byte)
         found.append(Occurrence(src.path, "declaration", name.text.decode(), None,
                                 decl.start_byte, decl.end_byte, name.start_byte, line, col,
                                 decl.text.decode("utf-8", "replace")))
-    for _, caps in tree_sitter.QueryCursor(q["alias"]).matches(root):
+    for _, caps in matches_in(q["alias"], root, units):
         name, value = caps["name"][0], caps["value"][0]
         if name.text.decode() in OLD_NAMES and value.text.strip().decode() in OLD_NAMES:
             define = name.parent
@@ -204,7 +215,7 @@ def _c_occurrences(src: SourceFile, root: Node, classify=_kernel_kind) -> list[O
             found.append(Occurrence(src.path, "alias", name.text.decode(), None,
                                     define.start_byte, define.end_byte, name.start_byte,
                                     line, col, " ".join(text.split())))
-    for _, caps in tree_sitter.QueryCursor(q["api"]).matches(root):
+    for _, caps in matches_in(q["api"], root, units):
         name = caps["name"][0]
         parent = name.parent
         if parent is not None and parent.type in ("preproc_def", "preproc_function_def", "function_declarator"):
@@ -217,7 +228,7 @@ def _c_occurrences(src: SourceFile, root: Node, classify=_kernel_kind) -> list[O
         kind = classify(name, "api")
         found.append(Occurrence(src.path, kind, name.text.decode(), None, name.start_byte,
                                 name.end_byte, name.start_byte, line, col, _line_at(src.data, name.start_byte)))
-    for _, caps in tree_sitter.QueryCursor(q["comment"]).matches(root):
+    for _, caps in matches_in(q["comment"], root, units):
         comment = caps["comment"][0]
         for m in OLD_NAMES_RE.finditer(comment.text):
             at = comment.start_byte + m.start()

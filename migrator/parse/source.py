@@ -7,11 +7,13 @@ slices that rules look at are ever decoded.
 
 from __future__ import annotations
 
+import bisect
 import errno
+import re
 import os
 import stat
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import tree_sitter
 import tree_sitter_c
@@ -19,6 +21,7 @@ import tree_sitter_c
 from ..errors import MigratorError
 
 C_SUFFIXES = (".c", ".h")
+_NEWLINE_RE = re.compile(b"\n")
 PYTHON_SUFFIXES = (".py",)
 
 
@@ -37,11 +40,15 @@ class SourceFile:
     path: str
     data: bytes
 
+    @cached_property
+    def _line_starts(self) -> list[int]:
+        return [0] + [m.end() for m in _NEWLINE_RE.finditer(self.data)]
+
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based line and byte column of a byte offset, as compilers print them."""
-        line = self.data.count(b"\n", 0, offset) + 1
-        col = offset - (self.data.rfind(b"\n", 0, offset) + 1) + 1
-        return line, col
+        # A bisection, not a count from the start: thousands of uses in a 50 MB file stay linear.
+        line = bisect.bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1] + 1
 
 
 def printable(text: str) -> str:
@@ -95,3 +102,55 @@ def _parser() -> tree_sitter.Parser:
 def parse_c(data: bytes) -> tree_sitter.Tree:
     """Parse C bytes.  Macros leave ERROR nodes; the subtrees around them stay usable."""
     return _parser().parse(data)
+
+
+# A conditional at the top of a file this big (an include guard around a huge
+# generated header) is looked into: its children are the units, not itself.
+_WRAPPER_BYTES = 256 * 1024
+_WRAPPERS = ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "preproc_elifdef")
+
+
+def matches_in(query: tree_sitter.Query, root: tree_sitter.Node, ranges) -> list:
+    """The query's matches over the byte ranges only (each once), as QueryCursor.matches."""
+    seen, found = set(), []
+    for start, end in ranges:
+        cursor = tree_sitter.QueryCursor(query)
+        cursor.set_byte_range(start, end)
+        for pattern, caps in cursor.matches(root):
+            key = (pattern, tuple(sorted((k, v[0].start_byte, v[0].end_byte) for k, v in caps.items())))
+            if key not in seen:
+                seen.add(key)
+                found.append((pattern, caps))
+    return found
+
+
+def units_around(root: tree_sitter.Node, offsets) -> list[tuple[int, int]]:
+    """Byte ranges of the top-level declarations holding the offsets, merged.
+
+    Queries run over these ranges only: what decides a use lies in the
+    definition that holds it, and a 50 MB file with a few uses must not cost
+    every query a walk over all of it.
+    """
+    spans = []
+    for offset in sorted(set(offsets)):
+        if spans and spans[-1][0] <= offset < spans[-1][1]:
+            continue
+        node = root
+        while True:
+            child = node.first_child_for_byte(offset)
+            if child is None or child.start_byte > offset:
+                break
+            node = child
+            if not (node.type in _WRAPPERS and node.end_byte - node.start_byte > _WRAPPER_BYTES):
+                break
+        if node == root:
+            spans.append((offset, offset + 1))
+        else:
+            spans.append((node.start_byte, max(node.end_byte, offset + 1)))
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged

@@ -50,7 +50,14 @@ def staged_bytes(change: FileChange, rules: Sequence[Rule] | RuleBook, stage: st
     picked = [m for m in change.rewritten if stages.get(m.rule_id) == stage]
     if not picked:
         return change.old
-    return reflow(change.old, apply_edits(change.old, edits_for(change.old, picked)))
+    edits = edits_for(change.old, picked)
+    new, spans = apply_edits_with_spans(change.old, edits)
+    return reflow(change.old, new, _changes(edits, spans))
+
+
+def _changes(edits: Sequence[Edit], spans: Sequence[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+    """Each edit's old bytes and where its new text landed, for the reflow."""
+    return [(e.start, e.end, s, t) for e, (s, t) in zip(edits, spans)]
 
 
 @dataclass(frozen=True)
@@ -136,14 +143,14 @@ def _uses_statement_macro(text: bytes) -> bool:
     return any(m.encode() + b"(" in text for m in STATEMENT_MACROS)
 
 
-def _error_count(data: bytes, exempt: Sequence[tuple[int, int]] = ()) -> int:
+def _error_count(data: bytes, exempt: Sequence[tuple[int, int]] = (), tree=None) -> int:
     """ERROR and MISSING nodes starting outside the exempt byte ranges.
 
     Recipe text and text using the new API's iterator macros
     (`for_class_mod_mem_type(t, core) {`) are exempt: tree-sitter cannot
     parse those, and the compile check judges them instead.
     """
-    count, stack = 0, [parse_c(data).root_node]
+    count, stack = 0, [(tree or parse_c(data)).root_node]
     while stack:
         n = stack.pop()
         if (n.type == "ERROR" or n.is_missing) and not any(
@@ -258,10 +265,10 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
                          if any(_uses_statement_macro(t.encode("utf-8", "surrogateescape")) for _, _, t in m.replacements)]
         exempt = [span for span, e in zip(spans, edits)
                   if e.rule_id in region_ids or any(s <= e.start < end for s, end in macro_matches)]
-        before, after = _error_count(src.data, owned), _error_count(new, exempt)
+        before, after = _error_count(src.data, owned, tree), _error_count(new, exempt)
         if after > before:
             return None, f"the rewrite would add parse errors ({before} -> {after}); left as it is", results, ()
-        wrapped = reflow(src.data, new)
+        wrapped = reflow(src.data, new, _changes(edits, spans))
         if wrapped != new and _error_count(wrapped) == _error_count(new):
             new = wrapped
     change = FileChange(path, src.data, new, tuple(rewritten), tuple(r.rule.id for r in applied))

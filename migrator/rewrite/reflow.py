@@ -9,8 +9,10 @@ indented one tab deeper than the statement outside parentheses.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
+from typing import Sequence
 
 MAX_COLUMNS = 100
 TAB = 8
@@ -95,12 +97,31 @@ def _in_macro(lines: list[bytes], i: int) -> bool:
     return i > 0 and lines[i - 1].rstrip().endswith(b"\\")
 
 
-def reflow(old: bytes, new: bytes) -> bytes:
-    """new, with each line the rewrite lengthened past the limit wrapped."""
-    old_lines = old.split(b"\n")
-    new_lines = new.split(b"\n")
-    out = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes():
+# (old start, old end, new start, new end): bytes an edit replaced, and where its text landed.
+Change = tuple[int, int, int, int]
+
+
+def _line_starts(data: bytes) -> list[int]:
+    return [0] + [m.end() for m in re.finditer(b"\n", data)]
+
+
+def _whole_change(old: bytes, new: bytes) -> list[Change]:
+    """One change spanning everything between the common head and tail of old and new."""
+    limit = min(len(old), len(new))
+    head = next((i for i in range(limit) if old[i] != new[i]), limit)
+    tail = 0
+    while tail < limit - head and old[len(old) - 1 - tail] == new[len(new) - 1 - tail]:
+        tail += 1
+    if head == len(old) == len(new):
+        return []
+    return [(head, len(old) - tail, head, len(new) - tail)]
+
+
+def _reflow_lines(old_lines: list[bytes], new_lines: list[bytes]) -> list[bytes]:
+    """Wrap the lines of one changed run, judged against the old lines they replace."""
+    out: list[bytes] = []
+    opcodes = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes()
+    for tag, i1, i2, j1, j2 in opcodes:
         if tag in ("equal", "delete"):
             out.extend(new_lines[j1:j2])
             continue
@@ -110,4 +131,48 @@ def reflow(old: bytes, new: bytes) -> bytes:
                 out.append(_wrap(line, macro=_in_macro(new_lines, j)))
             else:
                 out.append(line)
-    return b"\n".join(out)
+    return out
+
+
+def reflow(old: bytes, new: bytes, changes: Sequence[Change] | None = None) -> bytes:
+    """new, with each line the rewrite lengthened past the limit wrapped.
+
+    Only the lines the changes touch are looked at (each run of adjacent
+    changed lines is compared with the old lines it replaced), so the cost
+    grows with the file's size and the number of edits, not their product.
+    Without `changes`, everything between the common head and tail changed.
+    """
+    if changes is None:
+        changes = _whole_change(old, new)
+    if not changes:
+        return new
+    old_starts, new_starts = _line_starts(old), _line_starts(new)
+
+    def line_of(starts: list[int], offset: int) -> int:
+        return bisect.bisect_right(starts, offset) - 1
+
+    runs: list[list[int]] = []  # [old first line, old last line, new first line, new last line]
+    for os_, oe, ns, ne in sorted(changes, key=lambda c: c[2]):
+        r = [line_of(old_starts, os_), line_of(old_starts, max(oe - 1, os_)),
+             line_of(new_starts, ns), line_of(new_starts, max(ne - 1, ns))]
+        if runs and r[2] <= runs[-1][3] + 1:  # adjacent changed lines: one run, as a diff sees it
+            last = runs[-1]
+            last[0], last[1] = min(last[0], r[0]), max(last[1], r[1])
+            last[3] = max(last[3], r[3])
+        else:
+            runs.append(r)
+
+    def lines(data: bytes, starts: list[int], first: int, last: int) -> tuple[int, int, list[bytes]]:
+        start = starts[first]
+        end = starts[last + 1] - 1 if last + 1 < len(starts) else len(data)
+        return start, end, data[start:end].split(b"\n")
+
+    out, pos = [], 0
+    for o1, o2, n1, n2 in runs:
+        _, _, old_lines = lines(old, old_starts, o1, o2)
+        start, end, new_lines = lines(new, new_starts, n1, n2)
+        out.append(new[pos:start])
+        out.append(b"\n".join(_reflow_lines(old_lines, new_lines)))
+        pos = end
+    out.append(new[pos:])
+    return b"".join(out)

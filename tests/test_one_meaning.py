@@ -1,0 +1,81 @@
+"""One meaning, one mapping (issue 12, defect 7).
+
+The spellings of one address (base + text_size commuted, in parentheses,
+with a cast, as &base[text_size]) all map like base + text_size; an offset
+added in place is reported; a receiver with side effects is never
+evaluated more or fewer times than before.
+"""
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from migrator.match import load_rules, match_file
+from migrator.parse import SourceFile
+from migrator.rewrite.edits import apply_edits, edits_for
+
+OFFSETS = {("core_layout", "text_size"): "RODATA", ("core_layout", "ro_size"): "RO_AFTER_INIT",
+           ("core_layout", "ro_after_init_size"): "DATA", ("init_layout", "text_size"): "INIT_RODATA",
+           ("init_layout", "ro_after_init_size"): "INIT_DATA"}
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules()
+
+
+def rewrite(rules, statement: str) -> tuple[str, list]:
+    code = f"void f(struct module *mod, struct module **mods, int i)\n{{\n\t{statement}\n}}\n".encode()
+    result = match_file(SourceFile("arch/x/kernel/module.c", code), rules)
+    new = apply_edits(code, edits_for(code, [m for m in result.matches if m.severity == "rewrite"]))
+    return new.decode().split("{\n\t", 1)[1].rsplit("\n}", 1)[0], result.matches
+
+
+@st.composite
+def spellings(draw):
+    (layout, offset), kind = draw(st.sampled_from(sorted(OFFSETS.items())))
+    recv = draw(st.sampled_from(["mod", "me", "THIS_MODULE", "mk->mod", "(*pmod)"]))
+    base, off = f"{recv}->{layout}.base", f"{recv}->{layout}.{offset}"
+    cast = draw(st.sampled_from(["", "(unsigned long)", "(void *)"]))
+    shape = draw(st.sampled_from(["{b} + {o}", "{o} + {b}", "&{b}[{o}]"]))
+    # A cast binds looser than [], so a subscripted cast base needs its parentheses.
+    if draw(st.booleans()) or (cast and shape.startswith("&")):
+        base = f"({cast}{base})"
+    else:
+        base = f"{cast}{base}"
+    if draw(st.booleans()):
+        off = f"({off})"
+    return shape.format(b=base, o=off), kind, cast.strip()
+
+
+@settings(max_examples=150, derandomize=True, deadline=None)
+@given(spelling=spellings())
+def test_every_spelling_of_an_offset_address_maps_alike(rules, spelling):
+    expression, kind, cast = spelling
+    new, matches = rewrite(rules, f"p = {expression};")
+    body = new[len("p = "):-1]
+    assert re.fullmatch(rf"(\({re.escape(cast[1:-1])}\))?\S*mem\[MOD_{kind}\]\.base", body) if cast else \
+        re.fullmatch(rf"\S*mem\[MOD_{kind}\]\.base", body), (expression, new)
+    assert "_layout" not in new and "MOD_TEXT" not in new, (expression, new)
+
+
+def test_an_offset_added_in_place_is_reported(rules):
+    new, matches = rewrite(rules, "ro = mod->core_layout.base;\n\tro += mod->core_layout.text_size;")
+    assert "ro += mod->core_layout.text_size;" in new
+    assert [m.rule_id for m in matches if m.severity == "report"] == ["offset-added-in-place"]
+
+
+@pytest.mark.parametrize("statement", [
+    "return a >= (unsigned long)mods[i++]->core_layout.base && "
+    "a < (unsigned long)mods[i++]->core_layout.base + mods[i++]->core_layout.size;",
+    "p = mods[i++]->core_layout.base + mods[i++]->core_layout.text_size;",
+    "p = mods[i++]->core_layout.text_size + mods[i++]->core_layout.base;",
+    "p = get_mod(x)->core_layout.base + get_mod(x)->core_layout.ro_size;",
+])
+def test_a_receiver_with_side_effects_is_never_collapsed(rules, statement):
+    new, matches = rewrite(rules, statement)
+    assert new.count("i++") == statement.count("i++") and new.count("get_mod(") == statement.count("get_mod(")
+    assert new == statement, new
+    assert any("side effects" in m.message for m in matches)
