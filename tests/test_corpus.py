@@ -10,7 +10,6 @@ from migrator.migration import load_migration
 from migrator.profile import KERNEL, OUT_OF_TREE
 from migrator.rewrite.plan import plan_rewrite
 from migrator.match.regions import load_region_rules
-from migrator.migration import load_migration
 
 CASES = load_migration().cases_dir
 NAMES = sorted(p.name for p in CASES.iterdir() if p.is_dir())
