@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import MigratorError
-from .tomlfile import load_toml
+from .tomlfile import check_fields, load_toml
 
 DEFAULT_MIGRATION = "module-memory"
 PACK_FILE = "pack.toml"
@@ -105,14 +105,7 @@ def load_migration(name_or_path: str | os.PathLike = DEFAULT_MIGRATION) -> Migra
     if not path.is_file():
         raise MigratorError(f"{folder}: not a migration pack (no {PACK_FILE})")
     data = load_toml(path)
-    for key in data:
-        if key not in _PACK_FIELDS:
-            raise MigratorError(f"{path}: unknown field '{key}'")
-    for key in _PACK_FIELDS:
-        if key not in data:
-            raise MigratorError(f"{path}: missing field '{key}'")
-        if not isinstance(data[key], str):
-            raise MigratorError(f"{path}: field '{key}' must be a str")
+    check_fields(str(path), data, dict.fromkeys(_PACK_FIELDS, str), _PACK_FIELDS)
     if data["id"] != folder.resolve().name:
         raise MigratorError(f"{path}: field 'id': '{data['id']}' differs from the folder name")
     if not _VERSION_RE.match(data["landed_in"]):

@@ -17,3 +17,21 @@ def load_toml(path: str | os.PathLike) -> dict:
         raise MigratorError(f"{path}: cannot read: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise MigratorError(f"{path}: not valid TOML: {e}") from None
+
+
+def check_fields(where: str, table: dict, allowed: dict, required: tuple = ()) -> None:
+    """A data table's keys and value types: a one-line MigratorError naming the bad field.
+
+    `allowed` maps each field to its type (or a tuple of types); bool is no int.
+    """
+    for key in table:
+        if key not in allowed:
+            raise MigratorError(f"{where}: unknown field '{key}'")
+    for key in required:
+        if key not in table:
+            raise MigratorError(f"{where}: missing field '{key}'")
+    for key, value in table.items():
+        want = allowed[key]
+        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+            kinds = " or ".join(t.__name__ for t in (want if isinstance(want, tuple) else (want,)))
+            raise MigratorError(f"{where}: field '{key}' must be a {kinds}")

@@ -31,8 +31,8 @@ from tree_sitter import Node
 from ..errors import MigratorError
 from ..parse.lines import line_span, whole_lines
 from ..parse.source import SourceFile, is_c_path
-from ..tomlfile import load_toml
-from .rules import (CONFIDENCES, ID_RE, SEVERITIES, STAGES, NoMatchCase, _check_fields,
+from ..tomlfile import check_fields, load_toml
+from .rules import (CONFIDENCES, ID_RE, SEVERITIES, STAGES, NoMatchCase,
                     _compile_query, _compile_template, _RuleFileError)
 
 SPANS = ("one", "run", "lines")
@@ -179,7 +179,7 @@ def _choice(where: str, table: dict, key: str, allowed: tuple, default: str) -> 
 
 def _region(path: str, i: int, r: dict, is_c: bool) -> Region:
     where = f"{path}: region[{i}]"
-    _check_fields(where, r, _REGION_FIELDS, ("label", "template"))
+    check_fields(where, r, _REGION_FIELDS, ("label", "template"))
     template = os.path.join(os.path.dirname(path), r["template"])
     try:
         with open(template, encoding="utf-8") as f:
@@ -216,7 +216,7 @@ def _region(path: str, i: int, r: dict, is_c: bool) -> Region:
 def load_region_rule(path: str | os.PathLike) -> RegionRule:
     path = str(path)
     data = load_toml(path)
-    _check_fields(path, data, _TOP_FIELDS,
+    check_fields(path, data, _TOP_FIELDS,
                   ("kind", "id", "file", "description", "severity", "confidence", "region"))
     if data["kind"] != "region":
         raise _RuleFileError(f"{path}: field 'kind' must be \"region\"")
@@ -232,16 +232,16 @@ def load_region_rule(path: str | os.PathLike) -> RegionRule:
     done_if = tuple(_condition(f"{path}: done_if[{j}]", c, is_c) for j, c in enumerate(data.get("done_if", ())))
     renames = []
     for j, r in enumerate(data.get("rename", ())):
-        _check_fields(f"{path}: rename[{j}]", r, {"from": str, "to": str}, ("from", "to"))
+        check_fields(f"{path}: rename[{j}]", r, {"from": str, "to": str}, ("from", "to"))
         renames.append((r["from"], r["to"]))
     tests = data.get("tests", {})
-    _check_fields(f"{path}: tests", tests, {"match": list, "no_match": list})
+    check_fields(f"{path}: tests", tests, {"match": list, "no_match": list})
     match_cases, no_match_cases = [], []
     for j, case in enumerate(tests.get("match", [])):
-        _check_fields(f"{path}: tests.match[{j}]", case, {"code": str}, ("code",))
+        check_fields(f"{path}: tests.match[{j}]", case, {"code": str}, ("code",))
         match_cases.append(case["code"])
     for j, case in enumerate(tests.get("no_match", [])):
-        _check_fields(f"{path}: tests.no_match[{j}]", case, {"code": str, "why": str}, ("code", "why"))
+        check_fields(f"{path}: tests.no_match[{j}]", case, {"code": str, "why": str}, ("code", "why"))
         no_match_cases.append(NoMatchCase(case["code"], case["why"]))
     return RegionRule(data["id"], path, data["file"], data["description"], data["severity"],
                       data["confidence"], stage, regions, done_if, tuple(renames),

@@ -20,7 +20,7 @@ import tree_sitter
 from ..errors import MigratorError
 from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 from ..parse.source import c_language
-from ..tomlfile import load_toml
+from ..tomlfile import check_fields, load_toml
 from .template_env import TEMPLATES
 
 SEVERITIES = ("rewrite", "report")
@@ -110,20 +110,6 @@ class _RuleFileError(MigratorError):
     pass
 
 
-def _check_fields(where: str, table: dict, allowed: dict, required: tuple = ()) -> None:
-    for key in table:
-        if key not in allowed:
-            raise _RuleFileError(f"{where}: unknown field '{key}'")
-    for key in required:
-        if key not in table:
-            raise _RuleFileError(f"{where}: missing field '{key}'")
-    for key, value in table.items():
-        want = allowed[key]
-        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
-            kinds = " or ".join(t.__name__ for t in (want if isinstance(want, tuple) else (want,)))
-            raise _RuleFileError(f"{where}: field '{key}' must be a {kinds}")
-
-
 def _expand(where: str, source: str) -> str:
     """A pattern with its jinja2 macros expanded (plain patterns pass unchanged).
 
@@ -209,7 +195,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
     name = os.path.basename(path)
     data = load_toml(path)
 
-    _check_fields(path, data, _TOP_FIELDS, ("id", "description", "severity", "confidence", "pattern"))
+    check_fields(path, data, _TOP_FIELDS, ("id", "description", "severity", "confidence", "pattern"))
     rule_id = data["id"]
     if not ID_RE.match(rule_id):
         raise _RuleFileError(f"{path}: field 'id': '{rule_id}' is not kebab-case")
@@ -261,7 +247,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
         where = f"{path}: inside[{i}]"
         if not isinstance(table, dict):
             raise _RuleFileError(f"{where}: must be a table")
-        _check_fields(where, table, _INSIDE_FIELDS, ("kind",))
+        check_fields(where, table, _INSIDE_FIELDS, ("kind",))
         has_query = None
         if "has" in table:
             table["has"] = _expand(f"{where}: field 'has'", table["has"])
@@ -289,20 +275,20 @@ def load_rule(path: str | os.PathLike) -> Rule:
         _compile_template(f"{path}: field '{name}'", source, captures, tuple(when))
 
     tests = data.get("tests", {})
-    _check_fields(f"{path}: tests", tests, _TEST_FIELDS)
+    check_fields(f"{path}: tests", tests, _TEST_FIELDS)
     match_cases, no_match_cases = [], []
     for i, case in enumerate(tests.get("match", [])):
         where = f"{path}: tests.match[{i}]"
         if not isinstance(case, dict):
             raise _RuleFileError(f"{where}: must be a table")
         needed = ("code", "expect") if data["severity"] == "rewrite" else ("code",)
-        _check_fields(where, case, {"code": str, "expect": str}, needed)
+        check_fields(where, case, {"code": str, "expect": str}, needed)
         match_cases.append(MatchCase(case["code"], case.get("expect")))
     for i, case in enumerate(tests.get("no_match", [])):
         where = f"{path}: tests.no_match[{i}]"
         if not isinstance(case, dict):
             raise _RuleFileError(f"{where}: must be a table")
-        _check_fields(where, case, {"code": str, "why": str}, ("code", "why"))
+        check_fields(where, case, {"code": str, "why": str}, ("code", "why"))
         no_match_cases.append(NoMatchCase(case["code"], case["why"]))
 
     return Rule(
@@ -384,7 +370,7 @@ def load_areas(scope_file: str | os.PathLike = SCOPE_FILE,
     areas = []
     for i, entry in enumerate(data.get("area", [])):
         where = f"{scope_file}: area[{i}]"
-        _check_fields(where, entry, {"path": str, "rules": str, "why": str}, ("path", "why"))
+        check_fields(where, entry, {"path": str, "rules": str, "why": str}, ("path", "why"))
         rules = None
         if entry.get("rules"):
             rules = load_rules(os.path.join(str(rules_root), entry["rules"]))
