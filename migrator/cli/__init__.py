@@ -151,6 +151,19 @@ quiet_option = click.option("-q", "--quiet", is_flag=True,
                             help="No progress bar (there is none anyway when stderr is not a terminal).")
 
 
+def read_text_file(path: str | None) -> str | None:
+    """The text of a file an option names (None when not given); unreadable is a MigratorError."""
+    from ..errors import MigratorError
+
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError as e:
+        raise MigratorError(f"{path}: cannot read: {e.strerror}") from None
+
+
 def count(n: int, noun: str) -> str:
     """`1 file`, `2 files`, `0 aliases`."""
     if n == 1:

@@ -12,7 +12,7 @@ import click
 from ..errors import MigratorError
 from ..model.kconfig import KERNEL_ARCH
 from . import (EXIT_FAILED, cli, count, fail, migration_option, open_migration, progress, progress_bar,
-               quiet_option)
+               quiet_option, read_text_file)
 
 
 def _git_original(path: str) -> tuple[str, list[str]]:
@@ -110,13 +110,7 @@ def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_f
         if arch is None:
             raise MigratorError(f"{source}: which architecture? pass --arch")
         jobs = [(source, arch)]
-    config_text = None
-    if config_file is not None:
-        try:
-            with open(config_file, encoding="utf-8", errors="replace") as f:
-                config_text = f.read()
-        except OSError as e:
-            raise MigratorError(f"{config_file}: cannot read: {e.strerror}") from None
+    config_text = read_text_file(config_file)
     header = (f"{'arch':8} {'modules':>7} {'checked':>7} {'refused':>7} {'unread':>6} "
               f"{'pages before':>12} {'after':>7} {'allocs before':>13} {'after':>7} "
               f"{'violations':>10}")

@@ -9,7 +9,7 @@ import click
 from ..errors import MigratorError
 from ..migration import Migration
 from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
-               open_migration, profile_options, resolve_profile, rules_option)
+               open_migration, profile_options, read_text_file, resolve_profile, rules_option)
 
 
 def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
@@ -81,13 +81,7 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
     from ..series.make import SeriesOptions, apply_series, make_series, open_for_series, write_series
 
     try:
-        verdict_text = None
-        if verdict is not None:
-            try:
-                with open(verdict, encoding="utf-8", errors="replace") as f:
-                    verdict_text = f.read()
-            except OSError as e:
-                raise MigratorError(f"{verdict}: cannot read: {e.strerror}") from None
+        verdict_text = read_text_file(verdict)
         # Out-of-tree code gets one patch in its project's subject style.
         profile, mode_line = resolve_profile(path, mode, guard)
         options = SeriesOptions(split=split, signoff=signoff, date=date, prefixes=prefixes,
