@@ -253,7 +253,7 @@ SCENARIO_NAMES = sorted(p.parent.name for p in OOT_CORPUS.glob("*/case.toml"))
 
 
 def scenario_diff(folder: Path) -> bytes:
-    from migrator.rewrite.write import unified_diff
+    from migrator.rewrite.diff import unified_diff
 
     return unified_diff(plan_rewrite(str(folder), load_rules(), (), profile=OUT_OF_TREE).changes)
 

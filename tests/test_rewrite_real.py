@@ -160,3 +160,22 @@ def test_no_use_is_left_anywhere_in_the_tree(tree_copy):
     assert migrator("rewrite", tree_copy).returncode == 0
     kinds = scan_tree(str(tree_copy), load_rules()).kind_counts()
     assert {k: n for k, n in kinds.items() if k in ("use", "declaration", "alias", "python", "api")} == {}
+
+
+def _difflib_diff(changes) -> bytes:
+    """The whole-file difflib diff --dry-run printed before it was built from the edits."""
+    out = []
+    for c in changes:
+        name = c.path.encode()
+        out.append(b"diff --git a/" + name + b" b/" + name + b"\n")
+        out += difflib.diff_bytes(difflib.unified_diff, c.old.splitlines(keepends=True),
+                                  c.new.splitlines(keepends=True), b"a/" + name, b"b/" + name, n=3)
+    return b"".join(line if line.endswith(b"\n") else line + b"\n\\ No newline at end of file\n"
+                    for line in out)
+
+
+def test_dry_run_diff_from_the_edits_is_difflibs_diff(plan):
+    from migrator.rewrite.diff import unified_diff
+
+    assert all(c.changed for c in plan.changes)  # built from the edits, not by searching
+    assert unified_diff(plan.changes) == _difflib_diff(plan.changes)

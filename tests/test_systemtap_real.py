@@ -17,7 +17,7 @@ import pytest
 from migrator.match import load_rules
 from migrator.profile import OUT_OF_TREE
 from migrator.rewrite.plan import plan_rewrite
-from migrator.rewrite.write import unified_diff
+from migrator.rewrite.diff import unified_diff
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "systemtap-4.8.diff"
 

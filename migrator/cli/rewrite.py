@@ -150,7 +150,8 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
     """
     from ..parse.source import printable
     from ..rewrite.plan import load_pack, plan_rewrite
-    from ..rewrite.write import Interrupted, tree_lock, unified_diff, write_changes
+    from ..rewrite.diff import unified_diff
+    from ..rewrite.write import Interrupted, tree_lock, write_changes
     from ..series.repo import dirty_paths
 
     migration = open_migration(migration_name)

@@ -14,6 +14,11 @@ from ..errors import MigratorError
 from ..parse.lines import whole_lines
 
 
+# (old start, old end, new start, new end): bytes an edit replaced, and where its text
+# landed; outside a file's changes its old and new bytes are the same.
+Change = tuple[int, int, int, int]
+
+
 @dataclass(frozen=True)
 class Edit:
     start: int
@@ -74,3 +79,8 @@ def apply_edits_with_spans(data: bytes, edits: Sequence[Edit]) -> tuple[bytes, l
         pos = e.end
     out.append(data[pos:])
     return b"".join(out), [spans[i] for i in range(len(edits))]
+
+
+def changes_of(edits: Sequence[Edit], spans: Sequence[tuple[int, int]]) -> list[Change]:
+    """Each edit's old bytes and where its new text landed (apply_edits_with_spans)."""
+    return [(e.start, e.end, s, t) for e, (s, t) in zip(edits, spans)]

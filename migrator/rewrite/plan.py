@@ -23,9 +23,9 @@ from ..parse import is_c_path, parse_c, read_source
 from ..parse.views import is_stp_path
 from ..profile import KERNEL, Profile
 from ..target import API_HEADER, STATEMENT_MACROS, names_defined_in, type_names
-from .edits import Edit, apply_edits, apply_edits_with_spans, edits_for
+from .edits import Change, Edit, apply_edits, apply_edits_with_spans, changes_of, edits_for
 from .emit import Held, emit_guarded
-from .reflow import reflow
+from .reflow import reflow, reflow_changes
 
 
 
@@ -37,6 +37,9 @@ class FileChange:
     rewritten: tuple[Match, ...]  # the rule matches whose edits were applied
     recipes: tuple[str, ...]  # ids of the region rules applied to the file
     guarded: int = 0  # units emitted behind a dual-kernel guard (out-of-tree)
+    # Where old and new differ, in order; every byte outside these is the same in both,
+    # so a diff shows them without searching the whole file.  () when not known.
+    changed: tuple[Change, ...] = ()
 
 
 def staged_bytes(change: FileChange, rules: Sequence[Rule] | RuleBook, stage: str = "prepare") -> bytes:
@@ -52,12 +55,7 @@ def staged_bytes(change: FileChange, rules: Sequence[Rule] | RuleBook, stage: st
         return change.old
     edits = edits_for(change.old, picked)
     new, spans = apply_edits_with_spans(change.old, edits)
-    return reflow(change.old, new, _changes(edits, spans))
-
-
-def _changes(edits: Sequence[Edit], spans: Sequence[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
-    """Each edit's old bytes and where its new text landed, for the reflow."""
-    return [(e.start, e.end, s, t) for e, (s, t) in zip(edits, spans)]
+    return reflow(change.old, new, changes_of(edits, spans))
 
 
 @dataclass(frozen=True)
@@ -222,10 +220,11 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
         emitted, skip = _guarded_edits(src, fs.result.matches, fs.findings, book, profile)
         if skip is not None or not emitted.edits:
             return None, skip, [], emitted.held
-        new = apply_edits(src.data, list(emitted.edits))
+        new, spans = apply_edits_with_spans(src.data, list(emitted.edits))
+        changed = changes_of(emitted.edits, spans)
         if is_c_path(path) or is_stp_path(path):
-            new = reflow(src.data, new)
-        change = FileChange(path, src.data, new, emitted.rewritten, (), emitted.guarded)
+            new, changed = reflow_changes(src.data, new, changed)
+        change = FileChange(path, src.data, new, emitted.rewritten, (), emitted.guarded, tuple(changed))
         return change, None, [], emitted.held
     is_c = is_c_path(path)
     tree = parse_c(src.data) if is_c else None
@@ -258,6 +257,7 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
     except MigratorError as e:
         return None, str(e), results, ()
 
+    changed = changes_of(edits, spans)
     if is_c:
         region_ids = {r.rule.id for r in applied}
         # Judged on the whole replacement: narrowing may cut into a macro's name.
@@ -268,10 +268,11 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
         before, after = _error_count(src.data, owned, tree), _error_count(new, exempt)
         if after > before:
             return None, f"the rewrite would add parse errors ({before} -> {after}); left as it is", results, ()
-        wrapped = reflow(src.data, new, _changes(edits, spans))
+        wrapped, wrapped_changed = reflow_changes(src.data, new, changed)
         if wrapped != new and _error_count(wrapped) == _error_count(new):
-            new = wrapped
-    change = FileChange(path, src.data, new, tuple(rewritten), tuple(r.rule.id for r in applied))
+            new, changed = wrapped, wrapped_changed
+    change = FileChange(path, src.data, new, tuple(rewritten), tuple(r.rule.id for r in applied),
+                        changed=tuple(changed))
     return change, None, results, ()
 
 

@@ -14,6 +14,8 @@ import difflib
 import re
 from typing import Sequence
 
+from .edits import Change
+
 MAX_COLUMNS = 100
 TAB = 8
 
@@ -97,10 +99,6 @@ def _in_macro(lines: list[bytes], i: int) -> bool:
     return i > 0 and lines[i - 1].rstrip().endswith(b"\\")
 
 
-# (old start, old end, new start, new end): bytes an edit replaced, and where its text landed.
-Change = tuple[int, int, int, int]
-
-
 def _line_starts(data: bytes) -> list[int]:
     return [0] + [m.end() for m in re.finditer(b"\n", data)]
 
@@ -142,23 +140,32 @@ def reflow(old: bytes, new: bytes, changes: Sequence[Change] | None = None) -> b
     grows with the file's size and the number of edits, not their product.
     Without `changes`, everything between the common head and tail changed.
     """
+    return reflow_changes(old, new, changes)[0]
+
+
+def reflow_changes(old: bytes, new: bytes, changes: Sequence[Change] | None = None,
+                   ) -> tuple[bytes, list[Change]]:
+    """reflow(), and where its result differs from old (a change per run of changed
+    lines, covering its edits and its wrapping), so a diff need not search for it."""
     if changes is None:
         changes = _whole_change(old, new)
     if not changes:
-        return new
+        return new, []
     old_starts, new_starts = _line_starts(old), _line_starts(new)
 
     def line_of(starts: list[int], offset: int) -> int:
         return bisect.bisect_right(starts, offset) - 1
 
-    runs: list[list[int]] = []  # [old first line, old last line, new first line, new last line]
-    for os_, oe, ns, ne in sorted(changes, key=lambda c: c[2]):
+    runs: list[list] = []  # [old first line, old last line, new first line, new last line, its changes]
+    for c in sorted(changes, key=lambda c: c[2]):
+        os_, oe, ns, ne = c
         r = [line_of(old_starts, os_), line_of(old_starts, max(oe - 1, os_)),
-             line_of(new_starts, ns), line_of(new_starts, max(ne - 1, ns))]
+             line_of(new_starts, ns), line_of(new_starts, max(ne - 1, ns)), [c]]
         if runs and r[2] <= runs[-1][3] + 1:  # adjacent changed lines: one run, as a diff sees it
             last = runs[-1]
             last[0], last[1] = min(last[0], r[0]), max(last[1], r[1])
             last[3] = max(last[3], r[3])
+            last[4].append(c)
         else:
             runs.append(r)
 
@@ -167,12 +174,20 @@ def reflow(old: bytes, new: bytes, changes: Sequence[Change] | None = None) -> b
         end = starts[last + 1] - 1 if last + 1 < len(starts) else len(data)
         return start, end, data[start:end].split(b"\n")
 
-    out, pos = [], 0
-    for o1, o2, n1, n2 in runs:
+    out, pos, size, changed = [], 0, 0, []
+    for o1, o2, n1, n2, run_changes in runs:
         _, _, old_lines = lines(old, old_starts, o1, o2)
         start, end, new_lines = lines(new, new_starts, n1, n2)
-        out.append(new[pos:start])
-        out.append(b"\n".join(_reflow_lines(old_lines, new_lines)))
+        wrapped = b"\n".join(_reflow_lines(old_lines, new_lines))
+        shift = size - pos  # where new's bytes before the run moved to
+        # The run's lines may not hold an edit's last newline: cover both, and the
+        # same unchanged bytes on the old side.
+        (first_os, _, first_ns, _), (_, last_oe, _, last_ne) = run_changes[0], run_changes[-1]
+        lo, hi = min(start, first_ns), max(end, last_ne)
+        changed.append((first_os - (first_ns - lo), last_oe + (hi - last_ne),
+                        lo + shift, hi + shift + len(wrapped) - (end - start)))
+        out += [new[pos:start], wrapped]
+        size += start - pos + len(wrapped)
         pos = end
     out.append(new[pos:])
-    return b"".join(out)
+    return b"".join(out), changed

@@ -1,4 +1,4 @@
-"""Write a plan to disk as carefully as git does, or show it as a diff.
+"""Write a plan to disk as carefully as git does.
 
 The tree is someone's source; a rewrite leaves it all old or all new, and
 never touches anything outside it:
@@ -25,7 +25,6 @@ never touches anything outside it:
 from __future__ import annotations
 
 import contextlib
-import difflib
 import errno
 import fcntl
 import json
@@ -65,21 +64,6 @@ class Recovery:
     def __str__(self) -> str:
         what = "put back the old bytes of" if self.action == "undone" else "kept the new bytes of"
         return f"an earlier rewrite of this tree was cut short; {self.action} it ({what} {self.files} files)"
-
-
-def unified_diff(changes: Sequence[FileChange]) -> bytes:
-    """A git-style diff (diff --git a/... b/...) of the changes, as bytes."""
-    out = []
-    for c in changes:
-        name = os.fsencode(c.path)  # file names are bytes; they need not be UTF-8
-        out.append(b"diff --git a/" + name + b" b/" + name + b"\n")
-        out.extend(difflib.diff_bytes(
-            difflib.unified_diff,
-            c.old.splitlines(keepends=True), c.new.splitlines(keepends=True),
-            b"a/" + name, b"b/" + name, n=3,
-        ))
-    return b"".join(line if line.endswith(b"\n") else line + b"\n\\ No newline at end of file\n"
-                    for line in out)
 
 
 # ---------------------------------------------------------------- the tree's lock
