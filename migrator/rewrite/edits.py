@@ -84,3 +84,16 @@ def apply_edits_with_spans(data: bytes, edits: Sequence[Edit]) -> tuple[bytes, l
 def changes_of(edits: Sequence[Edit], spans: Sequence[tuple[int, int]]) -> list[Change]:
     """Each edit's old bytes and where its new text landed (apply_edits_with_spans)."""
     return [(e.start, e.end, s, t) for e, (s, t) in zip(edits, spans)]
+
+
+def whole_change(old: bytes, new: bytes) -> list[Change]:
+    """One change spanning everything between the common head and tail of old and
+    new, for when the edits are not known."""
+    limit = min(len(old), len(new))
+    head = next((i for i in range(limit) if old[i] != new[i]), limit)
+    tail = 0
+    while tail < limit - head and old[len(old) - 1 - tail] == new[len(new) - 1 - tail]:
+        tail += 1
+    if head == len(old) == len(new):
+        return []
+    return [(head, len(old) - tail, head, len(new) - tail)]

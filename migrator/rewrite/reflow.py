@@ -14,7 +14,7 @@ import difflib
 import re
 from typing import Sequence
 
-from .edits import Change
+from .edits import Change, whole_change
 
 MAX_COLUMNS = 100
 TAB = 8
@@ -103,18 +103,6 @@ def _line_starts(data: bytes) -> list[int]:
     return [0] + [m.end() for m in re.finditer(b"\n", data)]
 
 
-def _whole_change(old: bytes, new: bytes) -> list[Change]:
-    """One change spanning everything between the common head and tail of old and new."""
-    limit = min(len(old), len(new))
-    head = next((i for i in range(limit) if old[i] != new[i]), limit)
-    tail = 0
-    while tail < limit - head and old[len(old) - 1 - tail] == new[len(new) - 1 - tail]:
-        tail += 1
-    if head == len(old) == len(new):
-        return []
-    return [(head, len(old) - tail, head, len(new) - tail)]
-
-
 def _reflow_lines(old_lines: list[bytes], new_lines: list[bytes]) -> list[bytes]:
     """Wrap the lines of one changed run, judged against the old lines they replace."""
     out: list[bytes] = []
@@ -148,7 +136,7 @@ def reflow_changes(old: bytes, new: bytes, changes: Sequence[Change] | None = No
     """reflow(), and where its result differs from old (a change per run of changed
     lines, covering its edits and its wrapping), so a diff need not search for it."""
     if changes is None:
-        changes = _whole_change(old, new)
+        changes = whole_change(old, new)
     if not changes:
         return new, []
     old_starts, new_starts = _line_starts(old), _line_starts(new)
