@@ -396,6 +396,8 @@ def _describe_point(pt) -> str:
         return "the end of its allocation"
     if pt[0] == "<outside>":
         return "no allocation"
+    if pt[0] == "<start>":
+        return "the start of its allocation"
     return f"{pt[0]}+{pt[2]:#x}" if pt[2] else f"the start of {pt[0]}"
 
 
