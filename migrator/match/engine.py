@@ -11,6 +11,7 @@ hit covers is reported as undecided: the tool never guesses.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -24,7 +25,7 @@ from ..parse.source import SourceFile, matches_in, parse_c, units_around
 from ..target import type_names
 from .context import ancestors, descendants, function_name
 from .rules import Rule
-from .template_env import TEMPLATES, Capture, template_globals
+from .template_env import Capture, compiled, template_globals
 from ..parse.preproc import read_conditionals
 from .uses import UNREAD_KINDS, Occurrence, find_occurrences, out_of_tree_views
 
@@ -63,7 +64,9 @@ class FileMatches:
     findings: tuple[Finding, ...]
 
 
-def _inside_ok(rule: Rule, site: Node) -> bool:
+def _inside_ok(rule: Rule, site: Node, seen: dict) -> bool:
+    """Whether the site sits where the rule's `inside` says; `seen` keeps each scope's
+    answer to a `has` query, which would otherwise walk a whole file per site."""
     for spec, query in zip(rule.inside, rule.inside_queries):
         scope = next((a for a in ancestors(site) if a.type == spec.kind), None)
         if scope is None and site.type == spec.kind:
@@ -75,8 +78,12 @@ def _inside_ok(rule: Rule, site: Node) -> bool:
             or not re.fullmatch(spec.name, (function_name(scope) or b"").decode())
         ):
             return False
-        if query is not None and not tree_sitter.QueryCursor(query).matches(scope):
-            return False
+        if query is not None:
+            key = (id(query), scope.id)
+            if key not in seen:
+                seen[key] = bool(tree_sitter.QueryCursor(query).matches(scope))
+            if not seen[key]:
+                return False
     return True
 
 
@@ -106,7 +113,7 @@ def _render(rule: Rule, source: str | None, caps: dict[str, list[Node]], names: 
     # Multi-line fixes indent their later lines like the site's line.
     values["indent"] = _indent(data, caps["site"][0]) if data else ""
     try:
-        return TEMPLATES.from_string(source).render(**values, **template_globals(names))
+        return compiled(source).render(**values, **template_globals(names))
     except jinja2.UndefinedError as e:
         raise MigratorError(f"{rule.path}: template uses {e.message}") from None
 
@@ -193,11 +200,11 @@ def _rule_matches(rule: Rule, root: Node, units):
         raise MigratorError(f"rule {rule.id}: a predicate met bytes that are not UTF-8") from None
 
 
-def _candidates(rules: Sequence[Rule], root: Node, units):
+def _candidates(rules: Sequence[Rule], root: Node, units, inside_seen: dict):
     for order, rule in enumerate(rules):
         for _, caps in _rule_matches(rule, root, units):
             site = caps["site"][0]
-            if _meaning(rule, caps) is None or not _inside_ok(rule, site):
+            if _meaning(rule, caps) is None or not _inside_ok(rule, site, inside_seen):
                 continue
             yield order, rule, site, caps
 
@@ -231,8 +238,15 @@ def match_file(
     sites = [o for o in occs if o.is_decidable]
     others = [o for o in occs if not o.is_decidable]
 
+    # Occurrences in order of their names, so a hit finds those it covers by bisection:
+    # thousands of uses in one file must not cost thousands of scans each.
+    sites.sort(key=lambda o: o.name_start)
+    others.sort(key=lambda o: o.name_start)
+    site_at, other_at = [o.name_start for o in sites], [o.name_start for o in others]
+
     def covered(start: int, end: int, group: list[Occurrence]) -> list[Occurrence]:
-        return [o for o in group if start <= o.name_start < end]
+        at = site_at if group is sites else other_at
+        return group[bisect.bisect_left(at, start):bisect.bisect_left(at, end)]
 
     hits = []
     # A hit must cover a decidable occurrence: only the definitions holding one are searched
@@ -242,7 +256,9 @@ def match_file(
             return [(0, root.end_byte + 1)]
         return units_around(root, [o.name_start for o in sites])
 
-    for order, rule, site, caps in (c for root in roots for c in _candidates(rules, root, units(root))):
+    inside_seen: dict = {}
+    for order, rule, site, caps in (c for root in roots
+                                    for c in _candidates(rules, root, units(root), inside_seen)):
         s, e = _span(rule, site, caps)
         # A hit must decide something, and must not swallow guarded code or a declaration.
         if not covered(s, e, sites) or covered(s, e, others):
@@ -250,10 +266,11 @@ def match_file(
         hits.append((-rule.priority, -(e - s), s, order, e, rule, caps))
     hits.sort(key=lambda h: h[:4])
 
-    taken: list[tuple[int, int]] = []
+    taken: list[tuple[int, int]] = []  # disjoint, in order
     matches: list[Match] = []
     for _, _, s, _, e, rule, caps in hits:
-        if any(s < te and ts < e for ts, te in taken):
+        before = bisect.bisect_left(taken, (e,))  # the spans starting before e
+        if before and taken[before - 1][1] > s:
             continue
         replacements = _replacements(rule, caps, names, src.data)
         if _calls_itself(caps["site"][0], replacements):
@@ -266,7 +283,7 @@ def match_file(
         if evaluated:
             # Never duplicate or collapse a side effect: the site stays, and says why.
             severity, replacements, message = "report", (), evaluated
-        taken.append((s, e))
+        taken.insert(before, (s, e))
         line, col = src.line_col(s)
         matches.append(Match(
             rule_id=rule.id,
@@ -281,8 +298,10 @@ def match_file(
     matches.sort(key=lambda m: m.start)
 
     findings = []
+    starts = [m.start for m in matches]
     for o in occs:
-        m = next((m for m in matches if m.start <= o.name_start < m.end), None)
+        at = bisect.bisect_right(starts, o.name_start) - 1
+        m = matches[at] if at >= 0 and o.name_start < matches[at].end else None
         if m is not None:
             findings.append(Finding(o, m.rule_id, m.severity, m.message))
         elif o.kind in UNREAD_KINDS:

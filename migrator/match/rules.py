@@ -21,7 +21,7 @@ from ..errors import MigratorError
 from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 from ..parse.source import c_language
 from ..tomlfile import check_fields, load_toml
-from .template_env import TEMPLATES
+from .template_env import TEMPLATES, compiled
 
 SEVERITIES = ("rewrite", "report")
 # prepare: the fix compiles against the old API too, so it can land before the
@@ -141,7 +141,7 @@ def _compile_template(where: str, source: str, known: set[str] | None = None,
     """Compile a template; with `known`, a variable it reads that nothing defines is an error
     now, at load, not in the middle of a run on the file that happens to reach it."""
     try:
-        template = TEMPLATES.from_string(source)  # compiling also checks filter names
+        template = compiled(source)  # compiling also checks filter names
         used = jinja2.meta.find_undeclared_variables(TEMPLATES.parse(source)) - set(TEMPLATES.globals)
     except jinja2.TemplateSyntaxError as e:
         raise _RuleFileError(f"{where}: line {e.lineno}: {e.message}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Mapping
 
@@ -88,3 +89,9 @@ TEMPLATES = jinja2.Environment(
     undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
 )
 TEMPLATES.filters.update(FILTERS)
+
+
+@functools.lru_cache(maxsize=None)
+def compiled(source: str) -> jinja2.Template:
+    """A template compiled once: a rule's fix is rendered at every use it decides."""
+    return TEMPLATES.from_string(source)

@@ -116,7 +116,12 @@ def matches_in(query: tree_sitter.Query, root: tree_sitter.Node, ranges) -> list
     for start, end in ranges:
         cursor = tree_sitter.QueryCursor(query)
         cursor.set_byte_range(start, end)
-        for pattern, caps in cursor.matches(root):
+        # From the unit itself: from the root, the cursor steps over every top-level
+        # node before the range, which costs a 50 MB file's uses a walk each.
+        unit = root.descendant_for_byte_range(start, max(start, end - 1))
+        if unit is None or not (unit.start_byte <= start and end <= unit.end_byte):
+            unit = root
+        for pattern, caps in cursor.matches(unit):
             key = (pattern, tuple(sorted((k, v[0].start_byte, v[0].end_byte) for k, v in caps.items())))
             if key not in seen:
                 seen.add(key)

@@ -265,11 +265,12 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
                          if any(_uses_statement_macro(t.encode("utf-8", "surrogateescape")) for _, _, t in m.replacements)]
         exempt = [span for span, e in zip(spans, edits)
                   if e.rule_id in region_ids or any(s <= e.start < end for s, end in macro_matches)]
-        before, after = _error_count(src.data, owned, tree), _error_count(new, exempt)
+        new_tree = parse_c(new)
+        before, after = _error_count(src.data, owned, tree), _error_count(new, exempt, new_tree)
         if after > before:
             return None, f"the rewrite would add parse errors ({before} -> {after}); left as it is", results, ()
         wrapped, wrapped_changed = reflow_changes(src.data, new, changed)
-        if wrapped != new and _error_count(wrapped) == _error_count(new):
+        if wrapped != new and _error_count(wrapped) == _error_count(new, tree=new_tree):
             new, changed = wrapped, wrapped_changed
     change = FileChange(path, src.data, new, tuple(rewritten), tuple(r.rule.id for r in applied),
                         changed=tuple(changed))
