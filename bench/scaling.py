@@ -9,9 +9,11 @@ the size, with the uses spread through it.  The uses are the statements of
 TREE that hold one (arch/*/kernel/module*.c and the like), each in a function
 of its own.  For each input it prints the time of `migrator scan`,
 `migrator rewrite --dry-run` and an in-place `migrator rewrite` (CPU seconds
-of each process, start-up included, so a busy machine does not blur it) and
-the time per MB; linear growth shows as a
-flat s/MB column in the size sweep and a flat ms/use column in the use sweep.
+of each process, start-up included, so a busy machine does not blur it),
+each per MB, the rewrite's time per use, and the peak memory; linear growth
+shows as flat s/MB columns in the size sweep (100 uses, 1 to 50 MB) and as
+time growing in step with the uses in the use sweep (10 MB, 100 to 5,000
+uses); the last row is a 50 MB file with 5,000 uses.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -76,17 +77,21 @@ def make_file(tree: Path, megabytes: float, uses: int) -> bytes:
     return b"".join(out)
 
 
-def timed(cmd: list[str]) -> float:
-    """CPU seconds (user + system) of the command: on a shared machine wall time says little."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    run = subprocess.run(cmd, capture_output=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if run.returncode not in (0, 1):
-        sys.exit(f"bench: {' '.join(map(str, cmd))} failed: {run.stderr.decode(errors='replace').strip()}")
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """CPU seconds (user + system) of the command, and its peak memory in MB: on a shared
+    machine wall time says little."""
+    with tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode not in (0, 1):
+            err.seek(0)
+            sys.exit(f"bench: {' '.join(map(str, cmd))} failed: {err.read().decode(errors='replace').strip()}")
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def measure(tree: Path, megabytes: float, uses: int) -> tuple[float, float, float, float]:
+def measure(tree: Path, megabytes: float, uses: int) -> tuple[float, list[tuple[float, float]]]:
+    """The file's size in MB, and (CPU seconds, peak MB) of scan, dry run and rewrite."""
     data = make_file(tree, megabytes, uses)
     with tempfile.TemporaryDirectory(prefix="migrator-scaling-") as tmp:
         root = Path(tmp) / "t"
@@ -94,11 +99,11 @@ def measure(tree: Path, megabytes: float, uses: int) -> tuple[float, float, floa
         (root / "drivers" / "big" / "big.c").write_bytes(data)
         me = [sys.executable, "-m", "migrator"]
         # A scratch tree is no kernel tree: the kernel mode is asked for by name.
-        scan = timed(me + ["scan", "--mode", "kernel", str(root)])
-        dry = timed(me + ["rewrite", "--mode", "kernel", "--dry-run", str(root)])
-        real = timed(me + ["rewrite", "--mode", "kernel", str(root)])
+        runs = [timed(me + ["scan", "--mode", "kernel", str(root)]),
+                timed(me + ["rewrite", "--mode", "kernel", "--dry-run", str(root)]),
+                timed(me + ["rewrite", "--mode", "kernel", str(root)])]
         shutil.rmtree(root)
-    return len(data) / 1e6, scan, dry, real
+    return len(data) / 1e6, runs
 
 
 def main() -> None:
@@ -112,18 +117,20 @@ def main() -> None:
     if not (tree / FILLER).is_file():
         sys.exit(f"bench: {tree}: no {FILLER} (run python3 corpus/fetch.py)")
     os.chdir(Path(__file__).resolve().parent.parent)  # run this checkout's migrator
-    print(f"tree: {tree}   cores: {os.cpu_count()}   CPU seconds of one run each, start-up (~1 s) included")
-    print(f"{'MB':>6} {'uses':>6} {'scan s':>8} {'dry-run s':>10} {'rewrite s':>10} {'rewrite s/MB':>13} "
-          f"{'ms/use':>7}")
+    print(f"tree: {tree}   cores: {os.cpu_count()}   CPU seconds of one run each, start-up (~1 s) "
+          "included; peak memory of the largest of the three")
+    print(f"{'MB':>6} {'uses':>6} {'scan s':>8} {'dry-run s':>10} {'rewrite s':>10} "
+          f"{'scan s/MB':>10} {'dry s/MB':>9} {'rewr s/MB':>10} {'ms/use':>7} {'peak MB':>8}")
     cases = [(float(mb), 100) for mb in args.sizes.split(",")]
     cases += [(10.0, int(n)) for n in args.uses.split(",")]
     mb, n = args.big.split(":")
     cases.append((float(mb), int(n)))
     for megabytes, uses in cases:
-        size, scan, dry, real = measure(tree, megabytes, uses)
-        print(f"{size:6.1f} {uses:6} {scan:8.2f} {dry:10.2f} {real:10.2f} {real / size:13.3f} "
-              f"{1000 * real / uses:7.2f}", flush=True)
-
+        size, runs = measure(tree, megabytes, uses)
+        (scan, _), (dry, _), (real, _) = runs
+        peak = max(mem for _, mem in runs)
+        print(f"{size:6.1f} {uses:6} {scan:8.2f} {dry:10.2f} {real:10.2f} {scan / size:10.3f} "
+              f"{dry / size:9.3f} {real / size:10.3f} {1000 * real / uses:7.2f} {peak:8.0f}", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -20,6 +20,7 @@ from ..match.regions import RegionResult, RegionRule, RegionStatus, load_region_
 from ..match.scan import FileScan, TreeScan, as_book, owned_findings, scan_tree
 from ..migration import Migration
 from ..parse import is_c_path, parse_c, read_source
+from ..parse.source import reparse_c
 from ..parse.views import is_stp_path
 from ..profile import KERNEL, Profile
 from ..target import API_HEADER, STATEMENT_MACROS, names_defined_in, type_names
@@ -265,13 +266,23 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
                          if any(_uses_statement_macro(t.encode("utf-8", "surrogateescape")) for _, _, t in m.replacements)]
         exempt = [span for span, e in zip(spans, edits)
                   if e.rule_id in region_ids or any(s <= e.start < end for s, end in macro_matches)]
-        new_tree = parse_c(new)
+        # The new bytes are parsed again only around the edits; where that would
+        # decide against the rewrite, a full parse has the last word.
+        new_tree = reparse_c(tree, src.data, new, sorted(changed))
         before, after = _error_count(src.data, owned, tree), _error_count(new, exempt, new_tree)
+        if after > before:
+            new_tree = parse_c(new)
+            after = _error_count(new, exempt, new_tree)
         if after > before:
             return None, f"the rewrite would add parse errors ({before} -> {after}); left as it is", results, ()
         wrapped, wrapped_changed = reflow_changes(src.data, new, changed)
-        if wrapped != new and _error_count(wrapped) == _error_count(new, tree=new_tree):
-            new, changed = wrapped, wrapped_changed
+        if wrapped != new:
+            errors = _error_count(new, tree=new_tree)
+            wrapped_errors = _error_count(wrapped, tree=reparse_c(tree, src.data, wrapped, wrapped_changed))
+            if wrapped_errors != errors:
+                wrapped_errors = _error_count(wrapped)
+            if wrapped_errors == errors:
+                new, changed = wrapped, wrapped_changed
     change = FileChange(path, src.data, new, tuple(rewritten), tuple(r.rule.id for r in applied),
                         changed=tuple(changed))
     return change, None, results, ()
