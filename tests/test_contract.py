@@ -239,3 +239,19 @@ def test_long_work_shows_progress_only_on_a_terminal(tmp_path):
     assert "checking modules" in _stderr_on_a_terminal(*args)
     assert "checking modules" not in _stderr_on_a_terminal(*args, "--quiet")
     assert "checking modules" not in migrator(*args).stderr.decode()
+
+
+def test_boot_shows_its_steps_only_on_a_terminal(tmp_path):
+    # A tree whose kernel fails to configure: boot gets as far as its first step at once.
+    tree = tmp_path / "linux"
+    (tree / "scripts").mkdir(parents=True)
+    (tree / "Makefile").write_text("%:\n\t@echo 'no kernel here' >&2; false\n")
+    (tree / "Kconfig").write_text("")
+    (tree / "scripts" / "config").write_text("#!/bin/sh\nexit 1\n")
+    args = ("boot", tree, "--build-dir", tmp_path / "build")
+    shown = _stderr_on_a_terminal(*args)
+    assert "boot (x86_64)" in shown and "building the kernel" in shown
+    assert "building the kernel" not in _stderr_on_a_terminal(*args, "--quiet")
+    run = migrator(*args)
+    assert run.returncode == 1 and "building the kernel" not in run.stderr.decode()
+    assert b"build failed" in run.stdout and b"| check | linux |" in run.stdout

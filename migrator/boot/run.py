@@ -6,6 +6,7 @@ import hashlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from migrator.boot.checks import Row, evaluate, guest_script, params
 from migrator.boot.initramfs import DEBIAN_ARCH, GuestModule, build_initramfs
@@ -15,6 +16,8 @@ from migrator.model.kconfig import parse_config
 from migrator.model.modules import cache_root
 
 BOOT_TIMEOUT = 900.0
+# What boot_tree tells on_step, in order: the guest runs the checks during the boot.
+STEPS = ("building the kernel", "booting it in qemu and checking")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +56,19 @@ def default_build_dir(tree: Path) -> Path:
 
 def boot_tree(tree: Path, arch: str, build_dir: Path | None = None,
               external: tuple[Path, ...] = (), cycles: int = 3,
-              timeout: float = BOOT_TIMEOUT) -> BootReport:
-    """Build ``tree``'s boot kernel for ``arch``, boot it with every module, check it."""
+              timeout: float = BOOT_TIMEOUT,
+              on_step: Callable[[str], None] = lambda step: None) -> BootReport:
+    """Build ``tree``'s boot kernel for ``arch``, boot it with every module, check it.
+
+    ``on_step`` hears each step (one of STEPS) as it starts, for a progress bar."""
+    on_step(STEPS[0])
     build = build_kernel(tree, arch, build_dir or default_build_dir(tree), external)
     if not build.ok:
         return BootReport(tree, arch, build, None, ())
     modules = build.load_order()
     config = parse_config((build.out / ".config").read_text(), DEBIAN_ARCH[arch])
     with tempfile.TemporaryDirectory(prefix="migrator-boot-") as work:
+        on_step(STEPS[1])
         initrd = build_initramfs(Path(work) / "initrd.cpio", arch,
                                  tuple(GuestModule(m.path, params(m)) for m in modules),
                                  guest_script(arch, modules, cycles))

@@ -130,8 +130,10 @@ def progress_bar(items, label: str, quiet: bool = False, length: int | None = No
     terminal and not --quiet; otherwise the items as they are, so logs stay clean."""
     if quiet or not sys.stderr.isatty():
         return contextlib.nullcontext(_Silent(items))
+    # update_min_steps=0: an update of no steps still shows, so a step is named as it begins.
     return click.progressbar(items, length=length, label=label, file=sys.stderr, show_eta=True,
-                             show_pos=True, item_show_func=lambda item: str(item) if item else None)
+                             show_pos=True, item_show_func=lambda item: str(item) if item else None,
+                             update_min_steps=0)
 
 
 class _Silent:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import MigratorError
-from . import EXIT_FAILED, cli, fail, progress
+from . import EXIT_FAILED, cli, fail, progress_bar, quiet_option
 
 
 @cli.command("boot")
@@ -27,8 +27,9 @@ from . import EXIT_FAILED, cli, fail, progress
               help="Unload and reload every module this many times, watching vmalloc use.")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False), default=None,
               help="Write the guest's console here (one file per tree: FILE, FILE.2, ...).")
+@quiet_option
 def boot_command(trees: tuple[str, ...], arch: str, build_dir: str | None,
-                 external: tuple[str, ...], cycles: int, log_file: str | None) -> None:
+                 external: tuple[str, ...], cycles: int, log_file: str | None, quiet: bool) -> None:
     """Build a small kernel from each TREE (tinyconfig plus what the checks
     need, with in-tree self-test modules and migrator's probe module), boot
     it in qemu, load every module and check, in the guest: loading, sysfs
@@ -37,21 +38,30 @@ def boot_command(trees: tuple[str, ...], arch: str, build_dir: str | None,
     and the self-tests.  Several TREEs are checked the same way and shown
     side by side.  Exit 0 when every check holds on every tree, 1 otherwise.
     """
-    from ..boot.run import boot_tree
+    from ..boot.run import STEPS, boot_tree
 
     os.nice(10)  # kernel builds share the machine
     reports = []
     try:
-        for index, tree in enumerate(trees):
-            where = None
-            if build_dir:
-                where = Path(build_dir) / (Path(tree).resolve().name if len(trees) > 1 else "")
-            progress(f"boot: building and booting {tree} ({arch})")
-            report = boot_tree(Path(tree), arch, where, tuple(Path(e) for e in external), cycles)
-            reports.append(report)
-            if log_file and report.log is not None:
-                target = Path(log_file if index == 0 else f"{log_file}.{index + 1}")
-                target.write_text(report.log.console)
+        # A step of a tree is done when its next one begins, or the tree is done.
+        with progress_bar(None, f"boot ({arch})", quiet, length=len(trees) * len(STEPS)) as bar:
+            for index, tree in enumerate(trees):
+                where = None
+                if build_dir:
+                    where = Path(build_dir) / (Path(tree).resolve().name if len(trees) > 1 else "")
+                begun: list[str] = []
+
+                def on_step(step: str, tree: str = tree, begun: list[str] = begun) -> None:
+                    bar.update(1 if begun else 0, f"{tree}: {step}")
+                    begun.append(step)
+
+                report = boot_tree(Path(tree), arch, where, tuple(Path(e) for e in external), cycles,
+                                   on_step=on_step)
+                bar.update(len(STEPS) - max(len(begun) - 1, 0), f"{tree}: done")
+                reports.append(report)
+                if log_file and report.log is not None:
+                    target = Path(log_file if index == 0 else f"{log_file}.{index + 1}")
+                    target.write_text(report.log.console)
     except MigratorError as e:
         fail(str(e))
     for report in reports:
