@@ -23,7 +23,7 @@ from tree_sitter import Node
 from ..errors import MigratorError
 from ..parse.source import SourceFile, matches_in, parse_c, units_around
 from ..target import type_names
-from .context import ancestors, descendants, function_name
+from .context import ancestors, declaration_of, descendants, function_name, held_value
 from .rules import Rule
 from .template_env import Capture, compiled, template_globals
 from ..parse.preproc import read_conditionals
@@ -85,6 +85,29 @@ def _inside_ok(rule: Rule, site: Node, seen: dict) -> bool:
             if not seen[key]:
                 return False
     return True
+
+
+def _held(rule: Rule, caps: dict[str, list[Node]]) -> dict[str, list[Node]] | None:
+    """The captures of the value the rule's `holds` variable has at the site (none
+    without `holds`), or None when the code does not plainly give it that value."""
+    if rule.holds is None:
+        return {}
+    site = caps["site"][0]
+    statement = site.parent
+    if statement is None or statement.type != "expression_statement":
+        return None
+    variable = caps[rule.holds.capture][0]
+    value = held_value(variable, statement)
+    if value is None:
+        return None
+    if rule.holds.steps_in_bytes and not declaration_of(variable).steps_in_bytes:
+        return None
+    for _, found in tree_sitter.QueryCursor(rule.holds_query).matches(value):
+        if found["value"][0] != value:
+            continue
+        if all(found[mine][0].text == caps[theirs][0].text for mine, theirs in rule.holds.same):
+            return {k: v for k, v in found.items() if k != "value"}
+    return None
 
 
 def _meaning(rule: Rule, caps: dict[str, list[Node]]) -> dict[str, str] | None:
@@ -206,7 +229,10 @@ def _candidates(rules: Sequence[Rule], root: Node, units, inside_seen: dict):
             site = caps["site"][0]
             if _meaning(rule, caps) is None or not _inside_ok(rule, site, inside_seen):
                 continue
-            yield order, rule, site, caps
+            held = _held(rule, caps)
+            if held is None:
+                continue
+            yield order, rule, site, {**caps, **held}
 
 
 def match_file(

@@ -48,6 +48,21 @@ class Inside:
 
 
 @dataclass(frozen=True)
+class Holds:
+    """What a variable the pattern captures must hold at the site: the value a
+    plain assignment before it in the same block gave it (context.held_value),
+    matching the query `value` (whose @value is that value); `same` pairs the
+    value's captures with the site's that must read alike.  The value's
+    captures join the site's for the templates.  With steps_in_bytes, adding n
+    to the variable must add n bytes (an integer, or a pointer to bytes or void)."""
+
+    capture: str
+    value: str
+    same: tuple[tuple[str, str], ...] = ()
+    steps_in_bytes: bool = False
+
+
+@dataclass(frozen=True)
 class MatchCase:
     code: str
     expect: str | None  # the rewritten code; None for a report rule (code stays)
@@ -76,6 +91,7 @@ class Rule:
     # list (member names in strings), so its cases run in that mode.
     mode: str = "any"
     inside: tuple[Inside, ...] = ()
+    holds: Holds | None = None
     # Rows of a meaning table: capture values -> template variables.  When
     # present, a hit whose captures fit no row is no match.
     when: tuple[dict[str, str], ...] = ()
@@ -97,13 +113,18 @@ class Rule:
     def inside_queries(self) -> tuple[tree_sitter.Query | None, ...]:
         return self.compiled[1]
 
+    @property
+    def holds_query(self) -> tree_sitter.Query | None:
+        return self.compiled[2]
+
 
 _TOP_FIELDS = {
     "id": str, "description": str, "severity": str, "confidence": str,
     "pattern": str, "fix": (str, dict), "reason": str, "priority": int, "stage": str,
-    "inside": list, "when": list, "tests": dict, "mode": str,
+    "inside": list, "when": list, "tests": dict, "mode": str, "holds": dict,
 }
 _INSIDE_FIELDS = {"kind": str, "name": str, "has": str}
+_HOLDS_FIELDS = {"capture": str, "value": str, "same": dict, "steps_in_bytes": bool}
 _TEST_FIELDS = {"match": list, "no_match": list}
 
 class _RuleFileError(MigratorError):
@@ -255,6 +276,27 @@ def load_rule(path: str | os.PathLike) -> Rule:
         inside_queries.append(has_query)
         inside.append(Inside(table["kind"], table.get("name"), table.get("has")))
 
+    holds, holds_query = None, None
+    if "holds" in data:
+        where = f"{path}: holds"
+        table = data["holds"]
+        check_fields(where, table, _HOLDS_FIELDS, ("capture", "value"))
+        if table["capture"] not in captures:
+            raise _RuleFileError(f"{where}: field 'capture': the pattern has no @{table['capture']}")
+        table["value"] = _expand(f"{where}: field 'value'", table["value"])
+        holds_query = _compile_query(f"{where}: field 'value'", table["value"])
+        value_captures = {holds_query.capture_name(i) for i in range(holds_query.capture_count)}
+        if "value" not in value_captures:
+            raise _RuleFileError(f"{where}: field 'value' has no @value capture")
+        same = table.get("same", {})
+        for mine, theirs in same.items():
+            if mine not in value_captures or theirs not in captures or not isinstance(theirs, str):
+                raise _RuleFileError(f"{where}: field 'same': {mine} = {theirs!r} must pair a capture "
+                                     "of the value with one of the pattern")
+        holds = Holds(table["capture"], table["value"], tuple(same.items()),
+                      table.get("steps_in_bytes", False))
+        captures |= value_captures - {"value"}
+
     when = []
     for i, row in enumerate(data.get("when", [])):
         where = f"{path}: when[{i}]"
@@ -296,9 +338,9 @@ def load_rule(path: str | os.PathLike) -> Rule:
         severity=data["severity"], confidence=data["confidence"],
         pattern=data["pattern"], fix=data.get("fix"), reason=data.get("reason"),
         priority=data.get("priority", 0), stage=data.get("stage", "flag-day"),
-        mode=data.get("mode", "any"), inside=tuple(inside), when=tuple(when),
+        mode=data.get("mode", "any"), inside=tuple(inside), holds=holds, when=tuple(when),
         match_cases=tuple(match_cases), no_match_cases=tuple(no_match_cases),
-        compiled=(query, tuple(inside_queries)),
+        compiled=(query, tuple(inside_queries), holds_query),
     )
 
 
