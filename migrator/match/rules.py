@@ -197,6 +197,17 @@ def _check_predicates(where: str, source: str) -> None:
                                  f"(known: {', '.join(sorted(KNOWN_PREDICATES))})")
 
 
+def _query_field(where: str, name: str, source: str, needed: str) -> tuple[str, tree_sitter.Query, set[str]]:
+    """A query field expanded and compiled, with its capture names; it must capture @needed."""
+    where = f"{where}: field '{name}'"
+    source = _expand(where, source)
+    query = _compile_query(where, source)
+    captures = {query.capture_name(i) for i in range(query.capture_count)}
+    if needed not in captures:
+        raise _RuleFileError(f"{where} has no @{needed} capture")
+    return source, query, captures
+
+
 def _captures_in(query: tree_sitter.Query, pattern: int, capture: int) -> bool:
     """Whether a pattern of the query holds the capture at all.
 
@@ -233,11 +244,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
     if data["confidence"] not in CONFIDENCES:
         raise _RuleFileError(f"{path}: field 'confidence' must be one of {', '.join(CONFIDENCES)}")
 
-    data["pattern"] = _expand(f"{path}: field 'pattern'", data["pattern"])
-    query = _compile_query(f"{path}: field 'pattern'", data["pattern"])
-    captures = {query.capture_name(i) for i in range(query.capture_count)}
-    if "site" not in captures:
-        raise _RuleFileError(f"{path}: field 'pattern' has no @site capture")
+    data["pattern"], query, captures = _query_field(path, "pattern", data["pattern"], "site")
     site = next(i for i in range(query.capture_count) if query.capture_name(i) == "site")
     for n in range(query.pattern_count):
         if not _captures_in(query, n, site):
@@ -283,11 +290,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
         check_fields(where, table, _HOLDS_FIELDS, ("capture", "value"))
         if table["capture"] not in captures:
             raise _RuleFileError(f"{where}: field 'capture': the pattern has no @{table['capture']}")
-        table["value"] = _expand(f"{where}: field 'value'", table["value"])
-        holds_query = _compile_query(f"{where}: field 'value'", table["value"])
-        value_captures = {holds_query.capture_name(i) for i in range(holds_query.capture_count)}
-        if "value" not in value_captures:
-            raise _RuleFileError(f"{where}: field 'value' has no @value capture")
+        table["value"], holds_query, value_captures = _query_field(where, "value", table["value"], "value")
         same = table.get("same", {})
         for mine, theirs in same.items():
             if mine not in value_captures or theirs not in captures or not isinstance(theirs, str):
