@@ -21,9 +21,9 @@ import tree_sitter
 from tree_sitter import Node
 
 from ..errors import MigratorError
-from ..parse.source import SourceFile, matches_in, parse_c, units_around
+from ..parse.source import SourceFile, matches_in, parse_c, units_around, whole
 from ..target import type_names
-from .context import ancestors, declaration_of, descendants, function_name, held_value
+from .context import ancestors, declaration_of, descendants, function_name, held_value, remembered_parents
 from .rules import Rule
 from .template_env import Capture, compiled, template_globals
 from ..parse.preproc import read_conditionals
@@ -248,6 +248,19 @@ def match_file(
     kernel compiles, and rules also run over #define values and a tapset's
     embedded C (parse/views.py).
     """
+    # Every hit asks for its ancestors; each parent is looked up once per file.
+    with remembered_parents():
+        return _match_file(src, rules, names, tree, out_of_tree)
+
+
+def _match_file(
+    src: SourceFile,
+    rules: Sequence[Rule],
+    names: Mapping[str, str] | None = None,
+    tree: tree_sitter.Tree | None = None,
+    out_of_tree: bool = False,
+) -> FileMatches:
+    """match_file() with the parents remembered."""
     names = names or type_names()
     if src.path.endswith(".py"):
         occs = find_occurrences(src, conds=read_conditionals(b"") if out_of_tree else None)
@@ -279,7 +292,7 @@ def match_file(
     # (in the file itself; the out-of-tree views are other texts, searched whole).
     def units(root: Node):
         if out_of_tree:
-            return [(0, root.end_byte + 1)]
+            return whole(root)
         return units_around(root, [o.name_start for o in sites])
 
     inside_seen: dict = {}

@@ -43,7 +43,7 @@ import tree_sitter
 from tree_sitter import Node
 
 from ..parse.preproc import Conditionals, Side, compiled, taken
-from ..parse.source import SourceFile, c_language, matches_in, parse_c, units_around
+from ..parse.source import SourceFile, c_language, matches_in, parse_c, units_around, whole
 from ..parse.tree import OLD_NAMES_RE
 from ..parse.views import code_views
 from .context import ancestors, declared_type, is_struct_module, is_version_guarded
@@ -194,7 +194,7 @@ def _c_occurrences(src: SourceFile, root: Node, classify=_kernel_kind) -> list[O
         at += [m.start() for m in _API_NAMES_RE.finditer(src.data)]
         units = units_around(root, at)
     else:
-        units = [(0, root.end_byte + 1)]  # a view is another text: searched whole
+        units = whole(root)  # a view is another text: searched whole
     for _, caps in matches_in(q["access"], root, units):
         occ = _access_occurrence(src, caps["access"][0], caps["name"][0], classify)
         if occ is not None:

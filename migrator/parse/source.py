@@ -135,18 +135,18 @@ _WRAPPER_BYTES = 256 * 1024
 _WRAPPERS = ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "preproc_elifdef")
 
 
-def matches_in(query: tree_sitter.Query, root: tree_sitter.Node, ranges) -> list:
-    """The query's matches over the byte ranges only (each once), as QueryCursor.matches."""
+def matches_in(query: tree_sitter.Query, root: tree_sitter.Node, units) -> list:
+    """The query's matches over the units only (each once), as QueryCursor.matches.
+
+    A unit is (start, end, node): the cursor starts at the node (from the root,
+    it would step over every top-level node before the range, a walk of a
+    50 MB file per use and rule) and keeps to the byte range.
+    """
     seen, found = set(), []
-    for start, end in ranges:
+    for start, end, node in units:
         cursor = tree_sitter.QueryCursor(query)
         cursor.set_byte_range(start, end)
-        # From the unit itself: from the root, the cursor steps over every top-level
-        # node before the range, which costs a 50 MB file's uses a walk each.
-        unit = root.descendant_for_byte_range(start, max(start, end - 1))
-        if unit is None or not (unit.start_byte <= start and end <= unit.end_byte):
-            unit = root
-        for pattern, caps in cursor.matches(unit):
+        for pattern, caps in cursor.matches(node):
             key = (pattern, tuple(sorted((k, v[0].start_byte, v[0].end_byte) for k, v in caps.items())))
             if key not in seen:
                 seen.add(key)
@@ -154,33 +154,57 @@ def matches_in(query: tree_sitter.Query, root: tree_sitter.Node, ranges) -> list
     return found
 
 
-def units_around(root: tree_sitter.Node, offsets) -> list[tuple[int, int]]:
-    """Byte ranges of the top-level declarations holding the offsets, merged.
+def whole(root: tree_sitter.Node) -> list[tuple[int, int, tree_sitter.Node]]:
+    """The one unit of a text searched whole."""
+    return [(0, root.end_byte + 1, root)]
 
-    Queries run over these ranges only: what decides a use lies in the
+
+class _Children:
+    """A node's children and where they start, for finding the one holding an offset
+    by bisection: tree-sitter's own lookup steps through the children one by one."""
+
+    def __init__(self, node: tree_sitter.Node):
+        self.nodes = node.children
+        self.starts = [c.start_byte for c in self.nodes]
+
+    def holding(self, offset: int) -> tree_sitter.Node | None:
+        at = bisect.bisect_right(self.starts, offset) - 1
+        for i in (at, at - 1):  # the one before, past a zero-width (MISSING) node
+            if i >= 0 and self.nodes[i].start_byte <= offset < self.nodes[i].end_byte:
+                return self.nodes[i]
+        return None
+
+
+def units_around(root: tree_sitter.Node, offsets) -> list[tuple[int, int, tree_sitter.Node]]:
+    """The top-level declarations holding the offsets, as (start, end, node), merged.
+
+    Queries run over these units only: what decides a use lies in the
     definition that holds it, and a 50 MB file with a few uses must not cost
     every query a walk over all of it.
     """
+    children: dict[int, _Children] = {}
     spans = []
     for offset in sorted(set(offsets)):
         if spans and spans[-1][0] <= offset < spans[-1][1]:
             continue
         node = root
         while True:
-            child = node.first_child_for_byte(offset)
-            if child is None or child.start_byte > offset:
+            if node.id not in children:
+                children[node.id] = _Children(node)
+            child = children[node.id].holding(offset)
+            if child is None:
                 break
             node = child
             if not (node.type in _WRAPPERS and node.end_byte - node.start_byte > _WRAPPER_BYTES):
                 break
         if node == root:
-            spans.append((offset, offset + 1))
+            spans.append((offset, offset + 1, root))
         else:
-            spans.append((node.start_byte, max(node.end_byte, offset + 1)))
-    merged: list[tuple[int, int]] = []
-    for s, e in sorted(spans):
+            spans.append((node.start_byte, max(node.end_byte, offset + 1), node))
+    merged: list[tuple[int, int, tree_sitter.Node]] = []
+    for s, e, node in sorted(spans, key=lambda u: u[:2]):
         if merged and s <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e), root)  # several: from the root
         else:
-            merged.append((s, e))
+            merged.append((s, e, node))
     return merged
