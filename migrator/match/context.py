@@ -2,45 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass
 
 from tree_sitter import Node
 
+from ..parse.source import parent
+
 _CONDITIONALS = ("preproc_if", "preproc_elif", "preproc_ifdef", "preproc_elifdef")
 
 
-# Parents looked up inside remembered_parents(), by node id (one tree at a time).
-_parents: dict[int, Node | None] | None = None
-
-
-@contextlib.contextmanager
-def remembered_parents():
-    """Within it each node's parent is looked up once.  tree-sitter finds a parent by
-    walking down from the root, which at the top of a 50 MB file steps over
-    half a million definitions; the rules ask for the ancestors of every hit."""
-    global _parents
-    saved, _parents = _parents, {}
-    try:
-        yield
-    finally:
-        _parents = saved
-
-
-def _parent(node: Node) -> Node | None:
-    if _parents is None:
-        return node.parent
-    if node.id not in _parents:
-        _parents[node.id] = node.parent
-    return _parents[node.id]
-
-
 def ancestors(node: Node):
-    node = _parent(node)
+    node = parent(node)
     while node is not None:
         yield node
-        node = _parent(node)
+        node = parent(node)
 
 
 def descendants(node: Node):

@@ -21,9 +21,9 @@ import tree_sitter
 from tree_sitter import Node
 
 from ..errors import MigratorError
-from ..parse.source import SourceFile, matches_in, parse_c, units_around, whole
+from ..parse.source import SourceFile, matches_in, parse_c, remembered_parents, units_around, whole
 from ..target import type_names
-from .context import ancestors, declaration_of, descendants, function_name, held_value, remembered_parents
+from .context import ancestors, declaration_of, descendants, function_name, held_value
 from .rules import Rule
 from .template_env import Capture, compiled, template_globals
 from ..parse.preproc import read_conditionals

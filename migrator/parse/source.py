@@ -8,6 +8,7 @@ slices that rules look at are ever decoded.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import errno
 import re
 import os
@@ -159,13 +160,42 @@ def whole(root: tree_sitter.Node) -> list[tuple[int, int, tree_sitter.Node]]:
     return [(0, root.end_byte + 1, root)]
 
 
+# Parents looked up inside remembered_parents(), by node id (one tree at a time).
+_parents: dict[int, tree_sitter.Node | None] | None = None
+
+
+@contextlib.contextmanager
+def remembered_parents():
+    """Within it each node's parent is looked up once.  tree-sitter finds a parent by
+    walking down from the root, which at the top of a 50 MB file steps over
+    half a million definitions; the rules ask for the ancestors of every hit."""
+    global _parents
+    saved, _parents = _parents, {}
+    try:
+        yield
+    finally:
+        _parents = saved
+
+
+def parent(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    """node.parent, remembered inside remembered_parents()."""
+    if _parents is None:
+        return node.parent
+    if node.id not in _parents:
+        _parents[node.id] = node.parent
+    return _parents[node.id]
+
+
 class _Children:
     """A node's children and where they start, for finding the one holding an offset
-    by bisection: tree-sitter's own lookup steps through the children one by one."""
+    by bisection: tree-sitter's own lookup steps through the children one by one.
+    Their parent is known now, and remembered (see remembered_parents)."""
 
     def __init__(self, node: tree_sitter.Node):
         self.nodes = node.children
         self.starts = [c.start_byte for c in self.nodes]
+        if _parents is not None:
+            _parents.update((c.id, node) for c in self.nodes)
 
     def holding(self, offset: int) -> tree_sitter.Node | None:
         at = bisect.bisect_right(self.starts, offset) - 1
