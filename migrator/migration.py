@@ -17,12 +17,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import MigratorError
-from .tomlfile import load_toml
+from .tomlfile import check_fields, load_toml
+from .vocabulary import VOCABULARY_FILE, Vocabulary, load_vocabulary
 
 DEFAULT_MIGRATION = "module-memory"
 PACK_FILE = "pack.toml"
 # Every field of pack.toml, all required strings.
-_PACK_FIELDS = ("id", "description", "landed_in", "default_profile")
+_PACK_FIELDS = {"id": str, "description": str, "landed_in": str, "default_profile": str}
 _VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+(?:\.[0-9]+)?$")
 
 
@@ -50,6 +51,13 @@ class Migration:
     description: str
     landed_in: str  # the Linux version whose release carries the change, e.g. "6.4"
     default_profile: str
+    vocabulary: Vocabulary  # vocabulary.toml: the old API's occurrences, the new API's names
+
+    @property
+    def landed_version(self) -> tuple[int, int, int]:
+        """landed_in as the three numbers of KERNEL_VERSION(a, b, c)."""
+        parts = [int(p) for p in self.landed_in.split(".")]
+        return tuple(parts + [0] * (3 - len(parts)))  # type: ignore[return-value]
 
     @property
     def rules_dir(self) -> Path:
@@ -105,19 +113,13 @@ def load_migration(name_or_path: str | os.PathLike = DEFAULT_MIGRATION) -> Migra
     if not path.is_file():
         raise MigratorError(f"{folder}: not a migration pack (no {PACK_FILE})")
     data = load_toml(path)
-    for key in data:
-        if key not in _PACK_FIELDS:
-            raise MigratorError(f"{path}: unknown field '{key}'")
-    for key in _PACK_FIELDS:
-        if key not in data:
-            raise MigratorError(f"{path}: missing field '{key}'")
-        if not isinstance(data[key], str):
-            raise MigratorError(f"{path}: field '{key}' must be a str")
+    check_fields(str(path), data, _PACK_FIELDS, tuple(_PACK_FIELDS))
     if data["id"] != folder.resolve().name:
         raise MigratorError(f"{path}: field 'id': '{data['id']}' differs from the folder name")
     if not _VERSION_RE.match(data["landed_in"]):
         raise MigratorError(f"{path}: field 'landed_in': '{data['landed_in']}' is not a version like 6.4")
     migration = Migration(data["id"], folder.resolve(), " ".join(data["description"].split()),
-                          data["landed_in"], data["default_profile"])
+                          data["landed_in"], data["default_profile"],
+                          load_vocabulary(folder.resolve() / VOCABULARY_FILE))
     migration.profile()  # the default profile must exist
     return migration

@@ -20,7 +20,8 @@ from .match import Rule, match_file
 from .match.rules import MatchCase, NoMatchCase
 from .parse.source import SourceFile, parse_c
 from .rewrite import apply_edits, edits_for
-from .target import type_names
+from .migration import DEFAULT_MIGRATION, Migration, load_migration
+from .vocabulary import Vocabulary
 
 # Statements and expressions are tested inside a function, as they occur.
 _WRAP_HEAD = "void migrator_case(void)\n{\n"
@@ -50,20 +51,21 @@ def _wrapped(code: str) -> tuple[str, bool]:
     return _WRAP_HEAD + code + _WRAP_TAIL, True
 
 
-def rewrite_snippet(code: str, rules: Sequence[Rule], names: Mapping[str, str] | None = None):
-    """(new code, matches) of a snippet under the given rules."""
+def rewrite_snippet(code: str, rules: Sequence[Rule], names: Mapping[str, str] | None = None,
+                    vocabulary: Vocabulary | None = None):
+    """(new code, matches) of a snippet under the given rules (and the default migration's words)."""
     text, wrapped = _wrapped(code)
     data = text.encode()
-    result = match_file(SourceFile("case.c", data), rules, names or type_names())
+    result = match_file(SourceFile("case.c", data), rules, names, vocabulary=vocabulary)
     new = apply_edits(data, edits_for(data, result.matches)).decode()
     if wrapped:
         new = new[len(_WRAP_HEAD):len(new) - len(_WRAP_TAIL)]
     return new, result.matches
 
 
-def _run_case(rule: Rule, kind: str, index: int, case, names) -> CaseResult:
+def _run_case(rule: Rule, kind: str, index: int, case, names, vocabulary: Vocabulary) -> CaseResult:
     try:
-        new, matches = rewrite_snippet(case.code, [rule], names)
+        new, matches = rewrite_snippet(case.code, [rule], names, vocabulary)
     except MigratorError as e:
         return CaseResult(rule.id, kind, index, "error", str(e))
     hit = [m for m in matches if m.rule_id == rule.id]
@@ -83,15 +85,15 @@ def _only_comments(code: str) -> bool:
     return all(n.type == "comment" for n in parse_c(code.encode()).root_node.children)
 
 
-def derived_no_match_cases(case: MatchCase) -> list[tuple[str, NoMatchCase]]:
-    """The no_match cases that any match case implies."""
+def derived_no_match_cases(case: MatchCase, landed: tuple[int, int, int]) -> list[tuple[str, NoMatchCase]]:
+    """The no_match cases that any match case implies; `landed` is the change's kernel version."""
     derived = []
     if not _only_comments(case.code):
         derived.append(
             ("comment", NoMatchCase("/* " + case.code.replace("*/", "* /") + " */\n", "the code in a comment")))
     derived += [
         ("guarded", NoMatchCase(
-            "#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0)\n" + case.code + "\n#endif\n",
+            "#if LINUX_VERSION_CODE < KERNEL_VERSION(%d, %d, %d)\n" % landed + case.code + "\n#endif\n",
             "the code inside a LINUX_VERSION_CODE guard")),
     ]
     if case.expect is not None:
@@ -99,16 +101,20 @@ def derived_no_match_cases(case: MatchCase) -> list[tuple[str, NoMatchCase]]:
     return derived
 
 
-def run_rule_tests(rules: Iterable[Rule], style: str = "short") -> list[CaseResult]:
-    names = type_names(style)
+def run_rule_tests(rules: Iterable[Rule], style: str = "short",
+                   migration: Migration | None = None) -> list[CaseResult]:
+    """Every case of every rule; the rules are `migration`'s (default: the default migration)."""
+    migration = migration or load_migration(DEFAULT_MIGRATION)
+    vocabulary = migration.vocabulary
+    names = vocabulary.new.type_names(style)
     results = []
     for rule in rules:
         if not rule.match_cases:
             results.append(CaseResult(rule.id, "match", 0, "missing", "the rule has no match case"))
         for i, case in enumerate(rule.match_cases):
-            results.append(_run_case(rule, "match", i, case, names))
-            for kind, derived in derived_no_match_cases(case):
-                results.append(_run_case(rule, f"no_match:{kind}", i, derived, names))
+            results.append(_run_case(rule, "match", i, case, names, vocabulary))
+            for kind, derived in derived_no_match_cases(case, migration.landed_version):
+                results.append(_run_case(rule, f"no_match:{kind}", i, derived, names, vocabulary))
         for i, case in enumerate(rule.no_match_cases):
-            results.append(_run_case(rule, "no_match", i, case, names))
+            results.append(_run_case(rule, "no_match", i, case, names, vocabulary))
     return results

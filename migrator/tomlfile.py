@@ -1,9 +1,10 @@
-"""Reading the project's data files: rules, recipes, scope, tables."""
+"""Reading the project's data files: rules, recipes, scope, tables, packs."""
 
 from __future__ import annotations
 
 import os
 import tomllib
+from typing import Mapping
 
 from .errors import MigratorError
 
@@ -17,3 +18,19 @@ def load_toml(path: str | os.PathLike) -> dict:
         raise MigratorError(f"{path}: cannot read: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise MigratorError(f"{path}: not valid TOML: {e}") from None
+
+
+def check_fields(where: str, table: Mapping, allowed: Mapping[str, type | tuple[type, ...]],
+                 required: tuple[str, ...] = (), error: type[Exception] = MigratorError) -> None:
+    """Raise `error` naming the first unknown, missing or mistyped field of a TOML table."""
+    for key in table:
+        if key not in allowed:
+            raise error(f"{where}: unknown field '{key}'")
+    for key in required:
+        if key not in table:
+            raise error(f"{where}: missing field '{key}'")
+    for key, value in table.items():
+        want = allowed[key]
+        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+            kinds = " or ".join(t.__name__ for t in (want if isinstance(want, tuple) else (want,)))
+            raise error(f"{where}: field '{key}' must be a {kinds}")

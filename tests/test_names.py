@@ -3,7 +3,10 @@
 from migrator.match import load_rules
 from migrator.rewrite.plan import plan_rewrite
 from migrator.rewrite.recipes import load_recipes
-from migrator.target import names_defined_in, type_names
+from migrator.migration import load_migration
+
+names_defined_in = load_migration().vocabulary.new.names_defined_in
+type_names = load_migration().vocabulary.new.type_names
 
 USE = b"""static Elf_Addr *got(struct module *me)
 {

@@ -12,7 +12,6 @@ import sys
 import click
 
 from ..migration import DEFAULT_MIGRATION, Migration, load_migration
-from ..target import PREFIXES
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -32,9 +31,18 @@ rules_option = click.option(
     "--rules", "rules_dir", default=None, show_default="the migration's rules/sites/",
     type=click.Path(file_okay=False), help="Folder of site rule files (*.toml) to use instead.",
 )
+
+
+def _spelling_help() -> str:
+    new = load_migration(DEFAULT_MIGRATION).vocabulary.new
+    first = new.types[0] if new.types else "X"
+    examples = ", ".join(f"{style} is {prefix}{first}" for style, prefix in new.spellings.items())
+    return f"Spelling of the new API's named constants ({DEFAULT_MIGRATION}: {examples})."
+
+
 names_option = click.option(
-    "--names", type=click.Choice(sorted(PREFIXES)), default="short", show_default=True,
-    help="Spelling of the memory types: short is MOD_TEXT, long is MOD_MEM_TYPE_TEXT.",
+    "--names", type=click.Choice(sorted(load_migration(DEFAULT_MIGRATION).vocabulary.new.spellings)),
+    default="short", show_default=True, help=_spelling_help(),
 )
 
 

@@ -91,7 +91,7 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
         tree_repo, ident = open_for_series(path, options, series_dir, force)
         # The same plan as an in-place rewrite, so the series ends where it would.
         rules, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, rules, recipes, names)
+        plan = plan_rewrite(path, rules, recipes, names, vocabulary=migration.vocabulary)
         series = make_series(tree_repo, ident, plan, rules, recipes, options)
         written = write_series(series, series_dir, force)
         if apply:
@@ -157,7 +157,7 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
         fail(f"{given[0]} needs --series DIR")
     try:
         book, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, book, recipes, names)
+        plan = plan_rewrite(path, book, recipes, names, vocabulary=migration.vocabulary)
         if dry_run:
             sys.stdout.buffer.write(unified_diff(plan.changes))
             sys.stdout.flush()

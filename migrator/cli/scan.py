@@ -18,7 +18,7 @@ from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
 def _site_label(f) -> str:
     o = f.occurrence
     if o.kind == "use":
-        return f"{o.layout}.{o.member}" if o.member else o.layout
+        return f"{o.name}.{o.member}" if o.member else o.name
     return o.kind
 
 
@@ -67,7 +67,7 @@ def _scan_json(scan: TreeScan, findings) -> dict:
         "findings": [
             {
                 "path": f.occurrence.path, "line": f.occurrence.line, "col": f.occurrence.col,
-                "kind": f.occurrence.kind, "layout": f.occurrence.layout,
+                "kind": f.occurrence.kind, "name": f.occurrence.name,
                 "member": f.occurrence.member, "text": f.occurrence.text,
                 "rule": f.rule_id, "decision": f.severity, "message": f.message,
             }
@@ -102,7 +102,7 @@ def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, n
     try:
         # Planned, not written: the plan knows which sites a recipe's region replaces.
         book, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, book, recipes, names)
+        plan = plan_rewrite(path, book, recipes, names, vocabulary=migration.vocabulary)
     except MigratorError as e:
         fail(str(e))
     result, findings = plan.scan, plan.findings()
@@ -124,7 +124,7 @@ def test_rules(migration_name: str, rules_dir: str | None, verbose: bool) -> Non
 
     migration = open_migration(migration_name)
     try:
-        results = run_rule_tests(load_rules(rules_dir or migration.sites_dir))
+        results = run_rule_tests(load_rules(rules_dir or migration.sites_dir), migration=migration)
     except MigratorError as e:
         fail(str(e))
     for r in results:

@@ -21,7 +21,8 @@ from tree_sitter import Node
 
 from ..errors import MigratorError
 from ..parse.source import SourceFile, parse_c
-from ..target import type_names
+from ..migration import DEFAULT_MIGRATION, load_migration
+from ..vocabulary import Vocabulary
 from .context import ancestors, function_name
 from .rules import Rule
 from .template_env import TEMPLATES, Capture, template_globals
@@ -176,15 +177,20 @@ def match_file(
     rules: Sequence[Rule],
     names: Mapping[str, str] | None = None,
     tree: tree_sitter.Tree | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> FileMatches:
-    """Occurrences, decided matches and per-occurrence findings of one file."""
-    names = names or type_names()
+    """Occurrences, decided matches and per-occurrence findings of one file.
+
+    `vocabulary` (what an occurrence looks like) defaults to the default migration's.
+    """
+    vocabulary = vocabulary or load_migration(DEFAULT_MIGRATION).vocabulary
+    names = names or vocabulary.new.type_names()
     if src.path.endswith(".py"):
-        occs = find_occurrences(src)
+        occs = find_occurrences(src, vocabulary=vocabulary)
         return FileMatches(src.path, tuple(occs), (), tuple(
             Finding(o, None, None, "gdb script") for o in occs))
     tree = tree or parse_c(src.data)
-    occs = find_occurrences(src, tree)
+    occs = find_occurrences(src, tree, vocabulary)
     sites = [o for o in occs if o.is_decidable]
     others = [o for o in occs if not o.is_decidable]
 

@@ -1,4 +1,4 @@
-"""Scan a whole tree: every occurrence of the old layouts, decided by the rules."""
+"""Scan a whole tree: every occurrence of the old API, decided by the rules."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Mapping, Sequence
 
 from ..errors import MigratorError
 from ..parse import candidate_paths, read_source
-from ..target import type_names
+from ..migration import DEFAULT_MIGRATION, load_migration
+from ..vocabulary import Vocabulary
 from .engine import UNDECIDED, FileMatches, Finding, match_file
 from .rules import Rule, RuleBook, load_areas
 
@@ -49,13 +50,14 @@ class TreeScan:
         return Counter(f.severity for f in self.findings if f.occurrence.is_site)
 
 
-def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, str]) -> FileScan:
+def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, str],
+              vocabulary: Vocabulary | None = None) -> FileScan:
     try:
         src = read_source(root, path)
     except MigratorError as e:
         return FileScan(path, error=str(e).split(": ", 1)[-1])
     try:
-        result = match_file(src, rules, names)
+        result = match_file(src, rules, names, vocabulary=vocabulary)
     except MigratorError as e:
         return FileScan(path, error=str(e))
     return FileScan(path, result.findings, result)
@@ -73,16 +75,21 @@ def scan_tree(
     rules: Sequence[Rule] | RuleBook,
     names: Mapping[str, str] | None = None,
     jobs: int | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> TreeScan:
-    """Scan every candidate file below root (a directory), each with its area's rules."""
-    names = names or type_names()
+    """Scan every candidate file below root (a directory), each with its area's rules.
+
+    `vocabulary` (what an occurrence looks like) defaults to the default migration's.
+    """
+    vocabulary = vocabulary or load_migration(DEFAULT_MIGRATION).vocabulary
+    names = names or vocabulary.new.type_names()
     book = as_book(rules)
     files = []
-    for path, unreadable in candidate_paths(root, jobs):
+    for path, unreadable in candidate_paths(root, vocabulary.old.prefilter, vocabulary.old.needle, jobs):
         if unreadable is not None:
             files.append(FileScan(path, error=f"cannot read: {unreadable}"))
             continue
-        fs = scan_file(root, path, book.for_path(path), names)
+        fs = scan_file(root, path, book.for_path(path), names, vocabulary)
         if fs.findings or fs.error:
             files.append(fs)
     return TreeScan(os.path.abspath(root), tuple(files))

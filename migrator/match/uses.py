@@ -1,19 +1,15 @@
-"""Every occurrence of the old layouts in one file, and what kind it is.
+"""Every occurrence of a migration's old API in one file, and what kind it is.
 
-Kinds:
-  use          a field access `RECV->core_layout...` on a struct module (or on
-               a receiver whose type is unknown, e.g. THIS_MODULE)
-  guarded      such an access inside an existing LINUX_VERSION_CODE guard
-  declaration  a `struct module_layout` member declaration
-  alias        a macro that renames one layout to another
-  python       a gdb script reading the field by name
-  comment      a comment naming a layout (rules may update it; not a site)
-  api          a name of the loader's old internal API (INIT_OFFSET_MASK,
-               module_get_offset(), strict_align(), struct module_layout),
-               which rules and recipes may change; not a site
-
-Accesses on receivers of another declared struct type, and identifiers that
-merely contain the words, are not occurrences at all.
+What an occurrence looks like is the pack's (vocabulary.toml): each
+pattern is a tree-sitter query over C or a byte regex over Python, and
+names the kind of what it finds (see vocabulary.OccurrenceKind).  The
+engine adds what is the same for every migration:
+  - a decidable occurrence inside an existing LINUX_VERSION_CODE guard is
+    GUARDED: such code already chooses between the old and the new API;
+  - a receiver declared with another type than the pattern's is somebody
+    else's field, not an occurrence;
+  - of several hits at one name, the widest wins (`mod->core_layout.base`
+    over `mod->core_layout`).
 """
 
 from __future__ import annotations
@@ -25,98 +21,39 @@ from functools import lru_cache
 import tree_sitter
 from tree_sitter import Node
 
+from ..migration import DEFAULT_MIGRATION, load_migration
 from ..parse.source import SourceFile, c_language, parse_c
-from .context import declared_type, is_struct_module, is_version_guarded
-
-OLD_NAMES = ("core_layout", "init_layout", "data_layout")
-LAYOUT_MEMBERS = ("base", "size", "text_size", "ro_size", "ro_after_init_size")
-SITE_KINDS = ("use",)  # what a rewrite must deal with; the rest is information
-DECIDABLE_KINDS = ("use", "comment", "api")  # what a rule may touch
-OLD_API_NAMES = ("INIT_OFFSET_MASK", "module_get_offset", "strict_align", "module_layout")
-_COMMENT_RE = re.compile(rb"\b(core|init|data)_layout\b")
-
-_PYTHON_RE = re.compile(rb"""\[\s*(['"])((?:core|init|data)_layout)\1\s*\]""")
-
-_NAME_PREDICATE = '(#match? @name "^(core|init|data)_layout$")'
-
-
-@lru_cache(maxsize=1)
-def _queries() -> dict[str, tree_sitter.Query]:
-    lang = c_language()
-    return {
-        "access": tree_sitter.Query(
-            lang, f"(field_expression field: (field_identifier) @name {_NAME_PREDICATE}) @access"
-        ),
-        "member": tree_sitter.Query(
-            lang,
-            f"""(field_declaration
-                  type: (struct_specifier name: (type_identifier) @struct (#eq? @struct "module_layout"))
-                  declarator: (field_identifier) @name {_NAME_PREDICATE})""",
-        ),
-        "alias": tree_sitter.Query(
-            lang, "(preproc_def name: (identifier) @name value: (preproc_arg) @value)"
-        ),
-        "api": tree_sitter.Query(
-            lang,
-            '([(identifier) (type_identifier)] @name '
-            '(#match? @name "^(INIT_OFFSET_MASK|module_get_offset|strict_align|module_layout)$"))',
-        ),
-        # No predicate here: py-tree-sitter decodes predicate text as strict
-        # UTF-8, and kernel comments hold Latin-1 names.  Filtered as bytes below.
-        "comment": tree_sitter.Query(lang, "(comment) @comment"),
-    }
+from ..vocabulary import OccurrenceKind, OccurrencePattern, TextForm, Vocabulary
+from .context import declared_type, is_type, is_version_guarded
 
 
 @dataclass(frozen=True)
 class Occurrence:
-    """One occurrence: where it is, which layout, which member, and its kind."""
+    """One occurrence: where it is, which old name, which member, and its kind."""
 
     path: str
-    kind: str
-    layout: str
-    member: str | None
-    start: int  # byte span of the whole access, e.g. `mod->core_layout.base`
+    kind: OccurrenceKind
+    name: str  # the old name itself, e.g. core_layout
+    member: str | None  # a member read through it, e.g. base
+    start: int  # byte span a rule must cover, e.g. `mod->core_layout.base`
     end: int
-    name_start: int  # byte offset of the layout name itself
+    name_start: int  # byte offset of the old name
     line: int
     col: int
     text: str
 
     @property
     def is_site(self) -> bool:
-        return self.kind in SITE_KINDS
+        return self.kind.is_site
 
     @property
     def is_decidable(self) -> bool:
-        return self.kind in DECIDABLE_KINDS
+        return self.kind.is_decidable
 
 
-def _access_occurrence(src: SourceFile, access: Node, name: Node) -> Occurrence | None:
-    receiver = access.child_by_field_name("argument")
-    # `lo->core_layout` on a declared non-module struct is somebody else's field.
-    if receiver is not None and receiver.type == "identifier":
-        t = declared_type(receiver)
-        if t is not None and not is_struct_module(t):
-            return None
-    whole, member = access, None
-    parent = access.parent
-    if parent is not None and parent.type == "field_expression" and parent.child_by_field_name("argument") == access:
-        field = parent.child_by_field_name("field")
-        if field is not None and field.text.decode() in LAYOUT_MEMBERS:
-            whole, member = parent, field.text.decode()
-    line, col = src.line_col(name.start_byte)
-    return Occurrence(
-        path=src.path,
-        kind="guarded" if is_version_guarded(access) else "use",
-        layout=name.text.decode(),
-        member=member,
-        start=whole.start_byte,
-        end=whole.end_byte,
-        name_start=name.start_byte,
-        line=line,
-        col=col,
-        text=whole.text.decode("utf-8", "replace"),
-    )
+@lru_cache(maxsize=64)
+def _query(source: str) -> tree_sitter.Query:
+    return tree_sitter.Query(c_language(), source)
 
 
 def _line_at(data: bytes, offset: int) -> str:
@@ -125,65 +62,84 @@ def _line_at(data: bytes, offset: int) -> str:
     return data[start:end if end >= 0 else len(data)].decode("utf-8", "replace").strip()
 
 
-def _c_occurrences(src: SourceFile, root: Node) -> list[Occurrence]:
-    q = _queries()
-    found: list[Occurrence] = []
-    for _, caps in tree_sitter.QueryCursor(q["access"]).matches(root):
-        occ = _access_occurrence(src, caps["access"][0], caps["name"][0])
-        if occ is not None:
-            found.append(occ)
-    for _, caps in tree_sitter.QueryCursor(q["member"]).matches(root):
-        name = caps["name"][0]
-        decl = name.parent
-        line, col = src.line_col(name.start_byte)
-        found.append(Occurrence(src.path, "declaration", name.text.decode(), None,
-                                decl.start_byte, decl.end_byte, name.start_byte, line, col,
-                                decl.text.decode("utf-8", "replace")))
-    for _, caps in tree_sitter.QueryCursor(q["alias"]).matches(root):
-        name, value = caps["name"][0], caps["value"][0]
-        if name.text.decode() in OLD_NAMES and value.text.strip().decode() in OLD_NAMES:
-            define = name.parent
-            line, col = src.line_col(name.start_byte)
-            text = define.text.decode("utf-8", "replace").strip()
-            found.append(Occurrence(src.path, "alias", name.text.decode(), None,
-                                    define.start_byte, define.end_byte, name.start_byte,
-                                    line, col, " ".join(text.split())))
-    for _, caps in tree_sitter.QueryCursor(q["api"]).matches(root):
-        name = caps["name"][0]
-        parent = name.parent
-        if parent is not None and parent.type in ("preproc_def", "preproc_function_def", "function_declarator"):
-            continue  # the definition itself belongs to a recipe
-        if name.type == "type_identifier" and (parent is None or parent.type != "struct_specifier"):
-            continue  # a typedef name that happens to match
-        if parent is not None and parent.type == "field_declaration":
-            continue
-        line, col = src.line_col(name.start_byte)
-        kind = "guarded" if is_version_guarded(name) else "api"
-        found.append(Occurrence(src.path, kind, name.text.decode(), None, name.start_byte,
-                                name.end_byte, name.start_byte, line, col, _line_at(src.data, name.start_byte)))
-    for _, caps in tree_sitter.QueryCursor(q["comment"]).matches(root):
-        comment = caps["comment"][0]
-        for m in _COMMENT_RE.finditer(comment.text):
-            at = comment.start_byte + m.start()
-            line, col = src.line_col(at)
-            kind = "guarded" if is_version_guarded(comment) else "comment"
-            found.append(Occurrence(src.path, kind, m.group(0).decode(), None,
-                                    comment.start_byte, comment.end_byte, at, line, col,
-                                    _line_at(src.data, at)))
-    return sorted(found, key=lambda o: o.name_start)
+def _text(form: TextForm, data: bytes, start: int, end: int, at: int) -> str:
+    if form is TextForm.LINE:
+        return _line_at(data, at)
+    text = data[start:end].decode("utf-8", "replace")
+    return " ".join(text.split()) if form is TextForm.WORDS else text
 
 
-def _python_occurrences(src: SourceFile) -> list[Occurrence]:
+def _foreign_receiver(receiver: Node | None, wanted: str) -> bool:
+    """Whether the receiver is a variable declared here with a type other than `wanted`."""
+    if receiver is None or receiver.type != "identifier":
+        return False
+    t = declared_type(receiver)
+    return t is not None and not is_type(t, wanted)
+
+
+def _kind(pattern: OccurrencePattern, node: Node) -> OccurrenceKind:
+    if pattern.kind.is_decidable and is_version_guarded(node):
+        return OccurrenceKind.GUARDED
+    return pattern.kind
+
+
+def _c_hits(src: SourceFile, root: Node, pattern: OccurrencePattern) -> list[Occurrence]:
     found = []
-    for m in _PYTHON_RE.finditer(src.data):
-        line, col = src.line_col(m.start(2))
-        found.append(Occurrence(src.path, "python", m.group(2).decode(), None,
-                                m.start(), m.end(), m.start(2), line, col, m.group(0).decode()))
+    for _, caps in tree_sitter.QueryCursor(_query(pattern.query)).matches(root):
+        name = caps["name"][0] if "name" in caps else None
+        span = caps["occurrence"][0] if "occurrence" in caps else name
+        if pattern.receiver_type and _foreign_receiver(caps.get("receiver", [None])[0], pattern.receiver_type):
+            continue
+        if name is not None and name.parent is not None and name.parent.type in pattern.not_parent:
+            continue
+        kind = _kind(pattern, name if name is not None else span)
+        if pattern.within is not None:
+            for m in re.finditer(pattern.within, span.text):
+                at = span.start_byte + m.start()
+                found.append(_occurrence(src, pattern, kind, m.group(0).decode(), None, span, at))
+            continue
+        member = caps["member"][0].text.decode() if "member" in caps else None
+        found.append(_occurrence(src, pattern, kind, name.text.decode(), member, span, name.start_byte))
     return found
 
 
-def find_occurrences(src: SourceFile, tree: tree_sitter.Tree | None = None) -> list[Occurrence]:
-    """All occurrences in a file; C files are parsed unless a tree is given."""
+def _occurrence(src: SourceFile, pattern: OccurrencePattern, kind: OccurrenceKind, name: str,
+                member: str | None, span: Node, at: int) -> Occurrence:
+    line, col = src.line_col(at)
+    return Occurrence(src.path, kind, name, member, span.start_byte, span.end_byte, at, line, col,
+                      _text(pattern.text, src.data, span.start_byte, span.end_byte, at))
+
+
+def _widest_per_name(found: list[Occurrence]) -> list[Occurrence]:
+    """One occurrence per (kind, name position): the widest span."""
+    best: dict[tuple[OccurrenceKind, int], Occurrence] = {}
+    for o in found:
+        key = (o.kind, o.name_start)
+        if key not in best or o.end - o.start > best[key].end - best[key].start:
+            best[key] = o
+    return list(best.values())
+
+
+def _python_hits(src: SourceFile, pattern: OccurrencePattern) -> list[Occurrence]:
+    found = []
+    for m in re.finditer(pattern.regex, src.data):
+        at = m.start("name")
+        line, col = src.line_col(at)
+        found.append(Occurrence(src.path, pattern.kind, m.group("name").decode(), None, m.start(), m.end(),
+                                at, line, col, m.group(0).decode("utf-8", "replace")))
+    return found
+
+
+def find_occurrences(src: SourceFile, tree: tree_sitter.Tree | None = None,
+                     vocabulary: Vocabulary | None = None) -> list[Occurrence]:
+    """All occurrences in a file, in source order; C files are parsed unless a tree is given.
+
+    `vocabulary` defaults to the default migration's.
+    """
+    vocabulary = vocabulary or load_migration(DEFAULT_MIGRATION).vocabulary
+    patterns = vocabulary.old.occurrences
     if src.path.endswith(".py"):
-        return _python_occurrences(src)
-    return _c_occurrences(src, (tree or parse_c(src.data)).root_node)
+        return [o for p in patterns if p.language == "python" for o in _python_hits(src, p)]
+    root = (tree or parse_c(src.data)).root_node
+    found = [o for p in patterns if p.language == "c" for o in _c_hits(src, root, p)]
+    return sorted(_widest_per_name(found), key=lambda o: o.name_start)

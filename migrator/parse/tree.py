@@ -1,8 +1,9 @@
-"""Which files of a tree can hold a use of the old layouts.
+"""Which files of a tree can hold a use of the old API.
 
 A whole kernel tree is 1.5 GB; parsing it all would take minutes.  A byte
-search for the three names finds the few dozen files worth parsing, and is
-spread over all cores because reading is most of the cost.
+search for the migration's prefilter (its vocabulary's) finds the few dozen
+files worth parsing, and is spread over all cores because reading is most
+of the cost.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from typing import Iterator
 
 from ..errors import MigratorError
 from .source import is_c_path, is_python_path
-
-OLD_NAMES_RE = re.compile(rb"\b(?:core|init|data)_layout\b")
 
 # Folders that never hold sources of the tree itself.
 _SKIP_DIRS = {".git", ".pc", ".hg", ".svn", "__pycache__"}
@@ -31,7 +30,7 @@ def source_paths(root: str) -> Iterator[str]:
                 yield name if rel == "." else os.path.join(rel, name)
 
 
-def _holds_old_names(root: str, paths: list[str]) -> list[tuple[str, str | None]]:
+def _holds_old_names(root: str, paths: list[str], prefilter: bytes, needle: bytes) -> list[tuple[str, str | None]]:
     """(path, None) for files holding a name, (path, reason) for unreadable ones."""
     found = []
     for path in paths:
@@ -39,15 +38,19 @@ def _holds_old_names(root: str, paths: list[str]) -> list[tuple[str, str | None]
             with open(os.path.join(root, path), "rb") as f:
                 data = f.read()
             # The substring test runs at memory speed; the regex only on hits.
-            if b"_layout" in data and OLD_NAMES_RE.search(data):
+            if needle in data and re.search(prefilter, data):
                 found.append((path, None))
         except OSError as e:
             found.append((path, e.strerror or str(e)))
     return found
 
 
-def candidate_paths(root: str, jobs: int | None = None) -> list[tuple[str, str | None]]:
-    """Files below root that mention an old layout name, with a reason for unreadable ones.
+def candidate_paths(root: str, prefilter: bytes, needle: bytes = b"",
+                    jobs: int | None = None) -> list[tuple[str, str | None]]:
+    """Files below root holding the byte regex `prefilter`, with a reason for unreadable ones.
+
+    `needle`, a plain substring of every hit, is tested first: it runs at
+    memory speed, and the regex only on the files that hold it.
 
     An unreadable file is returned with its reason rather than raised: one bad
     file must not stop a tree-wide run.
@@ -59,11 +62,12 @@ def candidate_paths(root: str, jobs: int | None = None) -> list[tuple[str, str |
     paths = list(source_paths(root))
     jobs = jobs or os.cpu_count() or 1
     if jobs == 1 or len(paths) < 2000:
-        return _holds_old_names(root, paths)
+        return _holds_old_names(root, paths, prefilter, needle)
     # Interleaved chunks keep both workers busy: big drivers cluster by folder.
     chunks = [paths[i::jobs * 8] for i in range(jobs * 8)]
     found: list[tuple[str, str | None]] = []
     with ProcessPoolExecutor(jobs) as pool:
-        for part in pool.map(_holds_old_names, [root] * len(chunks), chunks):
+        for part in pool.map(_holds_old_names, [root] * len(chunks), chunks,
+                             [prefilter] * len(chunks), [needle] * len(chunks)):
             found.extend(part)
     return sorted(found)

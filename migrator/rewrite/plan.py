@@ -17,9 +17,9 @@ from ..match import Rule, match_file
 from ..match.engine import Finding, Match
 from ..match.rules import Area, RuleBook, migration_rule_book
 from ..match.scan import FileScan, TreeScan, as_book, scan_tree
-from ..migration import Migration
+from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 from ..parse import is_c_path, parse_c, read_source
-from ..target import API_HEADER, STATEMENT_MACROS, names_defined_in, type_names
+from ..vocabulary import NewApi, Vocabulary
 from .edits import apply_edits, apply_edits_with_spans, edits_for
 from .recipes import Recipe, RecipeResult, apply_recipe, load_recipes
 from .reflow import reflow
@@ -122,17 +122,23 @@ def _matches_covering(plan: RewritePlan, finding: Finding) -> list[Match]:
     return [m for m in fs.result.matches if m.start <= at < m.end]
 
 
-def target_names(root: str, style: str) -> Mapping[str, str]:
-    """The tree's own names when its module.h defines enum mod_mem_type; else the style's."""
+def target_names(root: str, style: str, new: NewApi | None = None) -> Mapping[str, str]:
+    """The tree's own names when its API header already defines the new enum; else the style's.
+
+    `new` (the new API's names) defaults to the default migration's.
+    """
+    new = new or load_migration(DEFAULT_MIGRATION).vocabulary.new
+    if new.api_header is None:
+        return new.type_names(style)
     try:
-        header = read_source(root, API_HEADER).data
+        header = read_source(root, new.api_header).data
     except MigratorError:
-        return type_names(style)
-    return names_defined_in(header) or type_names(style)
+        return new.type_names(style)
+    return new.names_defined_in(header) or new.type_names(style)
 
 
-def _uses_statement_macro(text: bytes) -> bool:
-    return any(m.encode() + b"(" in text for m in STATEMENT_MACROS)
+def _uses_statement_macro(text: bytes, macros: Sequence[str]) -> bool:
+    return any(m.encode() + b"(" in text for m in macros)
 
 
 def _error_count(data: bytes, exempt: Sequence[tuple[int, int]] = ()) -> int:
@@ -183,7 +189,7 @@ def _left_expressions(tree, findings) -> list[tuple[int, int]]:
         o = f.occurrence
         if not o.is_site or f.severity == "rewrite":
             continue
-        node = tree.root_node.descendant_for_byte_range(o.name_start, o.name_start + len(o.layout))
+        node = tree.root_node.descendant_for_byte_range(o.name_start, o.name_start + len(o.name))
         if node is not None:
             e = _full_expression(node)
             spans.append((e.start_byte, e.end_byte))
@@ -191,7 +197,7 @@ def _left_expressions(tree, findings) -> list[tuple[int, int]]:
 
 
 def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
-               recipes: Sequence[Recipe], names: Mapping[str, str]):
+               recipes: Sequence[Recipe], names: Mapping[str, str], vocabulary: Vocabulary):
     """One file's change (or None), why it is skipped (or None), and its recipes' results."""
     src = read_source(root, path)
     is_c = is_c_path(path)
@@ -199,7 +205,7 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
     if fs is not None and fs.result is not None:
         matches, findings = fs.result.matches, fs.findings
     elif is_c:  # a file only a recipe asked for
-        result = match_file(src, book.for_path(path), names, tree)
+        result = match_file(src, book.for_path(path), names, tree, vocabulary)
         matches, findings = result.matches, result.findings
     else:
         matches, findings = (), ()
@@ -230,7 +236,8 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
         recipe_ids = {r.recipe.id for r in applied}
         # Judged on the whole replacement: narrowing may cut into a macro's name.
         macro_matches = [(m.start, m.end) for m in rewritten
-                         if any(_uses_statement_macro(t.encode()) for _, _, t in m.replacements)]
+                         if any(_uses_statement_macro(t.encode(), vocabulary.new.statement_macros)
+                                for _, _, t in m.replacements)]
         exempt = [span for span, e in zip(spans, edits)
                   if e.rule_id in recipe_ids or any(s <= e.start < end for s, end in macro_matches)]
         before, after = _error_count(src.data, owned), _error_count(new, exempt)
@@ -257,11 +264,13 @@ def plan_rewrite(
     style: str = "short",
     jobs: int | None = None,
     scope: Sequence[Area] | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> RewritePlan:
-    """Plan the rewrite; `scope` (the areas) defaults to the default pack's profile."""
-    names = target_names(root, style)
+    """Plan the rewrite; `scope` (the areas) and `vocabulary` default to the default pack's."""
+    vocabulary = vocabulary or load_migration(DEFAULT_MIGRATION).vocabulary
+    names = target_names(root, style, vocabulary.new)
     book = as_book(rules, scope)
-    scan = scan_tree(root, book, names, jobs)
+    scan = scan_tree(root, book, names, jobs, vocabulary)
     scanned = {fs.path: fs for fs in scan.files}
     paths = {fs.path for fs in scan.files if fs.result is not None and fs.result.matches}
     paths |= {r.file for r in recipes if os.path.isfile(os.path.join(root, r.file))}
@@ -270,7 +279,8 @@ def plan_rewrite(
     skipped = [Skipped(fs.path, fs.error) for fs in scan.skipped]
     for path in sorted(paths):
         file_recipes = [r for r in recipes if r.file == path]
-        change, skip, file_results = _plan_file(root, path, scanned.get(path), book, file_recipes, names)
+        change, skip, file_results = _plan_file(root, path, scanned.get(path), book, file_recipes, names,
+                                                vocabulary)
         results += file_results
         if change is not None:
             changes.append(change)
