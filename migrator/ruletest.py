@@ -53,10 +53,14 @@ def _wrapped(code: str) -> tuple[str, bool]:
 
 def rewrite_snippet(code: str, rules: Sequence[Rule], names: Mapping[str, str] | None = None,
                     vocabulary: Vocabulary | None = None):
-    """(new code, matches) of a snippet under the given rules (and the default migration's words)."""
+    """(new code, matches) of a snippet under the given rules (and the default migration's words).
+
+    A rule for kinds of use that only out-of-tree runs list runs out of the tree.
+    """
     text, wrapped = _wrapped(code)
     data = text.encode()
-    result = match_file(SourceFile("case.c", data), rules, names, vocabulary=vocabulary)
+    out_of_tree = any(r.mode == "out-of-tree" for r in rules)
+    result = match_file(SourceFile("case.c", data), rules, names, vocabulary=vocabulary, out_of_tree=out_of_tree)
     new = apply_edits(data, edits_for(data, result.matches)).decode()
     if wrapped:
         new = new[len(_WRAP_HEAD):len(new) - len(_WRAP_TAIL)]

@@ -29,22 +29,29 @@ class OccurrenceKind(enum.StrEnum):
     """What an occurrence of the old API is; a closed set the engine acts on."""
 
     USE = "use"                  # a site: a rule must decide it
-    GUARDED = "guarded"          # a site inside an existing LINUX_VERSION_CODE guard: left alone
+    GUARDED = "guarded"          # a site only kernels before the change compile: left alone
+    SUPPORTS_BOTH = "supports-both"  # such a site beside a branch the new kernels compile
     DECLARATION = "declaration"  # a member of the old struct
     ALIAS = "alias"              # a macro renaming one old name to another
-    PYTHON = "python"            # a script reading the old name
+    PYTHON = "python"            # a script reading the old name (the kernel's own gdb scripts)
+    PYTHON_READER = "python-reader"  # out of the tree: a runtime reader's access, a site
     COMMENT = "comment"          # a comment naming the old API: rules may update it
     API = "api"                  # a name of the old internal API: rules may change it
+    STRING = "string"            # out of the tree: an old name in a C string a reader looks up
+    TEXT = "text"                # out of the tree: an old name no parse read as code
+    FOREIGN = "foreign"          # out of the tree: a same-named field of another declared type
 
     @property
     def is_site(self) -> bool:
         """Whether a rewrite must deal with it; the rest is information."""
-        return self is OccurrenceKind.USE
+        return self in (OccurrenceKind.USE, OccurrenceKind.STRING, OccurrenceKind.PYTHON_READER,
+                        OccurrenceKind.TEXT)
 
     @property
     def is_decidable(self) -> bool:
         """Whether a rule may touch it (and so whether a version guard makes it GUARDED)."""
-        return self in (OccurrenceKind.USE, OccurrenceKind.COMMENT, OccurrenceKind.API)
+        return self in (OccurrenceKind.USE, OccurrenceKind.COMMENT, OccurrenceKind.API,
+                        OccurrenceKind.STRING)
 
 
 class TextForm(enum.StrEnum):
@@ -67,6 +74,9 @@ class OccurrencePattern:
     within: bytes | None = None  # every hit of this byte regex inside @occurrence is one
     not_parent: tuple[str, ...] = ()  # node types whose child @name is no occurrence
     text: TextForm = TextForm.NODE
+    # The runs that look for it: "kernel", "out-of-tree" or both (code outside
+    # the kernel is read for more: strings runtime readers look up, say).
+    modes: tuple[str, ...] = ("kernel", "out-of-tree")
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,11 @@ class NewApi:
     count: str | None = None  # the constant counting the types (spelt the same in every style)
     invalid: str | None = None  # the key of the "no type" marker
     statement_macros: tuple[str, ...] = ()  # iterator macros used like statements
+    # Macros of the new API: defined on kernels that have it, undefined before.
+    macros: tuple[str, ...] = ()
+    # An #if expression true on exactly the kernels with the new API, whatever
+    # their version (vendor backports); None where no such test exists.
+    probe: str | None = None
 
     def type_names(self, style: str = "short") -> Mapping[str, str]:
         """Key -> constant, e.g. TEXT -> MOD_TEXT; NUM names the count, INVALID the marker."""
@@ -168,12 +183,15 @@ def _compiled(pattern: bytes) -> re.Pattern[bytes]:
 _TOP = {"old": dict, "new": dict, "series": dict}
 _OLD = {"prefilter": str, "needle": str, "occurrence": list}
 _OCCURRENCE = {"kind": str, "language": str, "query": str, "regex": str, "receiver_type": str,
-               "within": str, "not_parent": list, "text": str}
+               "within": str, "not_parent": list, "text": str, "modes": list}
 _NEW = {"api_header": str, "types": list, "init_types": list, "core_types": list, "spellings": dict,
-        "enum": str, "count": str, "invalid": str, "statement_macros": list}
+        "enum": str, "count": str, "invalid": str, "statement_macros": list, "macros": list,
+        "probe": str}
 _SERIES = {"flag_day_subject": str, "helpers": list}
-# Kinds a pack may declare: GUARDED is the engine's, given to decidable kinds inside a guard.
-_DECLARABLE = tuple(k for k in OccurrenceKind if k is not OccurrenceKind.GUARDED)
+# Kinds a pack may declare; the engine gives the others (a guard, a foreign receiver).
+_DECLARABLE = tuple(k for k in OccurrenceKind if k not in (
+    OccurrenceKind.GUARDED, OccurrenceKind.SUPPORTS_BOTH, OccurrenceKind.TEXT, OccurrenceKind.FOREIGN))
+_MODES = ("kernel", "out-of-tree")
 
 
 def _strings(where: str, value: list) -> tuple[str, ...]:
@@ -214,6 +232,9 @@ def _occurrence(where: str, table: dict) -> OccurrencePattern:
         raise _error(f"{where}: field 'language' must be c or python")
     if table.get("text", "node") not in tuple(TextForm):
         raise _error(f"{where}: field 'text' must be one of {', '.join(TextForm)}")
+    modes = _strings(f"{where}: field 'modes'", table.get("modes", list(_MODES)))
+    if not modes or not set(modes) <= set(_MODES):
+        raise _error(f"{where}: field 'modes' must list some of {', '.join(_MODES)}")
     return OccurrencePattern(
         kind=OccurrenceKind(table["kind"]), language=language, query=table.get("query"),
         regex=_regex(f"{where}: field 'regex'", table["regex"]) if "regex" in table else None,
@@ -221,6 +242,7 @@ def _occurrence(where: str, table: dict) -> OccurrencePattern:
         within=_regex(f"{where}: field 'within'", table["within"]) if "within" in table else None,
         not_parent=_strings(f"{where}: field 'not_parent'", table.get("not_parent", [])),
         text=TextForm(table.get("text", "node")),
+        modes=modes,
     )
 
 
@@ -247,7 +269,7 @@ def load_vocabulary(path: Path) -> Vocabulary:
     new = data.get("new", {})
     check_fields(f"{path}: [new]", new, _NEW)
     lists = {k: _strings(f"{path}: [new] field '{k}'", new[k])
-             for k in ("types", "init_types", "core_types", "statement_macros") if k in new}
+             for k in ("types", "init_types", "core_types", "statement_macros", "macros") if k in new}
     for k in ("init_types", "core_types"):
         if not set(lists.get(k, ())) <= set(lists.get("types", ())):
             raise _error(f"{path}: [new] field '{k}' names a key not in 'types'")
@@ -260,7 +282,8 @@ def load_vocabulary(path: Path) -> Vocabulary:
         path=path,
         old=OldApi(prefilter, old["needle"].encode(), patterns),
         new=NewApi(api_header=new.get("api_header"), spellings=MappingProxyType(dict(spellings)),
-                   enum=new.get("enum"), count=new.get("count"), invalid=new.get("invalid"), **lists),
+                   enum=new.get("enum"), count=new.get("count"), invalid=new.get("invalid"),
+                   probe=new.get("probe"), **lists),
         series=SeriesTexts(series.get("flag_day_subject", ""),
                            _strings(f"{path}: [series] field 'helpers'", series.get("helpers", []))),
     )

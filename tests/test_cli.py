@@ -50,7 +50,7 @@ def test_malformed_rule_names_the_field(tree, tmp_path_factory):
 def test_unreadable_file_is_skipped_with_its_reason(tree):
     # Root reads any mode, so a dangling link is the portable unreadable file.
     os.symlink(tree / "missing.c", tree / "arch" / "gone.c")
-    run = migrator("scan", tree)
+    run = migrator("scan", "--mode", "kernel", tree)
     assert run.returncode == 1, run.stderr
     assert "arch/gone.c: skipped: cannot read: No such file or directory" in run.stdout
     assert "arch/a.c:3:11: core_layout.base  core-layout-base (rewrite)" in run.stdout
@@ -59,7 +59,7 @@ def test_unreadable_file_is_skipped_with_its_reason(tree):
 
 def test_non_utf8_bytes_are_fine(tree):
     (tree / "arch" / "latin1.c").write_bytes(b"/* Jos\xe9 */\n" + FUNC)
-    run = migrator("scan", tree)
+    run = migrator("scan", "--mode", "kernel", tree)
     assert run.returncode == 0, run.stderr
     assert "arch/latin1.c:4:11: core_layout.base" in run.stdout
 

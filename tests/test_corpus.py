@@ -7,6 +7,7 @@ import pytest
 
 from migrator.match import load_rules
 from migrator.migration import load_migration
+from migrator.profile import KERNEL, OUT_OF_TREE
 from migrator.rewrite.plan import plan_rewrite
 from migrator.rewrite.recipes import load_recipes
 
@@ -20,9 +21,14 @@ def rewrite_case(name, tmp_path, style="short"):
     dest = tmp_path / meta["path"]
     dest.parent.mkdir(parents=True)
     shutil.copy(case / "before.c", dest)
-    plan = plan_rewrite(str(tmp_path), load_rules(), load_recipes(), style)
+    plan = plan_rewrite(str(tmp_path), load_rules(), load_recipes(), style, profile=profile_of(meta))
     new = plan.changes[0].new if plan.changes else dest.read_bytes()
     return meta, plan, new
+
+
+def profile_of(meta):
+    """Scenarios of code outside the kernel say so: `mode = "out-of-tree"`."""
+    return OUT_OF_TREE if meta.get("mode") == "out-of-tree" else KERNEL
 
 
 def test_there_are_cases():
@@ -44,7 +50,7 @@ def test_case(name, tmp_path):
 def test_second_run_changes_nothing(name, tmp_path):
     meta, plan, new = rewrite_case(name, tmp_path)
     (tmp_path / meta["path"]).write_bytes(new)
-    again = plan_rewrite(str(tmp_path), load_rules(), load_recipes())
+    again = plan_rewrite(str(tmp_path), load_rules(), load_recipes(), profile=profile_of(meta))
     assert again.changes == ()
 
 

@@ -40,7 +40,7 @@ def repo(tmp_path):
 def test_refuses_uncommitted_changes_and_changes_nothing(repo):
     dirty = ARM + b"/* local edit */\n"
     (repo / "arch" / "b.c").write_bytes(dirty)
-    run = migrator("rewrite", repo)
+    run = migrator("rewrite", "--mode", "kernel", repo)
     assert run.returncode == 2
     assert run.stderr.strip() == "migrator: arch/b.c: uncommitted changes (1 files); commit them or use --force"
     assert (repo / "arch" / "a.c").read_bytes() == ARM
@@ -49,7 +49,7 @@ def test_refuses_uncommitted_changes_and_changes_nothing(repo):
 
 def test_force_rewrites_dirty_files(repo):
     (repo / "arch" / "b.c").write_bytes(ARM.replace(b"in_init", b"in_init2") + b"/* local */\n")
-    run = migrator("rewrite", "--force", repo)
+    run = migrator("rewrite", "--mode", "kernel", "--force", repo)
     assert run.returncode == 0, run.stderr
     assert b"within_module_init(loc, mod)" in (repo / "arch" / "b.c").read_bytes()
 
@@ -58,14 +58,14 @@ def test_untracked_ignored_files_count_as_uncommitted(repo):
     # Debian's kernel tree ignores everything: an ignored file has no committed copy.
     (repo / ".gitignore").write_text("*\n")
     (repo / "arch" / "c.c").write_bytes(ARM)
-    run = migrator("rewrite", repo)
+    run = migrator("rewrite", "--mode", "kernel", repo)
     assert run.returncode == 2 and "arch/c.c: uncommitted changes" in run.stderr
 
 
 def test_clean_repo_is_rewritten(repo):
-    run = migrator("rewrite", repo)
+    run = migrator("rewrite", "--mode", "kernel", repo)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith("4 sites rewritten in 2 files")
+    assert run.stdout.startswith("mode: kernel (chosen with --mode)\n4 sites rewritten in 2 files")
 
 
 def test_failed_write_restores_every_file(tmp_path, monkeypatch):
@@ -108,6 +108,6 @@ def test_a_skipped_file_makes_the_exit_code_1(tmp_path):
         b"struct module { struct module_layout core_layout; };\n"
         b"static inline bool within_module_core(unsigned long a, const struct module *m)\n"
         b"{\n\treturn other(a, m);\n}\n")
-    run = migrator("rewrite", tmp_path)
+    run = migrator("rewrite", "--mode", "kernel", tmp_path)
     assert run.returncode == 1, run
     assert "include/linux/module.h: recipe module-h-api refused" in run.stdout

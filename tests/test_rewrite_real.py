@@ -116,9 +116,11 @@ def migrator(*args):
 def test_cli_rewrites_in_place_and_a_second_run_changes_nothing(tree_copy, linux_tree):
     first = migrator("rewrite", tree_copy)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.startswith("217 sites rewritten in 19 files")
+    mode, summary = first.stdout.split("\n", 1)
+    assert mode == "mode: kernel (a kernel source tree)"
+    assert summary.startswith("217 sites rewritten in 19 files")
     second = migrator("rewrite", tree_copy)
-    assert second.stdout.startswith("0 sites rewritten in 0 files")
+    assert second.stdout.split("\n", 1)[1].startswith("0 sites rewritten in 0 files")
     for path in ARCH_FILES + LOADER_FILES + GDB_FILES:
         assert not re.search(rb"(core|init|data)_layout\b", (tree_copy / path).read_bytes()), path
     for path in ARCH_FILES:

@@ -237,7 +237,7 @@ def test_the_series_ends_where_the_in_place_rewrite_does(tree, tmp_path):
     git(tmp_path, "clone", "-q", str(tree), str(clone))
     patches = sorted(str(p) for p in (tmp_path / "out").iterdir() if not p.name.startswith("0000"))
     git(clone, "-c", "user.name=T", "-c", "user.email=t@example.org", "am", "-q", "--keep-cr", *patches)
-    code, out = rewrite(tree)  # in place
+    code, out = rewrite(tree, "--mode", "kernel")  # in place
     assert code == 0, out
     for path in ("arch/arm64/kernel/module-plts.c", "arch/parisc/kernel/module.c", "arch/s390/kernel/module.c"):
         assert (clone / path).read_bytes() == (tree / path).read_bytes()
@@ -273,9 +273,9 @@ def test_cover_letter_reports_what_is_left_and_the_verdict(tmp_path):
     left = b"""\
 #include <linux/module.h>
 
-static unsigned int whole(struct module *mod)
+static bool below_end(struct module *mod, unsigned long off)
 {
-\treturn mod->core_layout.size;
+\treturn off < mod->core_layout.size;
 }
 """
     tree = make_tree(tmp_path / "linux", {"arch/s390/kernel/module.c": S390,

@@ -46,6 +46,40 @@ names_option = click.option(
 )
 
 
+def profile_options(fn):
+    """--mode and --guard: how the code at PATH is migrated."""
+    fn = click.option(
+        "--guard", default="both", show_default=True, metavar="version|probe|both|'EXPR'",
+        help="Out-of-tree: the #if that picks the new code. version: LINUX_VERSION_CODE >= "
+             "KERNEL_VERSION of the pack's landed_in; probe: the pack's test for its new API, which "
+             "also catches backports (module-memory: defined(mod_mem_type_is_init)); both: either "
+             "(the version alone for a pack without a probe); or an expression of your own.")(fn)
+    return click.option(
+        "--mode", type=click.Choice(["kernel", "out-of-tree"]), default=None,
+        help="kernel: rewrite in place, the tree is the kernel; out-of-tree: keep building on "
+             "kernels before and after the change, new code behind a guard. Default: kernel when "
+             "PATH is a kernel source tree (a top Makefile with VERSION and PATCHLEVEL, and the "
+             "header of the pack's API), out-of-tree otherwise.")(fn)
+
+
+def resolve_profile(path: str, mode: str | None, guard: str, migration: Migration | None = None):
+    """The run's profile, and the first line of output that names it."""
+    import os
+
+    from ..profile import Mode, Profile, detect_mode, guard_expression
+
+    if not os.path.isdir(path):
+        return Profile(), None  # the command reports the bad path itself
+    detected, why = detect_mode(path, migration)
+    chosen = Mode(mode) if mode else detected
+    why = "chosen with --mode" if mode else why
+    profile = Profile(chosen, guard_expression(guard, migration))
+    line = f"mode: {chosen.value} ({why})"
+    if profile.out_of_tree:
+        line += f"; guard: #if {profile.guard}"
+    return profile, line
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="migrator")
 def cli() -> None:

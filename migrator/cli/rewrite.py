@@ -9,7 +9,7 @@ import click
 from ..errors import MigratorError
 from ..migration import Migration
 from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
-               open_migration, rules_option)
+               open_migration, profile_options, resolve_profile, rules_option)
 
 
 def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
@@ -18,7 +18,9 @@ def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
     echo = lambda text="": click.echo(text, err=err)  # noqa: E731
     files = len(plan.changes)
     verb = "rewritten" if wrote else "to rewrite"
-    echo(f"{plan.sites_rewritten} sites {verb} in {count(files, 'file')}")
+    guarded = sum(c.guarded for c in plan.changes)
+    behind = f", {count(guarded, 'unit')} behind the guard" if plan.profile.out_of_tree else ""
+    echo(f"{plan.sites_rewritten} sites {verb} in {count(files, 'file')}{behind}")
     for r in plan.recipes:
         detail = f": {r.reason}" if r.reason else ""
         echo(f"  recipe {r.recipe.id} on {r.recipe.file}: {r.status}{detail}")
@@ -117,9 +119,10 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
 @migration_option
 @rules_option
 @names_option
+@profile_options
 @_series_options
 def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_dir: str | None,
-            names: str, series_dir: str | None,
+            names: str, mode: str | None, guard: str, series_dir: str | None,
             split: str, signoff: str | None, date: str | None, prefixes: str, verdict: str | None,
             no_checkpatch: bool, apply: bool) -> None:
     """Rewrite the uses of the old layouts in the tree at PATH.
@@ -135,8 +138,15 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
     the flag-day patch, and a cover letter), written to DIR; the tree itself
     is left as it is unless --apply.
 
+    Out of the kernel tree (--mode), the code must keep building on older
+    kernels too: each rewritten unit (a statement, a declaration, a #define,
+    a ladder's branch) gets a new branch under --guard, and the old code
+    stays byte for byte in the other.  Uses tied together are rewritten
+    together or left together.
+
     Exit 0 when done, 1 when a file had to be skipped (listed with the
-    reason), 2 on bad input or a refusal.
+    reason) or, out of the tree, a use is left undecided, 2 on bad input or
+    a refusal.
     """
     from ..rewrite.plan import load_pack, plan_rewrite
     from ..rewrite.write import unified_diff, write_changes
@@ -156,21 +166,31 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
     if given:
         fail(f"{given[0]} needs --series DIR")
     try:
+        profile, mode_line = resolve_profile(path, mode, guard, migration)
         book, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, book, recipes, names, vocabulary=migration.vocabulary)
+        plan = plan_rewrite(path, book, recipes, names, vocabulary=migration.vocabulary, profile=profile)
         if dry_run:
+            if mode_line:
+                click.echo(mode_line, err=True)
             sys.stdout.buffer.write(unified_diff(plan.changes))
             sys.stdout.flush()
             _print_rewrite_summary(plan, wrote=False, err=True)
-            return
+            sys.exit(EXIT_FAILED if _undecided(plan) else 0)
         dirty = dirty_paths(path, [c.path for c in plan.changes])
         if dirty and not force:
             fail(f"{dirty[0]}: uncommitted changes ({len(dirty)} files); commit them or use --force")
         write_changes(path, plan.changes)
     except MigratorError as e:
         fail(str(e))
+    if mode_line:
+        click.echo(mode_line)
     _print_rewrite_summary(plan, wrote=True, err=False)
     # Written what could be; a skipped file is a failure a script must see.
-    sys.exit(EXIT_FAILED if plan.skipped else 0)
+    sys.exit(EXIT_FAILED if plan.skipped or _undecided(plan) else 0)
+
+
+def _undecided(plan) -> bool:
+    """Out of the tree, a use no rule decides keeps the job unfinished."""
+    return plan.profile.out_of_tree and any(f.severity == "undecided" for f in plan.left())
 
 

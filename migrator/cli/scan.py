@@ -12,13 +12,15 @@ from ..errors import MigratorError
 from ..match import load_rules
 from ..match.scan import TreeScan
 from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
-               open_migration, rules_option)
+               open_migration, profile_options, resolve_profile, rules_option)
 
 
 def _site_label(f) -> str:
     o = f.occurrence
+    if o.kind in ("use", "python-reader") and o.member:
+        return f"{o.name}.{o.member}"
     if o.kind == "use":
-        return f"{o.name}.{o.member}" if o.member else o.name
+        return o.name
     return o.kind
 
 
@@ -44,13 +46,20 @@ def _print_scan(scan: TreeScan, findings) -> None:
     click.echo(f"{'file':<{width}}  sites  rewrite  report  undecided  other")
     for path, fs in by_path.items():
         kinds, decided = _counts(fs)
-        sites = kinds["use"]
+        sites = sum(1 for f in fs if f.occurrence.is_site)
         click.echo(f"{path:<{width}}  {sites:5}  {decided['rewrite']:7}  {decided['report']:6}  "
                    f"{decided['undecided']:9}  {len(fs) - sites:5}")
     for fs in scan.skipped:
         click.echo(f"{fs.path}: skipped: {fs.error}")
     kinds, decided = _counts(findings)
     files = sum(1 for fs in by_path.values() if any(f.occurrence.is_site for f in fs))
+    if scan.profile.out_of_tree:
+        listed = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        click.echo(f"{count(sum(decided.values()), 'site')} in {count(files, 'file')}: "
+                   f"{decided['rewrite']} rewrite, {decided['report']} report, "
+                   f"{decided['undecided']} undecided; by kind: {listed or 'none'}; "
+                   f"{count(len(scan.skipped), 'file')} skipped")
+        return
     click.echo(
         f"{count(kinds['use'], 'site')} in {count(files, 'file')}: {decided['rewrite']} rewrite, "
         f"{decided['report']} report, {decided['undecided']} undecided; "
@@ -88,30 +97,42 @@ def _scan_json(scan: TreeScan, findings) -> dict:
 @migration_option
 @rules_option
 @names_option
-def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, names: str) -> None:
+@profile_options
+def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, names: str, mode: str | None,
+         guard: str) -> None:
     """List every use of the old layouts in the tree at PATH.
 
     Each line is FILE:LINE:COL, the use, the rule that decides it (and whether
     it is rewritten or only reported), and the code; a per-file table and a
     total follow.  Identifiers that merely contain the words are not uses.
-    Exit 1 if a file could not be read (it is listed with the reason).
+    The first line names the mode (see --mode): out of the kernel tree the
+    preprocessor's conditionals are evaluated before and after the change, #define values,
+    tapsets' embedded C, member names in strings and Python readers are listed
+    too.  Exit 1 if a file could not be read (it is listed with the reason)
+    or, out of the tree, while a use is undecided.
     """
     from ..rewrite.plan import load_pack, plan_rewrite
 
     migration = open_migration(migration_name)
     try:
+        profile, mode_line = resolve_profile(path, mode, guard, migration)
         # Planned, not written: the plan knows which sites a recipe's region replaces.
         book, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, book, recipes, names, vocabulary=migration.vocabulary)
+        plan = plan_rewrite(path, book, recipes, names, vocabulary=migration.vocabulary, profile=profile)
     except MigratorError as e:
         fail(str(e))
     result, findings = plan.scan, plan.findings()
     if as_json:
-        click.echo(json.dumps(_scan_json(result, findings), indent=1))
+        document = _scan_json(result, findings)
+        document["mode"] = profile.mode.value
+        click.echo(json.dumps(document, indent=1))
     else:
+        if mode_line:
+            click.echo(mode_line)
         _print_scan(result, findings)
+    undecided = profile.out_of_tree and any(f.severity == "undecided" for f in findings if f.occurrence.is_site)
     # The scan ran, but a file it could not read may hide uses: scripts must see that.
-    sys.exit(EXIT_FAILED if result.skipped else 0)
+    sys.exit(EXIT_FAILED if result.skipped or undecided else 0)
 
 
 @cli.command("test")

@@ -26,7 +26,8 @@ from ..vocabulary import Vocabulary
 from .context import ancestors, function_name
 from .rules import Rule
 from .template_env import TEMPLATES, Capture, template_globals
-from .uses import Occurrence, find_occurrences
+from ..parse.preproc import read_conditionals
+from .uses import Occurrence, find_occurrences, out_of_tree_views
 
 UNDECIDED = "undecided"
 
@@ -178,19 +179,29 @@ def match_file(
     names: Mapping[str, str] | None = None,
     tree: tree_sitter.Tree | None = None,
     vocabulary: Vocabulary | None = None,
+    out_of_tree: bool = False,
 ) -> FileMatches:
     """Occurrences, decided matches and per-occurrence findings of one file.
 
-    `vocabulary` (what an occurrence looks like) defaults to the default migration's.
+    `vocabulary` (what an occurrence looks like) defaults to the default
+    migration's.  Out of the tree, the preprocessor's conditionals decide
+    which uses a kernel with the change compiles, and rules also run over
+    #define values and a tapset's embedded C (parse/views.py).
     """
     vocabulary = vocabulary or load_migration(DEFAULT_MIGRATION).vocabulary
     names = names or vocabulary.new.type_names()
     if src.path.endswith(".py"):
-        occs = find_occurrences(src, vocabulary=vocabulary)
-        return FileMatches(src.path, tuple(occs), (), tuple(
-            Finding(o, None, None, "gdb script") for o in occs))
-    tree = tree or parse_c(src.data)
-    occs = find_occurrences(src, tree, vocabulary)
+        occs = find_occurrences(src, vocabulary=vocabulary, conds=read_conditionals(b"") if out_of_tree else None)
+        return FileMatches(src.path, tuple(occs), (), tuple(_unread_finding(o) for o in occs))
+    if out_of_tree:
+        conds = read_conditionals(src.data)
+        views = out_of_tree_views(src, tree, conds, vocabulary)
+        occs = find_occurrences(src, tree, vocabulary, conds, views)
+        roots = [v.tree.root_node for v in views]
+    else:
+        tree = tree or parse_c(src.data)
+        occs = find_occurrences(src, tree, vocabulary)
+        roots = [tree.root_node]
     sites = [o for o in occs if o.is_decidable]
     others = [o for o in occs if not o.is_decidable]
 
@@ -198,7 +209,7 @@ def match_file(
         return [o for o in group if start <= o.name_start < end]
 
     hits = []
-    for order, rule, site, caps in _candidates(rules, tree.root_node):
+    for order, rule, site, caps in (c for root in roots for c in _candidates(rules, root)):
         s, e = _span(rule, site, caps)
         # A hit must decide something, and must not swallow guarded code or a declaration.
         if not covered(s, e, sites) or covered(s, e, others):
@@ -233,15 +244,38 @@ def match_file(
         m = next((m for m in matches if m.start <= o.name_start < m.end), None)
         if m is not None:
             findings.append(Finding(o, m.rule_id, m.severity, m.message))
+        elif o.kind in _UNREAD:
+            findings.append(_unread_finding(o))
         elif o.is_site:
             findings.append(Finding(o, None, UNDECIDED, "no rule decides what this use means"))
+        elif out_of_tree and o.kind == "guarded":
+            findings.append(Finding(o, None, None, "no kernel with the change compiles it: left as it is"))
         else:
             findings.append(Finding(o, None, None, _NOTE[o.kind]))
     return FileMatches(src.path, tuple(occs), tuple(matches), tuple(findings))
 
 
+# Sites no C rule can read, decided here: each is reported with what to do.
+_UNREAD = {
+    "python-reader": ("python-reader", "a Python reader of a running kernel sees one struct module or the "
+                      "other: read mod.mem[MOD_TEXT] and friends first and fall back to the old "
+                      "member when it is absent (as drgn and crash do)"),
+    "text": ("unread-code", "no parse reads this as a field access of struct module (code the C "
+             "parser could not read, or tapset script outside %{ %}): check it by hand"),
+}
+
+
+def _unread_finding(o: Occurrence) -> Finding:
+    if o.kind in _UNREAD:
+        rule_id, message = _UNREAD[o.kind]
+        return Finding(o, rule_id, "report", message)
+    return Finding(o, None, None, _NOTE[o.kind])
+
+
 _NOTE = {
     "guarded": "inside a LINUX_VERSION_CODE guard: left as it is",
+    "supports-both": "only kernels before the change compile it, beside a branch for those with it: supports both",
+    "foreign": "a same-named field of another struct",
     "declaration": "member of struct module: replaced by the generated API",
     "alias": "layout alias macro",
     "python": "gdb script",

@@ -28,6 +28,7 @@ SEVERITIES = ("rewrite", "report")
 # flag-day patch; flag-day: it needs the new API.
 STAGES = ("prepare", "flag-day")
 CONFIDENCES = ("high", "medium", "low")
+RULE_MODES = ("any", "out-of-tree")
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 # The defaults are the default migration pack's (migrations/module-memory):
@@ -71,6 +72,9 @@ class Rule:
     reason: str | None
     priority: int = 0
     stage: str = "flag-day"
+    # out-of-tree: the rule decides kinds of use that only out-of-tree runs
+    # list (member names in strings), so its cases run in that mode.
+    mode: str = "any"
     inside: tuple[Inside, ...] = ()
     # Rows of a meaning table: capture values -> template variables.  When
     # present, a hit whose captures fit no row is no match.
@@ -97,7 +101,7 @@ class Rule:
 _TOP_FIELDS = {
     "id": str, "description": str, "severity": str, "confidence": str,
     "pattern": str, "fix": (str, dict), "reason": str, "priority": int, "stage": str,
-    "inside": list, "when": list, "tests": dict,
+    "inside": list, "when": list, "tests": dict, "mode": str,
 }
 _INSIDE_FIELDS = {"kind": str, "name": str, "has": str}
 _TEST_FIELDS = {"match": list, "no_match": list}
@@ -181,6 +185,8 @@ def load_rule(path: str | os.PathLike) -> Rule:
         raise _RuleFileError(f"{path}: field 'severity' must be one of {', '.join(SEVERITIES)}")
     if data.get("stage", "flag-day") not in STAGES:
         raise _RuleFileError(f"{path}: field 'stage' must be one of {', '.join(STAGES)}")
+    if data.get("mode", "any") not in RULE_MODES:
+        raise _RuleFileError(f"{path}: field 'mode' must be one of {', '.join(RULE_MODES)}")
     if data["confidence"] not in CONFIDENCES:
         raise _RuleFileError(f"{path}: field 'confidence' must be one of {', '.join(CONFIDENCES)}")
 
@@ -260,7 +266,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
         severity=data["severity"], confidence=data["confidence"],
         pattern=data["pattern"], fix=data.get("fix"), reason=data.get("reason"),
         priority=data.get("priority", 0), stage=data.get("stage", "flag-day"),
-        inside=tuple(inside), when=tuple(when),
+        mode=data.get("mode", "any"), inside=tuple(inside), when=tuple(when),
         match_cases=tuple(match_cases), no_match_cases=tuple(no_match_cases),
         compiled=(query, tuple(inside_queries)),
     )

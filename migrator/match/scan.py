@@ -10,6 +10,7 @@ from typing import Mapping, Sequence
 from ..errors import MigratorError
 from ..parse import candidate_paths, read_source
 from ..migration import DEFAULT_MIGRATION, load_migration
+from ..profile import KERNEL, Profile
 from ..vocabulary import Vocabulary
 from .engine import UNDECIDED, FileMatches, Finding, match_file
 from .rules import Rule, RuleBook, load_areas
@@ -33,6 +34,7 @@ class FileScan:
 class TreeScan:
     root: str
     files: tuple[FileScan, ...]
+    profile: Profile = KERNEL
 
     @property
     def findings(self) -> list[Finding]:
@@ -51,13 +53,13 @@ class TreeScan:
 
 
 def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, str],
-              vocabulary: Vocabulary | None = None) -> FileScan:
+              vocabulary: Vocabulary | None = None, profile: Profile = KERNEL) -> FileScan:
     try:
         src = read_source(root, path)
     except MigratorError as e:
         return FileScan(path, error=str(e).split(": ", 1)[-1])
     try:
-        result = match_file(src, rules, names, vocabulary=vocabulary)
+        result = match_file(src, rules, names, vocabulary=vocabulary, out_of_tree=profile.out_of_tree)
     except MigratorError as e:
         return FileScan(path, error=str(e))
     return FileScan(path, result.findings, result)
@@ -76,6 +78,7 @@ def scan_tree(
     names: Mapping[str, str] | None = None,
     jobs: int | None = None,
     vocabulary: Vocabulary | None = None,
+    profile: Profile = KERNEL,
 ) -> TreeScan:
     """Scan every candidate file below root (a directory), each with its area's rules.
 
@@ -89,10 +92,10 @@ def scan_tree(
         if unreadable is not None:
             files.append(FileScan(path, error=f"cannot read: {unreadable}"))
             continue
-        fs = scan_file(root, path, book.for_path(path), names, vocabulary)
+        fs = scan_file(root, path, book.for_path(path), names, vocabulary, profile)
         if fs.findings or fs.error:
             files.append(fs)
-    return TreeScan(os.path.abspath(root), tuple(files))
+    return TreeScan(os.path.abspath(root), tuple(files), profile)
 
 
 __all__ = ["FileScan", "TreeScan", "scan_file", "scan_tree", "UNDECIDED"]

@@ -10,6 +10,17 @@ engine adds what is the same for every migration:
     else's field, not an occurrence;
   - of several hits at one name, the widest wins (`mod->core_layout.base`
     over `mod->core_layout`).
+
+Out of the kernel tree the preprocessor's conditionals are read and
+evaluated for a kernel before and after the change, and more is found:
+  - a use that no kernel with the change compiles is GUARDED, or
+    SUPPORTS_BOTH beside a branch that such kernels compile;
+  - a receiver of another declared type is FOREIGN (listed, not a site);
+  - #define values and a tapset's embedded C are read too (parse/views.py),
+    and the patterns whose `modes` name out-of-tree run as well;
+  - a script's read of an old name is a PYTHON_READER site;
+  - an old name (the vocabulary's prefilter) that no pattern found is TEXT:
+    every name is listed, so nothing is silent.
 """
 
 from __future__ import annotations
@@ -22,7 +33,9 @@ import tree_sitter
 from tree_sitter import Node
 
 from ..migration import DEFAULT_MIGRATION, load_migration
+from ..parse.preproc import Conditionals, Side, compiled, taken
 from ..parse.source import SourceFile, c_language, parse_c
+from ..parse.views import code_views
 from ..vocabulary import OccurrenceKind, OccurrencePattern, TextForm, Vocabulary
 from .context import declared_type, is_type, is_version_guarded
 
@@ -77,22 +90,46 @@ def _foreign_receiver(receiver: Node | None, wanted: str) -> bool:
     return t is not None and not is_type(t, wanted)
 
 
-def _kind(pattern: OccurrencePattern, node: Node) -> OccurrenceKind:
-    if pattern.kind.is_decidable and is_version_guarded(node):
-        return OccurrenceKind.GUARDED
-    return pattern.kind
+def _kernel_kind(node: Node, kind: OccurrenceKind) -> OccurrenceKind:
+    """Kernel mode: any LINUX_VERSION_CODE conditional around a decidable node guards it."""
+    return OccurrenceKind.GUARDED if kind.is_decidable and is_version_guarded(node) else kind
 
 
-def _c_hits(src: SourceFile, root: Node, pattern: OccurrencePattern) -> list[Occurrence]:
+@dataclass(frozen=True)
+class BranchKinds:
+    """Out of the tree: a use is handled only where no kernel with the change compiles it."""
+
+    conds: Conditionals
+
+    def __call__(self, node: Node, kind: OccurrenceKind) -> OccurrenceKind:
+        return self.at(node.start_byte, kind) if kind.is_decidable else kind
+
+    def at(self, at: int, kind: OccurrenceKind) -> OccurrenceKind:
+        if compiled(self.conds, at, Side.NEW) is not False:
+            return kind
+        return OccurrenceKind.SUPPORTS_BOTH if self.beside_new_branch(at) else OccurrenceKind.GUARDED
+
+    def beside_new_branch(self, offset: int) -> bool:
+        """Whether a conditional around offset has a branch that new kernels compile."""
+        for block, i in self.conds.enclosing(offset):
+            if taken(block, i, Side.NEW) is False and any(
+                    taken(block, j, Side.NEW) is not False for j in range(len(block.branches)) if j != i):
+                return True
+        return False
+
+
+def _c_hits(src: SourceFile, root: Node, pattern: OccurrencePattern, classify=_kernel_kind) -> list[Occurrence]:
     found = []
     for _, caps in tree_sitter.QueryCursor(_query(pattern.query)).matches(root):
         name = caps["name"][0] if "name" in caps else None
         span = caps["occurrence"][0] if "occurrence" in caps else name
-        if pattern.receiver_type and _foreign_receiver(caps.get("receiver", [None])[0], pattern.receiver_type):
+        foreign = bool(pattern.receiver_type) and _foreign_receiver(caps.get("receiver", [None])[0],
+                                                                    pattern.receiver_type)
+        if foreign and classify is _kernel_kind:
             continue
         if name is not None and name.parent is not None and name.parent.type in pattern.not_parent:
             continue
-        kind = _kind(pattern, name if name is not None else span)
+        kind = OccurrenceKind.FOREIGN if foreign else classify(name if name is not None else span, pattern.kind)
         if pattern.within is not None:
             for m in re.finditer(pattern.within, span.text):
                 at = span.start_byte + m.start()
@@ -120,26 +157,71 @@ def _widest_per_name(found: list[Occurrence]) -> list[Occurrence]:
     return list(best.values())
 
 
-def _python_hits(src: SourceFile, pattern: OccurrencePattern) -> list[Occurrence]:
+def _python_hits(src: SourceFile, pattern: OccurrencePattern, out_of_tree: bool = False) -> list[Occurrence]:
+    # Out of the tree a script reading an old name is a runtime reader to port.
+    kind = OccurrenceKind.PYTHON_READER if out_of_tree and pattern.kind is OccurrenceKind.PYTHON else pattern.kind
     found = []
     for m in re.finditer(pattern.regex, src.data):
         at = m.start("name")
+        member = m.group("member") if "member" in m.re.groupindex and m.group("member") else None
         line, col = src.line_col(at)
-        found.append(Occurrence(src.path, pattern.kind, m.group("name").decode(), None, m.start(), m.end(),
-                                at, line, col, m.group(0).decode("utf-8", "replace")))
+        text = m.group(0).decode("utf-8", "replace") if pattern.text is TextForm.NODE else _line_at(src.data, at)
+        found.append(Occurrence(src.path, kind, m.group("name").decode(), member and member.decode(),
+                                m.start(), m.end(), at, line, col, text))
     return found
 
 
+def _text_occurrences(src: SourceFile, names: re.Pattern[bytes], seen: set[int], classify_at) -> list[Occurrence]:
+    """Names that no pattern found in any parse: each is listed, so nothing is silent."""
+    found = []
+    for m in names.finditer(src.data):
+        if m.start() in seen:
+            continue
+        line, col = src.line_col(m.start())
+        found.append(Occurrence(src.path, classify_at(m.start(), OccurrenceKind.TEXT), m.group(0).decode(),
+                                None, m.start(), m.end(), m.start(), line, col, _line_at(src.data, m.start())))
+    return found
+
+
+def out_of_tree_views(src: SourceFile, tree: tree_sitter.Tree | None, conds: Conditionals,
+                      vocabulary: Vocabulary | None = None):
+    """The parses an out-of-tree file's uses are found in (see parse/views.py)."""
+    vocabulary = vocabulary or load_migration(DEFAULT_MIGRATION).vocabulary
+    return code_views(src.path, src.data, tree, conds, vocabulary.old.prefilter_re)
+
+
+def _out_of_tree_occurrences(src: SourceFile, conds: Conditionals, views, vocabulary: Vocabulary) -> list[Occurrence]:
+    classify = BranchKinds(conds)
+    patterns = [p for p in vocabulary.old.occurrences if p.language == "c" and "out-of-tree" in p.modes]
+    found: dict[int, Occurrence] = {}
+    for view in views:
+        hits = [o for p in patterns for o in _c_hits(src, view.tree.root_node, p, classify)]
+        for occ in sorted(_widest_per_name(hits), key=lambda o: o.name_start):
+            found.setdefault(occ.name_start, occ)
+    for occ in _text_occurrences(src, vocabulary.old.prefilter_re, set(found), classify.at):
+        found[occ.name_start] = occ
+    return sorted(found.values(), key=lambda o: o.name_start)
+
+
 def find_occurrences(src: SourceFile, tree: tree_sitter.Tree | None = None,
-                     vocabulary: Vocabulary | None = None) -> list[Occurrence]:
+                     vocabulary: Vocabulary | None = None, conds: Conditionals | None = None,
+                     views=None) -> list[Occurrence]:
     """All occurrences in a file, in source order; C files are parsed unless a tree is given.
 
-    `vocabulary` defaults to the default migration's.
+    `vocabulary` defaults to the default migration's.  With the file's
+    conditionals (an out-of-tree run), uses are judged by the branches that
+    a kernel with the change compiles, #define values and tapsets' embedded C
+    are read too, and every name is listed.
     """
     vocabulary = vocabulary or load_migration(DEFAULT_MIGRATION).vocabulary
-    patterns = vocabulary.old.occurrences
+    mode = "kernel" if conds is None else "out-of-tree"
+    patterns = [p for p in vocabulary.old.occurrences if mode in p.modes]
     if src.path.endswith(".py"):
-        return [o for p in patterns if p.language == "python" for o in _python_hits(src, p)]
+        found = [o for p in patterns if p.language == "python" for o in _python_hits(src, p, conds is not None)]
+        return sorted(found, key=lambda o: o.name_start)
+    if conds is not None:
+        return _out_of_tree_occurrences(src, conds, views or out_of_tree_views(src, tree, conds, vocabulary),
+                                        vocabulary)
     root = (tree or parse_c(src.data)).root_node
     found = [o for p in patterns if p.language == "c" for o in _c_hits(src, root, p)]
     return sorted(_widest_per_name(found), key=lambda o: o.name_start)

@@ -15,18 +15,19 @@ from typing import Iterator
 
 from ..errors import MigratorError
 from .source import is_c_path, is_python_path
+from .views import is_stp_path
 
 # Folders that never hold sources of the tree itself.
 _SKIP_DIRS = {".git", ".pc", ".hg", ".svn", "__pycache__"}
 
 
 def source_paths(root: str) -> Iterator[str]:
-    """C and Python files below root, relative to it, in a stable order."""
+    """C, Python and systemtap files below root, relative to it, in a stable order."""
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
         rel = os.path.relpath(dirpath, root)
         for name in sorted(filenames):
-            if is_c_path(name) or is_python_path(name):
+            if is_c_path(name) or is_python_path(name) or is_stp_path(name):
                 yield name if rel == "." else os.path.join(rel, name)
 
 

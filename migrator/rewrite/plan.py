@@ -19,8 +19,11 @@ from ..match.rules import Area, RuleBook, migration_rule_book
 from ..match.scan import FileScan, TreeScan, as_book, scan_tree
 from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 from ..parse import is_c_path, parse_c, read_source
+from ..parse.views import is_stp_path
+from ..profile import KERNEL, Profile
 from ..vocabulary import NewApi, Vocabulary
 from .edits import apply_edits, apply_edits_with_spans, edits_for
+from .emit import Held, emit_guarded
 from .recipes import Recipe, RecipeResult, apply_recipe, load_recipes
 from .reflow import reflow
 
@@ -33,6 +36,7 @@ class FileChange:
     new: bytes
     rewritten: tuple[Match, ...]  # the rule matches whose edits were applied
     recipes: tuple[str, ...]  # ids of the recipes applied to the file
+    guarded: int = 0  # units emitted behind a dual-kernel guard (out-of-tree)
 
 
 def staged_bytes(change: FileChange, rules: Sequence[Rule] | RuleBook, stage: str = "prepare") -> bytes:
@@ -64,6 +68,8 @@ class RewritePlan:
     recipes: tuple[RecipeResult, ...]
     skipped: tuple[Skipped, ...]
     book: RuleBook = RuleBook(())
+    held: tuple[Held, ...] = ()  # out-of-tree: tied uses left together, with the reason
+    profile: Profile = KERNEL
 
     @property
     def scope(self) -> tuple[Area, ...]:
@@ -72,6 +78,9 @@ class RewritePlan:
     def left_reason(self, finding: Finding) -> str:
         """Why a site that was not rewritten stays."""
         path = finding.occurrence.path
+        for h in self.held:
+            if any(f.occurrence == finding.occurrence for f in h.findings):
+                return h.reason
         area = self.book.area_of(path)
         if area is not None and area.rules is None:
             return area.why
@@ -196,10 +205,36 @@ def _left_expressions(tree, findings) -> list[tuple[int, int]]:
     return spans
 
 
+def _guarded_edits(src, matches, findings, book: RuleBook, profile: Profile):
+    """Out-of-tree edits: each decided unit behind the guard; or why the file is skipped."""
+    stages = {r.id: r.stage for r in book.all_rules()}
+    emitted = emit_guarded(src, matches, findings, profile.guard, stages, profile.guard_needs_version_h)
+    if is_c_path(src.path) and emitted.rewritten:
+        # The new branches must read as well as the old code did.
+        inplace = apply_edits(src.data, edits_for(src.data, emitted.rewritten))
+        before, after = _error_count(src.data), _error_count(inplace)
+        if after > before:
+            return emitted, f"the new code would add parse errors ({before} -> {after}); left as it is"
+    return emitted, None
+
+
 def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
-               recipes: Sequence[Recipe], names: Mapping[str, str], vocabulary: Vocabulary):
-    """One file's change (or None), why it is skipped (or None), and its recipes' results."""
+               recipes: Sequence[Recipe], names: Mapping[str, str], vocabulary: Vocabulary,
+               profile: Profile = KERNEL):
+    """One file's change (or None), why it is skipped (or None), its recipes' results,
+    and the tied uses held together (out-of-tree)."""
     src = read_source(root, path)
+    if profile.out_of_tree:
+        if fs is None or fs.result is None:
+            return None, None, [], ()
+        emitted, skip = _guarded_edits(src, fs.result.matches, fs.findings, book, profile)
+        if skip is not None or not emitted.edits:
+            return None, skip, [], emitted.held
+        new = apply_edits(src.data, list(emitted.edits))
+        if is_c_path(path) or is_stp_path(path):
+            new = reflow(src.data, new)
+        change = FileChange(path, src.data, new, emitted.rewritten, (), emitted.guarded)
+        return change, None, [], emitted.held
     is_c = is_c_path(path)
     tree = parse_c(src.data) if is_c else None
     if fs is not None and fs.result is not None:
@@ -215,7 +250,7 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
     refused = [r for r in results if r.status == "refused"]
     if refused:
         # A recipe's file is all or nothing: a half-migrated header is worse than none.
-        return None, "; ".join(f"recipe {r.recipe.id} refused: {r.reason}" for r in refused), results
+        return None, "; ".join(f"recipe {r.recipe.id} refused: {r.reason}" for r in refused), results, ()
     applied = [r for r in results if r.status == "applied"]
     edits = [e for r in applied for e in r.edits]
     owned = [span for r in applied for span in r.owned]
@@ -226,11 +261,11 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
                  and not any(s <= m.start and m.end <= e for s, e in tainted)]
     edits += edits_for(src.data, rewritten)
     if not edits:
-        return None, None, results
+        return None, None, results, ()
     try:
         new, spans = apply_edits_with_spans(src.data, edits)
     except MigratorError as e:
-        return None, str(e), results
+        return None, str(e), results, ()
 
     if is_c:
         recipe_ids = {r.recipe.id for r in applied}
@@ -242,12 +277,12 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
                   if e.rule_id in recipe_ids or any(s <= e.start < end for s, end in macro_matches)]
         before, after = _error_count(src.data, owned), _error_count(new, exempt)
         if after > before:
-            return None, f"the rewrite would add parse errors ({before} -> {after}); left as it is", results
+            return None, f"the rewrite would add parse errors ({before} -> {after}); left as it is", results, ()
         wrapped = reflow(src.data, new)
         if wrapped != new and _error_count(wrapped) == _error_count(new):
             new = wrapped
     change = FileChange(path, src.data, new, tuple(rewritten), tuple(r.recipe.id for r in applied))
-    return change, None, results
+    return change, None, results, ()
 
 
 def load_pack(migration: Migration, sites_dir: str | os.PathLike | None = None,
@@ -265,26 +300,34 @@ def plan_rewrite(
     jobs: int | None = None,
     scope: Sequence[Area] | None = None,
     vocabulary: Vocabulary | None = None,
+    profile: Profile = KERNEL,
 ) -> RewritePlan:
-    """Plan the rewrite; `scope` (the areas) and `vocabulary` default to the default pack's."""
+    """Plan the rewrite; `scope` (the areas) and `vocabulary` default to the default pack's.
+
+    Out of the tree (`profile`), the recipes for the kernel's own files do not
+    apply, and each rewrite is emitted behind the profile's guard.
+    """
     vocabulary = vocabulary or load_migration(DEFAULT_MIGRATION).vocabulary
     names = target_names(root, style, vocabulary.new)
     book = as_book(rules, scope)
-    scan = scan_tree(root, book, names, jobs, vocabulary)
+    if profile.out_of_tree:
+        recipes = ()
+    scan = scan_tree(root, book, names, jobs, vocabulary, profile)
     scanned = {fs.path: fs for fs in scan.files}
     paths = {fs.path for fs in scan.files if fs.result is not None and fs.result.matches}
     paths |= {r.file for r in recipes if os.path.isfile(os.path.join(root, r.file))}
 
-    changes, results = [], []
+    changes, results, held = [], [], []
     skipped = [Skipped(fs.path, fs.error) for fs in scan.skipped]
     for path in sorted(paths):
         file_recipes = [r for r in recipes if r.file == path]
-        change, skip, file_results = _plan_file(root, path, scanned.get(path), book, file_recipes, names,
-                                                vocabulary)
+        change, skip, file_results, file_held = _plan_file(root, path, scanned.get(path), book, file_recipes,
+                                                           names, vocabulary, profile)
         results += file_results
+        held += file_held
         if change is not None:
             changes.append(change)
         if skip is not None:
             skipped.append(Skipped(path, skip))
     return RewritePlan(os.path.abspath(root), names, tuple(changes), scan, tuple(results),
-                       tuple(skipped), book)
+                       tuple(skipped), book, tuple(held), profile)

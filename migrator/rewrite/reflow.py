@@ -27,9 +27,11 @@ def _indent_to(column: int) -> bytes:
     return b"\t" * (column // TAB) + b" " * (column % TAB)
 
 
-def _open_paren_column(prefix: bytes) -> int | None:
-    """Display column just after the innermost '(' left open in prefix."""
-    depth_stack = []
+def _open_parens(prefix: bytes, carried: tuple[int, ...] = ()) -> list[int]:
+    """Display columns just after each '(' left open at the end of prefix, outermost
+    first; `carried` are those a line above left open."""
+    depth_stack: list[int] = []
+    open_cols = list(carried)
     in_string = None
     for i, ch in enumerate(prefix):
         c = bytes([ch])
@@ -40,34 +42,57 @@ def _open_paren_column(prefix: bytes) -> int | None:
             in_string = c
         elif c == b"(":
             depth_stack.append(i)
-        elif c == b")" and depth_stack:
-            depth_stack.pop()
-    if not depth_stack:
-        return None
-    return columns(prefix[: depth_stack[-1] + 1])
+            open_cols.append(columns(prefix[: i + 1]))
+        elif c == b")" and open_cols:
+            if depth_stack:
+                depth_stack.pop()
+            open_cols.pop()
+    return open_cols
 
 
-def _wrap(line: bytes) -> bytes:
+def _wrap(line: bytes, carried: tuple[int, ...] | None = None, macro: bool = False,
+          outer: int | None = None) -> bytes:
+    """line broken to fit.  A continuation aligns with the innermost open
+    parenthesis, counting those a broken line above left open (`carried`);
+    outside parentheses it goes one tab deeper than the statement, or, for a
+    broken line's rest, where the line itself began (`outer`).  In a macro
+    each break gets its backslash."""
     if columns(line) <= MAX_COLUMNS:
         return line
     indent = line[: len(line) - len(line.lstrip())]
     best = None
     for m in _BREAK_RE.finditer(line):
         head = line[: m.end() - 1].rstrip()
-        if columns(head) > MAX_COLUMNS:
+        if columns(head) > MAX_COLUMNS - (2 if macro else 0):
             break
-        col = _open_paren_column(head)
-        if col is None:
+        still_open = _open_parens(head, carried or ())
+        if still_open:
+            col = still_open[-1]
+        elif outer is not None:
+            col = outer  # the rest of a broken line continues what the line began
+        else:
             # Outside parentheses a continuation goes one tab deeper than the statement.
             col = columns(indent + b"\t")
-        best = (m.end(), col)
+        # The last break that fits, at the outermost level it can be (kernel
+        # code breaks `a ||` before it breaks inside a call's arguments).
+        depth = len(still_open) - len(carried or ())
+        if best is None or depth <= best[3]:
+            best = (m.end(), col, tuple(still_open), depth)
     if best is None:
         return line
-    at, col = best
+    at, col, still_open, _ = best
     rest = _indent_to(col) + line[at:]
     if columns(rest) < columns(line):  # the rest may need breaking again
-        rest = _wrap(rest)
-    return line[:at].rstrip() + b"\n" + rest
+        rest = _wrap(rest, still_open, macro=macro,
+                     outer=columns(indent) if outer is None else outer)
+    return line[:at].rstrip() + (b" \\" if macro else b"") + b"\n" + rest
+
+
+def _in_macro(lines: list[bytes], i: int) -> bool:
+    """Whether line i belongs to a #define (it starts one, or the line above continues)."""
+    if re.match(rb"\s*#\s*define\b", lines[i]):
+        return True
+    return i > 0 and lines[i - 1].rstrip().endswith(b"\\")
 
 
 def reflow(old: bytes, new: bytes) -> bytes:
@@ -80,9 +105,9 @@ def reflow(old: bytes, new: bytes) -> bytes:
             out.extend(new_lines[j1:j2])
             continue
         widest_old = max((columns(l) for l in old_lines[i1:i2]), default=0)
-        for line in new_lines[j1:j2]:
+        for j, line in enumerate(new_lines[j1:j2], j1):
             if columns(line) > MAX_COLUMNS and columns(line) > widest_old:
-                out.append(_wrap(line))
+                out.append(_wrap(line, macro=_in_macro(new_lines, j)))
             else:
                 out.append(line)
     return b"\n".join(out)

@@ -11,5 +11,7 @@ static void report_self(void)
 #endif
 	pr_info("text %px, %u bytes of code\n", THIS_MODULE->mem[MOD_TEXT].base,
 		THIS_MODULE->mem[MOD_TEXT].size);
-	pr_info("%u bytes in all\n", THIS_MODULE->core_layout.size);
+	pr_info("%u bytes in all\n",
+		(THIS_MODULE->mem[MOD_TEXT].size + THIS_MODULE->mem[MOD_DATA].size +
+		 THIS_MODULE->mem[MOD_RODATA].size + THIS_MODULE->mem[MOD_RO_AFTER_INIT].size));
 }

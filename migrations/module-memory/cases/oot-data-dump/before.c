@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <linux/module.h>
+#include <linux/printk.h>
+
+/* Dump the module's writable data for a crash report. */
+static void dump_own_data(void)
+{
+	const void *start = THIS_MODULE->core_layout.base + THIS_MODULE->core_layout.ro_after_init_size;
+	size_t len = THIS_MODULE->core_layout.size - THIS_MODULE->core_layout.ro_after_init_size;
+
+	print_hex_dump(KERN_DEBUG, "data: ", DUMP_PREFIX_OFFSET, 16, 1, start, len, false);
+}
