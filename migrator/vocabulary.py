@@ -40,6 +40,7 @@ class OccurrenceKind(enum.StrEnum):
     STRING = "string"            # out of the tree: an old name in a C string a reader looks up
     TEXT = "text"                # out of the tree: an old name no parse read as code
     FOREIGN = "foreign"          # out of the tree: a same-named field of another declared type
+    NEW = "new"                  # a use of the new API already (one that shares the old name)
 
     @property
     def is_site(self) -> bool:

@@ -281,4 +281,5 @@ _NOTE = {
     "python": "gdb script",
     "api": "a name of the loader's old internal API",
     "comment": "comment",
+    "new": "the new API already",
 }
