@@ -10,12 +10,15 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from migrator.cli import cli
 from migrator.errors import MigratorError
 from migrator.match.rules import migration_rule_book
 from migrator.migration import load_migration
 from migrator.profile import Mode, Profile, guard_expression, guards
 from migrator.rewrite.plan import plan_rewrite
+from migrator.ruletest import run_rule_tests
 
 PACK = load_migration("class-create")
 CASES = PACK.cases_dir
@@ -77,3 +80,22 @@ def test_the_engine_names_none_of_the_pack_words() -> None:
     hits = [f"{p.relative_to(ENGINE)}: {w}" for p in ENGINE.rglob("*.py") for w in words
             if w in p.read_text(errors="replace")]
     assert not hits
+
+
+RULE_RESULTS = run_rule_tests(migration_rule_book(PACK).all_rules(), migration=PACK)
+
+
+@pytest.mark.parametrize("result", RULE_RESULTS, ids=[r.name for r in RULE_RESULTS])
+def test_rule_case(result) -> None:
+    assert result.ok, f"{result.status}: {result.detail}"
+
+
+def test_every_rule_has_match_and_no_match_cases() -> None:
+    for rule in migration_rule_book(PACK).all_rules():
+        assert rule.match_cases and rule.no_match_cases, rule.id
+
+
+def test_cli_runs_the_same_cases() -> None:
+    out = CliRunner().invoke(cli, ["test", "--migration", "class-create"])
+    assert out.exit_code == 0, out.output
+    assert out.output.strip().endswith(f"{len(RULE_RESULTS)} passed, 0 failed")
