@@ -67,9 +67,9 @@ test: tree modules rewritten out-of-tree-inputs
 
 # The run-time proof in full (long: builds and boots three kernels, boots
 # Debian's two): the pristine and the rewritten 6.1 side by side on x86_64,
-# the rewritten one on arm64 with module PLTs, and the real loaders of 6.1
+# the same on arm64 with module PLTs, and the real loaders of 6.1
 # and 6.12 against the model on 300 modules each.
 proof: rewritten
 	migrator boot $(TREE) $(REWRITTEN) --log $(CACHE)/boot-x86_64.log
-	migrator boot $(REWRITTEN) --arch arm64 --log $(CACHE)/boot-arm64.log
+	migrator boot $(TREE) $(REWRITTEN) --arch arm64 --log $(CACHE)/boot-arm64.log
 	migrator check --against-loader --count 300
