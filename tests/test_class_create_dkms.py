@@ -104,7 +104,7 @@ def test_port_fixes_class_create_on_6_12(package: str, dkms_sources: dict[str, P
     other_12 = sorted(e for e in after["6.12"].errors)
     with capsys.disabled():
         print(f"\n{package}: 6.1 {'ok' if before['6.1'].ok else 'FAILS'} -> {'ok' if after['6.1'].ok else 'FAILS'};"
-              f" 6.12 {len(old_12)} errors ({sum(map(is_class_create_error, old_12))} class_create)"
+              f" 6.12 {len(old_12)} distinct errors ({sum(map(is_class_create_error, old_12))} class_create)"
               f" -> {len(other_12)}, {'builds' if after['6.12'].ok else 'still fails on'}:")
         for file, message in other_12:
             print(f"  {file}: {message}")

@@ -99,3 +99,11 @@ def test_cli_runs_the_same_cases() -> None:
     out = CliRunner().invoke(cli, ["test", "--migration", "class-create"])
     assert out.exit_code == 0, out.output
     assert out.output.strip().endswith(f"{len(RULE_RESULTS)} passed, 0 failed")
+
+
+def test_kernel_mode_is_refused(tmp_path: Path) -> None:
+    """The pack does not change the API's own definition: a kernel tree would be half-migrated."""
+    (tmp_path / "drv.c").write_text('c = class_create(THIS_MODULE, "x");\n')
+    out = CliRunner().invoke(cli, ["rewrite", "--migration", "class-create", "--mode", "kernel", str(tmp_path)])
+    assert out.exit_code == 2 and "supports only out-of-tree" in out.output
+    assert (tmp_path / "drv.c").read_text() == 'c = class_create(THIS_MODULE, "x");\n'

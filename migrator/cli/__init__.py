@@ -73,6 +73,9 @@ def resolve_profile(path: str, mode: str | None, guard: str, migration: Migratio
     detected, why = detect_mode(path, migration)
     chosen = Mode(mode) if mode else detected
     why = "chosen with --mode" if mode else why
+    if migration is not None and chosen.value not in migration.modes:
+        fail(f"{path}: {chosen.value} mode ({why}): the {migration.id} pack supports only "
+             f"{', '.join(migration.modes)} (pack.toml modes)")
     profile = Profile(chosen, guard_expression(guard, migration))
     line = f"mode: {chosen.value} ({why})"
     if profile.out_of_tree:
