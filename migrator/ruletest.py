@@ -29,7 +29,8 @@ from .match.regions import RegionRule, RegionStatus, load_region_rules, match_re
 from .match.rules import MatchCase, NoMatchCase
 from .parse.source import SourceFile, is_c_path, parse_c
 from .rewrite import Edit, apply_edits, edits_for
-from .target import type_names
+from .migration import DEFAULT_MIGRATION, Migration, load_migration
+from .vocabulary import Vocabulary
 
 # Statements and expressions are tested inside a function, as they occur.
 _WRAP_HEAD = "void migrator_case(void)\n{\n"
@@ -59,24 +60,25 @@ def _wrapped(code: str) -> tuple[str, bool]:
     return _WRAP_HEAD + code + _WRAP_TAIL, True
 
 
-def rewrite_snippet(code: str, rules: Sequence[Rule], names: Mapping[str, str] | None = None):
-    """(new code, matches) of a snippet under the given rules.
+def rewrite_snippet(code: str, rules: Sequence[Rule], names: Mapping[str, str] | None = None,
+                    vocabulary: Vocabulary | None = None):
+    """(new code, matches) of a snippet under the given rules (and the default migration's words).
 
     A rule for kinds of use that only out-of-tree runs list runs out of the tree.
     """
     text, wrapped = _wrapped(code)
     data = text.encode()
     out_of_tree = any(r.mode == "out-of-tree" for r in rules)
-    result = match_file(SourceFile("case.c", data), rules, names or type_names(), out_of_tree=out_of_tree)
+    result = match_file(SourceFile("case.c", data), rules, names, vocabulary=vocabulary, out_of_tree=out_of_tree)
     new = apply_edits(data, edits_for(data, result.matches)).decode()
     if wrapped:
         new = new[len(_WRAP_HEAD):len(new) - len(_WRAP_TAIL)]
     return new, result.matches
 
 
-def _run_case(rule: Rule, kind: str, index: int, case, names) -> CaseResult:
+def _run_case(rule: Rule, kind: str, index: int, case, names, vocabulary: Vocabulary) -> CaseResult:
     try:
-        new, matches = rewrite_snippet(case.code, [rule], names)
+        new, matches = rewrite_snippet(case.code, [rule], names, vocabulary)
     except MigratorError as e:
         return CaseResult(rule.id, kind, index, "error", str(e))
     hit = [m for m in matches if m.rule_id == rule.id]
@@ -96,15 +98,15 @@ def _only_comments(code: str) -> bool:
     return all(n.type == "comment" for n in parse_c(code.encode()).root_node.children)
 
 
-def derived_no_match_cases(case: MatchCase) -> list[tuple[str, NoMatchCase]]:
-    """The no_match cases that any match case implies."""
+def derived_no_match_cases(case: MatchCase, landed: tuple[int, int, int]) -> list[tuple[str, NoMatchCase]]:
+    """The no_match cases that any match case implies; `landed` is the change's kernel version."""
     derived = []
     if not _only_comments(case.code):
         derived.append(
             ("comment", NoMatchCase("/* " + case.code.replace("*/", "* /") + " */\n", "the code in a comment")))
     derived += [
         ("guarded", NoMatchCase(
-            "#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0)\n" + case.code + "\n#endif\n",
+            "#if LINUX_VERSION_CODE < KERNEL_VERSION(%d, %d, %d)\n" % landed + case.code + "\n#endif\n",
             "the code inside a LINUX_VERSION_CODE guard")),
     ]
     if case.expect is not None:
@@ -113,20 +115,23 @@ def derived_no_match_cases(case: MatchCase) -> list[tuple[str, NoMatchCase]]:
 
 
 def run_rule_tests(rules: Iterable[Rule], style: str = "short", regions: Iterable[RegionRule] = (),
-                   update: bool = False) -> list[CaseResult]:
+                   update: bool = False, migration: Migration | None = None) -> list[CaseResult]:
     """Every case of the site rules, then of the region rules (with `update`, the
-    region rules' snapshots are rewritten from their outputs)."""
-    names = type_names(style)
+    region rules' snapshots are rewritten from their outputs); the rules are
+    `migration`'s (default: the default migration)."""
+    migration = migration or load_migration(DEFAULT_MIGRATION)
+    vocabulary = migration.vocabulary
+    names = vocabulary.new.type_names(style)
     results = []
     for rule in rules:
         if not rule.match_cases:
             results.append(CaseResult(rule.id, "match", 0, "missing", "the rule has no match case"))
         for i, case in enumerate(rule.match_cases):
-            results.append(_run_case(rule, "match", i, case, names))
-            for kind, derived in derived_no_match_cases(case):
-                results.append(_run_case(rule, f"no_match:{kind}", i, derived, names))
+            results.append(_run_case(rule, "match", i, case, names, vocabulary))
+            for kind, derived in derived_no_match_cases(case, migration.landed_version):
+                results.append(_run_case(rule, f"no_match:{kind}", i, derived, names, vocabulary))
         for i, case in enumerate(rule.no_match_cases):
-            results.append(_run_case(rule, "no_match", i, case, names))
+            results.append(_run_case(rule, "no_match", i, case, names, vocabulary))
     for rule in regions:
         results += _run_region_cases(rule, names, update)
     return results
@@ -137,9 +142,10 @@ def pack_rule_tests(migration, sites_dir=None, style: str = "short",
     """Every case of a pack: its site rules (or those of sites_dir), its areas' rules
     (the loader's) and its region rules; `migrator test` and pytest both run this."""
     if sites_dir is not None:
-        return run_rule_tests(load_rules(sites_dir), style)
+        return run_rule_tests(load_rules(sites_dir), style, migration=migration)
     book = migration_rule_book(migration)
-    return run_rule_tests(book.all_rules(), style, load_region_rules(migration.regions_dir), update)
+    return run_rule_tests(book.all_rules(), style, load_region_rules(migration.regions_dir), update,
+                          migration)
 
 
 # ---------------------------------------------------------------- region rules

@@ -90,7 +90,7 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
         tree_repo, ident = open_for_series(path, options, series_dir, force)
         # The same plan as an in-place rewrite, so the series ends where it would.
         rules, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, rules, recipes, names, profile=profile)
+        plan = plan_rewrite(path, rules, recipes, names, vocabulary=migration.vocabulary, profile=profile)
         series = make_series(tree_repo, ident, plan, rules, recipes, options)
         written = write_series(series, series_dir, force)
         if apply:
@@ -167,10 +167,10 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
     if given:
         fail(f"{given[0]} needs --series DIR")
     try:
-        profile, mode_line = resolve_profile(path, mode, guard)
+        profile, mode_line = resolve_profile(path, mode, guard, migration)
         rules, regions = load_pack(migration, rules_dir)
         if dry_run:
-            plan = plan_rewrite(path, rules, regions, names, profile=profile)
+            plan = plan_rewrite(path, rules, regions, names, vocabulary=migration.vocabulary, profile=profile)
             if mode_line:
                 click.echo(mode_line, err=True)
             sys.stdout.buffer.write(unified_diff(plan.changes))

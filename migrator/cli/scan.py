@@ -18,9 +18,9 @@ from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
 def _site_label(f) -> str:
     o = f.occurrence
     if o.kind in ("use", "python-reader") and o.member:
-        return f"{o.layout}.{o.member}"
+        return f"{o.name}.{o.member}"
     if o.kind == "use":
-        return o.layout
+        return o.name
     return o.kind
 
 
@@ -78,7 +78,7 @@ def _scan_json(scan: TreeScan, findings) -> dict:
         "findings": [
             {
                 "path": f.occurrence.path, "line": f.occurrence.line, "col": f.occurrence.col,
-                "kind": f.occurrence.kind, "layout": f.occurrence.layout,
+                "kind": f.occurrence.kind, "name": f.occurrence.name,
                 "member": f.occurrence.member, "text": f.occurrence.text,
                 "rule": f.rule_id, "decision": f.severity, "message": f.message,
             }
@@ -108,7 +108,7 @@ def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, n
     it is rewritten or only reported), and the code; a per-file table and a
     total follow.  Identifiers that merely contain the words are not uses.
     The first line names the mode (see --mode): out of the kernel tree the
-    preprocessor's conditionals are evaluated for 6.1 and 6.4+, #define values,
+    preprocessor's conditionals are evaluated before and after the change, #define values,
     tapsets' embedded C, member names in strings and Python readers are listed
     too.  Exit 1 if a file could not be read (it is listed with the reason)
     or, out of the tree, while a use is undecided.
@@ -117,10 +117,12 @@ def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, n
 
     migration = open_migration(migration_name)
     try:
-        profile, mode_line = resolve_profile(path, mode, guard)
+        profile, mode_line = resolve_profile(path, mode, guard, migration)
         # Matched, not planned: the region rules decide the sites inside their regions.
         book, regions = load_pack(migration, rules_dir)
-        result = scan_tree(path, book, target_names(path, names), None, profile, regions)
+        vocabulary = migration.vocabulary
+        result = scan_tree(path, book, target_names(path, names, vocabulary.new), vocabulary=vocabulary,
+                           profile=profile, regions=regions)
         findings = result.findings
     except MigratorError as e:
         fail(str(e))

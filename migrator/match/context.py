@@ -129,6 +129,6 @@ def declaration_of(identifier: Node) -> Declaration | None:
     return None
 
 
-def is_struct_module(type_text: bytes) -> bool:
-    words = type_text.replace(b"const", b"").split()
-    return words == [b"struct", b"module"]
+def is_type(type_text: bytes, wanted: str) -> bool:
+    """Whether a declared type is `wanted` (e.g. "struct foo"), qualifiers aside."""
+    return type_text.replace(b"const", b"").split() == wanted.encode().split()

@@ -21,7 +21,8 @@ from tree_sitter import Node
 
 from ..errors import MigratorError
 from ..parse.source import SourceFile, matches_in, parse_c, units_around
-from ..target import type_names
+from ..migration import DEFAULT_MIGRATION, load_migration
+from ..vocabulary import Vocabulary
 from .context import ancestors, descendants, function_name
 from .rules import Rule
 from .template_env import TEMPLATES, Capture, template_globals
@@ -152,7 +153,7 @@ def _evaluations_changed(root: Node, data: bytes, start: int, end: int, occurren
     for s, e, text in sorted(replacements, reverse=True):
         new[s - start:e - start] = text.encode("utf-8", "surrogateescape")
     for o in occurrences:
-        name = root.descendant_for_byte_range(o.name_start, o.name_start + len(o.layout))
+        name = root.descendant_for_byte_range(o.name_start, o.name_start + len(o.name))
         access = name.parent if name is not None else None
         receiver = access.child_by_field_name("argument") if access is not None else None
         if receiver is None or not any(n.type in _SIDE_EFFECTS for n in descendants(receiver)):
@@ -207,26 +208,29 @@ def match_file(
     rules: Sequence[Rule],
     names: Mapping[str, str] | None = None,
     tree: tree_sitter.Tree | None = None,
+    vocabulary: Vocabulary | None = None,
     out_of_tree: bool = False,
 ) -> FileMatches:
     """Occurrences, decided matches and per-occurrence findings of one file.
 
-    Out of the tree, the preprocessor's conditionals decide which uses a 6.4+
-    kernel compiles, and rules also run over #define values and a tapset's
-    embedded C (parse/views.py).
+    `vocabulary` (what an occurrence looks like) defaults to the default
+    migration's.  Out of the tree, the preprocessor's conditionals decide
+    which uses a kernel with the change compiles, and rules also run over
+    #define values and a tapset's embedded C (parse/views.py).
     """
-    names = names or type_names()
+    vocabulary = vocabulary or load_migration(DEFAULT_MIGRATION).vocabulary
+    names = names or vocabulary.new.type_names()
     if src.path.endswith(".py"):
-        occs = find_occurrences(src, conds=read_conditionals(b"") if out_of_tree else None)
+        occs = find_occurrences(src, vocabulary=vocabulary, conds=read_conditionals(b"") if out_of_tree else None)
         return FileMatches(src.path, tuple(occs), (), tuple(_unread_finding(o) for o in occs))
     if out_of_tree:
         conds = read_conditionals(src.data)
-        views = out_of_tree_views(src, tree, conds)
-        occs = find_occurrences(src, tree, conds, views)
+        views = out_of_tree_views(src, tree, conds, vocabulary)
+        occs = find_occurrences(src, tree, vocabulary, conds, views)
         roots = [v.tree.root_node for v in views]
     else:
         tree = tree or parse_c(src.data)
-        occs = find_occurrences(src, tree)
+        occs = find_occurrences(src, tree, vocabulary)
         roots = [tree.root_node]
     sites = [o for o in occs if o.is_decidable]
     others = [o for o in occs if not o.is_decidable]
@@ -292,7 +296,7 @@ def match_file(
         elif o.is_site:
             findings.append(Finding(o, None, UNDECIDED, "no rule decides what this use means"))
         elif out_of_tree and o.kind == "guarded":
-            findings.append(Finding(o, None, None, "no 6.4+ kernel compiles it: left as it is"))
+            findings.append(Finding(o, None, None, "no kernel with the change compiles it: left as it is"))
         else:
             findings.append(Finding(o, None, None, _NOTE[o.kind]))
     return FileMatches(src.path, tuple(occs), tuple(matches), tuple(findings))
@@ -317,7 +321,7 @@ def _unread_finding(o: Occurrence) -> Finding:
 
 _NOTE = {
     "guarded": "inside a LINUX_VERSION_CODE guard: left as it is",
-    "supports-both": "only kernels before 6.4 compile it, beside a branch for 6.4+: supports both",
+    "supports-both": "only kernels before the change compile it, beside a branch for those with it: supports both",
     "foreign": "a same-named field of another struct",
     "declaration": "member of struct module: replaced by the generated API",
     "alias": "layout alias macro",
@@ -328,4 +332,5 @@ _NOTE = {
                 "no rule can judge it; migrate it by hand",
     "spliced": "the name is split by a backslash-newline, which the parser does not join; "
                "join the line and run again",
+    "new": "the new API already",
 }

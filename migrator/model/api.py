@@ -16,8 +16,10 @@ from tree_sitter import Node
 from migrator.errors import MigratorError
 from migrator.model.cexpr import Scope, _text, function_name
 from migrator.parse import parse_c
-from migrator.target import API_HEADER
+from migrator.migration import DEFAULT_MIGRATION, load_migration
 
+# The header that defines the target API (the model is still the default pack's).
+API_HEADER = load_migration(DEFAULT_MIGRATION).vocabulary.new.api_header
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Callable
 
 from tree_sitter import Node
 
+from migrator.migration import DEFAULT_MIGRATION, load_migration
 from migrator.model.kconfig import KernelConfig
 from migrator.parse import parse_c
 
@@ -30,7 +31,9 @@ MASK = (1 << 64) - 1
 OLD_LAYOUTS = {"core_layout": "core", "init_layout": "init", "data_layout": "data"}
 LAYOUT_FIELDS = ("base", "size", "text_size", "ro_size", "ro_after_init_size")
 NARROW_TYPES = {"u32", "uint32_t", "unsigned int", "int", "unsigned", "Elf32_Addr", "s32", "__u32"}
-LOOP_MACROS = ("for_each_mod_mem_type", "for_class_mod_mem_type")
+_NEW = load_migration(DEFAULT_MIGRATION).vocabulary.new  # the model is still the default pack's
+LOOP_MACROS = _NEW.statement_macros
+NUM_TYPES = len(_NEW.types)
 
 # Kinds of values: a truth value, an address, a plain integer; and, never a
 # value of their own, a 6.1 layout, the mem[] array and one mem[] slot.
@@ -185,7 +188,7 @@ class Compiler:
         self.ns: dict = {"MASK": MASK, "_idx": _checked_index}
         self.kinds: dict[str, str] = {}
         self.compiling: set[str] = set()
-        self.num_types = scope.constants.get("MOD_MEM_NUM_TYPES", 7)
+        self.num_types = scope.constants.get(_NEW.count, NUM_TYPES)
 
     # ------------------------------------------------------------ expressions
 
@@ -558,6 +561,6 @@ def _first(node: Node, kind: str) -> Node | None:
 
 
 def _checked_index(i: int) -> int:
-    if not 0 <= i < 7:
+    if not 0 <= i < NUM_TYPES:
         raise IndexError(f"mem[{i}] is not a memory type")
     return i

@@ -18,11 +18,11 @@ from ..match.engine import Finding, Match
 from ..match.rules import Area, RuleBook, migration_rule_book
 from ..match.regions import RegionResult, RegionRule, RegionStatus, load_region_rules, match_regions
 from ..match.scan import FileScan, TreeScan, as_book, owned_findings, scan_tree
-from ..migration import Migration
+from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 from ..parse import is_c_path, parse_c, read_source
 from ..parse.views import is_stp_path
 from ..profile import KERNEL, Profile
-from ..target import API_HEADER, STATEMENT_MACROS, names_defined_in, type_names
+from ..vocabulary import NewApi, Vocabulary
 from .edits import Edit, apply_edits, apply_edits_with_spans, edits_for
 from .emit import Held, emit_guarded
 from .reflow import reflow
@@ -130,17 +130,23 @@ def _matches_covering(plan: RewritePlan, finding: Finding) -> list[Match]:
     return [m for m in fs.result.matches if m.start <= at < m.end]
 
 
-def target_names(root: str, style: str) -> Mapping[str, str]:
-    """The tree's own names when its module.h defines enum mod_mem_type; else the style's."""
+def target_names(root: str, style: str, new: NewApi | None = None) -> Mapping[str, str]:
+    """The tree's own names when its API header already defines the new enum; else the style's.
+
+    `new` (the new API's names) defaults to the default migration's.
+    """
+    new = new or load_migration(DEFAULT_MIGRATION).vocabulary.new
+    if new.api_header is None:
+        return new.type_names(style)
     try:
-        header = read_source(root, API_HEADER).data
+        header = read_source(root, new.api_header).data
     except MigratorError:
-        return type_names(style)
-    return names_defined_in(header) or type_names(style)
+        return new.type_names(style)
+    return new.names_defined_in(header) or new.type_names(style)
 
 
-def _uses_statement_macro(text: bytes) -> bool:
-    return any(m.encode() + b"(" in text for m in STATEMENT_MACROS)
+def _uses_statement_macro(text: bytes, macros: Sequence[str]) -> bool:
+    return any(m.encode() + b"(" in text for m in macros)
 
 
 def _error_count(data: bytes, exempt: Sequence[tuple[int, int]] = (), tree=None) -> int:
@@ -191,7 +197,7 @@ def _left_expressions(tree, findings) -> list[tuple[int, int]]:
         o = f.occurrence
         if not o.is_site or f.severity == "rewrite":
             continue
-        node = tree.root_node.descendant_for_byte_range(o.name_start, o.name_start + len(o.layout))
+        node = tree.root_node.descendant_for_byte_range(o.name_start, o.name_start + len(o.name))
         if node is not None:
             e = _full_expression(node)
             spans.append((e.start_byte, e.end_byte))
@@ -212,7 +218,8 @@ def _guarded_edits(src, matches, findings, book: RuleBook, profile: Profile):
 
 
 def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
-               regions: Sequence[RegionRule], names: Mapping[str, str], profile: Profile = KERNEL):
+               regions: Sequence[RegionRule], names: Mapping[str, str], vocabulary: Vocabulary,
+               profile: Profile = KERNEL):
     """One file's change (or None), why it is skipped (or None), its region rules' results,
     and the tied uses held together (out-of-tree)."""
     src = read_source(root, path)
@@ -234,7 +241,7 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
         matches, findings, results = fs.result.matches, fs.findings, list(fs.regions)
     else:  # a file only a region rule asked for
         results = [match_regions(rule, src, tree, names) for rule in regions]
-        result = match_file(src, book.for_path(path), names, tree) if is_c else None
+        result = match_file(src, book.for_path(path), names, tree, vocabulary) if is_c else None
         matches = result.matches if result is not None else ()
         findings = owned_findings(result.findings, results) if result is not None else ()
 
@@ -262,7 +269,9 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
         region_ids = {r.rule.id for r in applied}
         # Judged on the whole replacement: narrowing may cut into a macro's name.
         macro_matches = [(m.start, m.end) for m in rewritten
-                         if any(_uses_statement_macro(t.encode("utf-8", "surrogateescape")) for _, _, t in m.replacements)]
+                         if any(_uses_statement_macro(t.encode("utf-8", "surrogateescape"),
+                                                      vocabulary.new.statement_macros)
+                                for _, _, t in m.replacements)]
         exempt = [span for span, e in zip(spans, edits)
                   if e.rule_id in region_ids or any(s <= e.start < end for s, end in macro_matches)]
         before, after = _error_count(src.data, owned, tree), _error_count(new, exempt)
@@ -289,18 +298,20 @@ def plan_rewrite(
     style: str = "short",
     jobs: int | None = None,
     scope: Sequence[Area] | None = None,
+    vocabulary: Vocabulary | None = None,
     profile: Profile = KERNEL,
 ) -> RewritePlan:
-    """Plan the rewrite; `scope` (the areas) defaults to the default pack's profile.
+    """Plan the rewrite; `scope` (the areas) and `vocabulary` default to the default pack's.
 
     Out of the tree (`profile`), the region rules for the kernel's own files do not
     apply, and each rewrite is emitted behind the profile's guard.
     """
-    names = target_names(root, style)
+    vocabulary = vocabulary or load_migration(DEFAULT_MIGRATION).vocabulary
+    names = target_names(root, style, vocabulary.new)
     book = as_book(rules, scope)
     if profile.out_of_tree:
         regions = ()  # they are written for the kernel's own files
-    scan = scan_tree(root, book, names, jobs, profile, regions)
+    scan = scan_tree(root, book, names, jobs, vocabulary=vocabulary, profile=profile, regions=regions)
     scanned = {fs.path: fs for fs in scan.files}
     paths = {fs.path for fs in scan.files if fs.result is not None and fs.result.matches}
     paths |= {r.file for r in regions if os.path.isfile(os.path.join(root, r.file))}
@@ -310,7 +321,7 @@ def plan_rewrite(
     for path in sorted(paths):
         file_regions = [r for r in regions if r.file == path]
         change, skip, file_results, file_held = _plan_file(root, path, scanned.get(path), book, file_regions,
-                                                           names, profile)
+                                                           names, vocabulary, profile)
         results += file_results
         held += file_held
         if change is not None:

@@ -353,7 +353,7 @@ def _cover_text(plan: RewritePlan, tr: TreeRepo, patches: Sequence[Patch], files
         tree_name=_tree_name(tr.root),
         prepare_numbers=prepare_numbers,
         prepare_count=len(prep),
-        api_changed=any(f.path == "include/linux/module.h" for p in patches for f in p.files),
+        api_changed=any(f.path == text.API_HEADER for p in patches for f in p.files),
         flag_day_number=flag_day,
         total_sites=sum(p.sites for p in patches),
         files=_file_lines(patches),
