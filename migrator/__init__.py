@@ -1,1 +1,1 @@
-"""migrator: moves Linux code from struct module_layout to struct module_memory."""
+"""migrator: moves Linux C code from an old kernel API to a new one, as a migration pack describes."""

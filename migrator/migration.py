@@ -53,7 +53,7 @@ class Migration:
     id: str
     root: Path
     description: str
-    landed_in: str  # the Linux version whose release carries the change, e.g. "6.4"
+    landed_in: str  # the Linux version whose release carries the change, e.g. "6.5"
     default_profile: str
     vocabulary: Vocabulary  # vocabulary.toml: the old API's occurrences, the new API's names
     modes: tuple[str, ...] = MODES  # the runs it supports: kernel, out-of-tree
@@ -61,8 +61,7 @@ class Migration:
     @property
     def landed_version(self) -> tuple[int, int, int]:
         """landed_in as the three numbers of KERNEL_VERSION(a, b, c)."""
-        parts = [int(p) for p in self.landed_in.split(".")]
-        return tuple(parts + [0] * (3 - len(parts)))  # type: ignore[return-value]
+        return version_numbers(self.landed_in)
 
     @property
     def rules_dir(self) -> Path:
@@ -95,6 +94,12 @@ class Migration:
         return path
 
 
+def version_numbers(version: str) -> tuple[int, int, int]:
+    """A version like "5.10" as the three numbers of KERNEL_VERSION(5, 10, 0)."""
+    parts = [int(p) for p in version.split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))  # type: ignore[return-value]
+
+
 def _pack_folder(name_or_path: str | os.PathLike) -> Path:
     text = os.fspath(name_or_path)
     if os.sep in text or (os.altsep and os.altsep in text) or text in (".", ".."):
@@ -125,9 +130,9 @@ def load_migration(name_or_path: str | os.PathLike = DEFAULT_MIGRATION) -> Migra
     if data["id"] != folder.resolve().name:
         raise MigratorError(f"{path}: field 'id': '{data['id']}' differs from the folder name")
     if not _VERSION_RE.match(data["landed_in"]):
-        raise MigratorError(f"{path}: field 'landed_in': '{data['landed_in']}' is not a version like 6.4")
+        raise MigratorError(f"{path}: field 'landed_in': '{data['landed_in']}' is not a version like 6.5")
     migration = Migration(data["id"], folder.resolve(), " ".join(data["description"].split()),
                           data["landed_in"], data["default_profile"],
-                          load_vocabulary(folder.resolve() / VOCABULARY_FILE), modes)
+                          load_vocabulary(folder.resolve() / VOCABULARY_FILE, version_numbers(data["landed_in"])), modes)
     migration.profile()  # the default profile must exist
     return migration

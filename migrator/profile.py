@@ -64,7 +64,7 @@ def kernel_tree_reason(root: str, migration: Migration | None = None) -> str | N
     """None for a kernel source tree; otherwise what it lacks.
 
     A kernel source tree has a top Makefile setting VERSION and PATCHLEVEL,
-    and the header of the migration's API (module-memory: include/linux/module.h).
+    and the header that defines the migration's API.
     """
     api_header = (migration or load_migration(DEFAULT_MIGRATION)).vocabulary.new.api_header
     try:

@@ -19,6 +19,7 @@ from typing import Mapping
 import tree_sitter
 
 from .errors import MigratorError
+from .parse.preproc import Sides, sides_of_change
 from .parse.source import c_language
 from .tomlfile import check_fields, load_toml
 
@@ -94,6 +95,13 @@ class OldApi:
     prefilter: bytes  # a byte regex: only files holding it are parsed
     needle: bytes  # a plain substring of every prefilter hit, tested first
     occurrences: tuple[OccurrencePattern, ...]
+    # The kernel before the change that out-of-tree code still builds for: its
+    # #if lines are evaluated for it and for any kernel with the change.
+    before: tuple[int, int] = (0, 0)
+    macros: tuple[str, ...] = ()  # macros the old API defines and the new one lacks
+    # A regex of the names projects give their own probes of the change (a
+    # configure test's result): such an #if chooses an API, as a version test does.
+    probe_names: str | None = None
 
     @property
     def prefilter_re(self) -> re.Pattern[bytes]:
@@ -120,7 +128,7 @@ class NewApi:
     probe: str | None = None
 
     def type_names(self, style: str = "short") -> Mapping[str, str]:
-        """Key -> constant, e.g. TEXT -> MOD_TEXT; NUM names the count, INVALID the marker."""
+        """Key -> constant, e.g. TEXT -> PREFIX_TEXT; NUM names the count, INVALID the marker."""
         prefix = self.spellings[style]
         names = {key: prefix + key for key in self.types}
         if self.count is not None:
@@ -133,7 +141,7 @@ class NewApi:
         """The names a header's own enum uses, or None if it has none (or lacks a type).
 
         Enumerators are matched to keys by their endings, longest key first,
-        so MOD_INIT_TEXT is INIT_TEXT and not TEXT.
+        so X_INIT_TEXT is INIT_TEXT and not TEXT.
         """
         if self.enum is None:
             return None
@@ -176,6 +184,9 @@ class Vocabulary:
     old: OldApi
     new: NewApi
     series: SeriesTexts
+    sides: Sides  # the kernels before and after the change, as #if lines see them
+    # What a scan says of an occurrence no rule decides, by kind, in the pack's words.
+    notes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 _ENUMERATOR_RE = re.compile(rb"^\s*([A-Z_][A-Z0-9_]*)", re.M)
@@ -189,8 +200,9 @@ def _compiled(pattern: bytes) -> re.Pattern[bytes]:
     return _COMPILED[pattern]
 
 
-_TOP = {"old": dict, "new": dict, "series": dict}
-_OLD = {"prefilter": str, "needle": str, "occurrence": list}
+_TOP = {"old": dict, "new": dict, "series": dict, "notes": dict}
+_OLD = {"prefilter": str, "needle": str, "occurrence": list, "before": str, "macros": list,
+        "probe_names": str}
 _OCCURRENCE = {"kind": str, "language": str, "query": str, "regex": str, "receiver_type": str,
                "within": str, "anchor": str, "not_parent": list, "text": str, "modes": list}
 _NEW = {"api_header": str, "types": list, "init_types": list, "core_types": list, "spellings": dict,
@@ -268,8 +280,14 @@ def _check_query(where: str, source: str) -> None:
         raise _error(f"{where}: field 'query' captures neither @name nor @occurrence")
 
 
-def load_vocabulary(path: Path) -> Vocabulary:
-    """The vocabulary file at path; a bad one is a one-line MigratorError naming the field."""
+def _notes(where: str, table: dict) -> Mapping[str, str]:
+    check_fields(where, table, dict.fromkeys(OccurrenceKind, str))
+    return MappingProxyType(dict(table))
+
+
+def load_vocabulary(path: Path, landed: tuple[int, int, int]) -> Vocabulary:
+    """The vocabulary file at path, of a change that landed in `landed`; a bad
+    one is a one-line MigratorError naming the field."""
     data = load_toml(path)
     check_fields(str(path), data, _TOP, ("old",))
     old = data["old"]
@@ -287,15 +305,25 @@ def load_vocabulary(path: Path) -> Vocabulary:
     spellings = new.get("spellings", {"short": ""})
     if "short" not in spellings or not all(isinstance(v, str) for v in spellings.values()):
         raise _error(f"{path}: [new] field 'spellings' must map 'short' (and other styles) to prefixes")
+    before = old.get("before", "0.0")
+    if not re.fullmatch(r"\d+\.\d+", before) or tuple(map(int, before.split("."))) >= landed[:2]:
+        raise _error(f"{path}: [old] field 'before': '{before}' is not a version like 6.1 before the change")
+    old_macros = _strings(f"{path}: [old] field 'macros'", old.get("macros", []))
+    if "probe_names" in old:
+        _regex(f"{path}: [old] field 'probe_names'", old["probe_names"])
     series = data.get("series", {})
     check_fields(f"{path}: [series]", series, _SERIES)
     return Vocabulary(
         path=path,
-        old=OldApi(prefilter, old["needle"].encode(), patterns),
+        old=OldApi(prefilter, old["needle"].encode(), patterns, tuple(map(int, before.split("."))), old_macros,
+                   old.get("probe_names")),
         new=NewApi(api_header=new.get("api_header"), spellings=MappingProxyType(dict(spellings)),
                    enum=new.get("enum"), count=new.get("count"), invalid=new.get("invalid"),
                    probe=new.get("probe"), **lists),
         series=SeriesTexts(series.get("flag_day_subject", ""),
                            _strings(f"{path}: [series] field 'helpers'", series.get("helpers", [])),
                            series.get("out_of_tree_summary", "")),
+        notes=_notes(f"{path}: [notes]", data.get("notes", {})),
+        sides=sides_of_change(tuple(map(int, before.split("."))), landed, frozenset(old_macros),
+                              frozenset(lists.get("macros", ()))),
     )

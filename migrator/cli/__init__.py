@@ -55,7 +55,7 @@ def profile_options(fn):
         "--guard", default="both", show_default=True, metavar="version|probe|both|'EXPR'",
         help="Out-of-tree: the #if that picks the new code. version: LINUX_VERSION_CODE >= "
              "KERNEL_VERSION of the pack's landed_in; probe: the pack's test for its new API, which "
-             "also catches backports (module-memory: defined(mod_mem_type_is_init)); both: either "
+             "also catches backports (a macro only the new API defines); both: either "
              "(the version alone for a pack without a probe); or an expression of your own.")(fn)
     return click.option(
         "--mode", type=click.Choice(["kernel", "out-of-tree"]), default=None,
@@ -113,11 +113,12 @@ class _Migrator(click.Group):
 @click.group(cls=_Migrator, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="migrator")
 def cli() -> None:
-    """Move Linux code from struct module_layout to struct module_memory.
+    """Move Linux C code from an old kernel API to a new one.
 
-    The old core_layout, init_layout and data_layout of struct module became
-    mem[MOD_*] in v6.4.  migrator finds every use in a kernel tree, maps each
-    by its meaning, and says so where no faithful mapping exists.
+    A migration pack (--migration, default module-memory: struct module's
+    layouts becoming its memory types) says what the old API looks like and
+    what each use means.  migrator finds every use in a tree, maps each by
+    its meaning, and says so where no faithful mapping exists.
     """
 
 

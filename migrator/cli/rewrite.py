@@ -125,10 +125,10 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
             names: str, mode: str | None, guard: str, series_dir: str | None,
             split: str, signoff: str | None, date: str | None, prefixes: str, verdict: str | None,
             no_checkpatch: bool, apply: bool) -> None:
-    """Rewrite the uses of the old layouts in the tree at PATH.
+    """Rewrite the uses of the old API in the tree at PATH.
 
-    Every use whose meaning a rule decides becomes the module_memory API, and
-    include/linux/module.h gets the new definitions.  The rest is left as it
+    Every use whose meaning a rule decides becomes the new API, and the
+    migration's regions rewrite the definitions.  The rest is left as it
     is and listed with the reason.  Files are replaced atomically; files with
     uncommitted changes make it refuse unless --force.  A second run changes
     nothing.

@@ -142,7 +142,7 @@ def _evaluations_changed(root: Node, data: bytes, start: int, end: int, occurren
                          replacements) -> str | None:
     """Why a rewrite would change how often a receiver with side effects runs, or None.
 
-    `mods[i++]->core_layout.base <= a && a < mods[i++]->core_layout.base + ...`
+    `p[i++]->old.base <= a && a < p[i++]->old.base + ...`
     evaluates `mods[i++]` three times; a helper call taking it once would
     change what the code does, as would a sum that names it twice.
     """
@@ -222,7 +222,7 @@ def match_file(
     names = names or vocabulary.new.type_names()
     if src.path.endswith(".py"):
         occs = find_occurrences(src, vocabulary=vocabulary, conds=read_conditionals(b"") if out_of_tree else None)
-        return FileMatches(src.path, tuple(occs), (), tuple(_unread_finding(o) for o in occs))
+        return FileMatches(src.path, tuple(occs), (), tuple(_unread_finding(o, vocabulary) for o in occs))
     if out_of_tree:
         conds = read_conditionals(src.data)
         views = out_of_tree_views(src, tree, conds, vocabulary)
@@ -290,43 +290,46 @@ def match_file(
         if m is not None:
             findings.append(Finding(o, m.rule_id, m.severity, m.message))
         elif o.kind in UNREAD_KINDS:
-            findings.append(Finding(o, None, UNDECIDED, _NOTE[o.kind]))
+            findings.append(Finding(o, None, UNDECIDED, _note(o, vocabulary)))
         elif o.kind in _UNREAD:
-            findings.append(_unread_finding(o))
+            findings.append(_unread_finding(o, vocabulary))
         elif o.is_site:
             findings.append(Finding(o, None, UNDECIDED, "no rule decides what this use means"))
         elif out_of_tree and o.kind == "guarded":
             findings.append(Finding(o, None, None, "no kernel with the change compiles it: left as it is"))
         else:
-            findings.append(Finding(o, None, None, _NOTE[o.kind]))
+            findings.append(Finding(o, None, None, _note(o, vocabulary)))
     return FileMatches(src.path, tuple(occs), tuple(matches), tuple(findings))
 
 
-# Sites no C rule can read, decided here: each is reported with what to do.
-_UNREAD = {
-    "python-reader": ("python-reader", "a Python reader of a running kernel sees one struct module or the "
-                      "other: read mod.mem[MOD_TEXT] and friends first and fall back to the old "
-                      "member when it is absent (as drgn and crash do)"),
-    "text": ("unread-code", "no parse reads this as a field access of struct module (code the C "
-             "parser could not read, or tapset script outside %{ %}): check it by hand"),
-}
+# Sites no C rule can read, decided here: each is reported (under this id) with what to do.
+_UNREAD = {"python-reader": "python-reader", "text": "unread-code"}
 
 
-def _unread_finding(o: Occurrence) -> Finding:
+def _unread_finding(o: Occurrence, vocabulary: Vocabulary) -> Finding:
     if o.kind in _UNREAD:
-        rule_id, message = _UNREAD[o.kind]
-        return Finding(o, rule_id, "report", message)
-    return Finding(o, None, None, _NOTE[o.kind])
+        return Finding(o, _UNREAD[o.kind], "report", _note(o, vocabulary))
+    return Finding(o, None, None, _note(o, vocabulary))
 
 
+def _note(o: Occurrence, vocabulary: Vocabulary) -> str:
+    """What a scan says of an occurrence no rule decides: the pack's words, or the engine's."""
+    return vocabulary.notes.get(o.kind) or _NOTE[o.kind]
+
+
+# The engine's words for what no rule decides; a pack's [notes] say it in its own.
 _NOTE = {
+    "python-reader": "a script reading a running kernel sees one API or the other: read the new "
+                     "one first and fall back to the old one when it is absent",
+    "text": "no parse reads this as code (the C parser could not read it, or a tapset's "
+            "script outside %{ %}): check it by hand",
     "guarded": "inside a LINUX_VERSION_CODE guard: left as it is",
     "supports-both": "only kernels before the change compile it, beside a branch for those with it: supports both",
     "foreign": "a same-named field of another struct",
-    "declaration": "member of struct module: replaced by the generated API",
-    "alias": "layout alias macro",
-    "python": "gdb script",
-    "api": "a name of the loader's old internal API",
+    "declaration": "a member of the old API: replaced by the new definitions",
+    "alias": "an alias of an old name",
+    "python": "a script naming the old API",
+    "api": "a name of the old internal API",
     "comment": "comment",
     "unparsed": "in code the C parser could not read (a parse error or a macro body): "
                 "no rule can judge it; migrate it by hand",

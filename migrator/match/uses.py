@@ -8,8 +8,8 @@ engine adds what is the same for every migration:
     GUARDED: such code already chooses between the old and the new API;
   - a receiver declared with another type than the pattern's is somebody
     else's field, not an occurrence;
-  - of several hits at one name, the widest wins (`mod->core_layout.base`
-    over `mod->core_layout`);
+  - of several hits at one name, the widest wins (`p->old.member` over
+    `p->old`);
   - an old name (the vocabulary's prefilter) that no pattern found and that
     sits where the parser could not look (an ERROR node, a macro body) is
     UNPARSED, and one split by a backslash-newline is SPLICED: sites no rule
@@ -54,9 +54,9 @@ class Occurrence:
 
     path: str
     kind: OccurrenceKind
-    name: str  # the old name itself, e.g. core_layout
+    name: str  # the old name itself
     member: str | None  # a member read through it, e.g. base
-    start: int  # byte span a rule must cover, e.g. `mod->core_layout.base`
+    start: int  # byte span a rule must cover, e.g. `p->old.member`
     end: int
     name_start: int  # byte offset of the old name
     line: int
@@ -108,20 +108,21 @@ class BranchKinds:
     """Out of the tree: a use is handled only where no kernel with the change compiles it."""
 
     conds: Conditionals
+    new: Side  # any kernel with the change
 
     def __call__(self, node: Node, kind: OccurrenceKind) -> OccurrenceKind:
         return self.at(node.start_byte, kind) if kind.is_decidable else kind
 
     def at(self, at: int, kind: OccurrenceKind) -> OccurrenceKind:
-        if compiled(self.conds, at, Side.NEW) is not False:
+        if compiled(self.conds, at, self.new) is not False:
             return kind
         return OccurrenceKind.SUPPORTS_BOTH if self.beside_new_branch(at) else OccurrenceKind.GUARDED
 
     def beside_new_branch(self, offset: int) -> bool:
         """Whether a conditional around offset has a branch that new kernels compile."""
         for block, i in self.conds.enclosing(offset):
-            if taken(block, i, Side.NEW) is False and any(
-                    taken(block, j, Side.NEW) is not False for j in range(len(block.branches)) if j != i):
+            if taken(block, i, self.new) is False and any(
+                    taken(block, j, self.new) is not False for j in range(len(block.branches)) if j != i):
                 return True
         return False
 
@@ -281,7 +282,7 @@ def out_of_tree_views(src: SourceFile, tree: tree_sitter.Tree | None, conds: Con
 
 
 def _out_of_tree_occurrences(src: SourceFile, conds: Conditionals, views, vocabulary: Vocabulary) -> list[Occurrence]:
-    classify = BranchKinds(conds)
+    classify = BranchKinds(conds, vocabulary.sides.new)
     patterns = [p for p in vocabulary.old.occurrences if p.language == "c" and "out-of-tree" in p.modes]
     found: dict[int, Occurrence] = {}
     for view in views:

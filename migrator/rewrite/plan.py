@@ -153,7 +153,7 @@ def _error_count(data: bytes, exempt: Sequence[tuple[int, int]] = (), tree=None)
     """ERROR and MISSING nodes starting outside the exempt byte ranges.
 
     Recipe text and text using the new API's iterator macros
-    (`for_class_mod_mem_type(t, core) {`) are exempt: tree-sitter cannot
+    (`for_each_x(t) {`) are exempt: tree-sitter cannot
     parse those, and the compile check judges them instead.
     """
     count, stack = 0, [(tree or parse_c(data)).root_node]
@@ -204,10 +204,11 @@ def _left_expressions(tree, findings) -> list[tuple[int, int]]:
     return spans
 
 
-def _guarded_edits(src, matches, findings, book: RuleBook, profile: Profile):
+def _guarded_edits(src, matches, findings, book: RuleBook, profile: Profile, vocabulary: Vocabulary):
     """Out-of-tree edits: each decided unit behind the guard; or why the file is skipped."""
     stages = {r.id: r.stage for r in book.all_rules()}
-    emitted = emit_guarded(src, matches, findings, profile.guard, stages, profile.guard_needs_version_h)
+    emitted = emit_guarded(src, matches, findings, profile.guard, stages, profile.guard_needs_version_h,
+                           vocabulary)
     if is_c_path(src.path) and emitted.rewritten:
         # The new branches must read as well as the old code did.
         inplace = apply_edits(src.data, edits_for(src.data, emitted.rewritten))
@@ -226,7 +227,7 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
     if profile.out_of_tree:
         if fs is None or fs.result is None:
             return None, None, [], ()
-        emitted, skip = _guarded_edits(src, fs.result.matches, fs.findings, book, profile)
+        emitted, skip = _guarded_edits(src, fs.result.matches, fs.findings, book, profile, vocabulary)
         if skip is not None or not emitted.edits:
             return None, skip, [], emitted.held
         new = apply_edits(src.data, list(emitted.edits))

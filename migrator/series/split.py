@@ -3,7 +3,7 @@
 The default cut puts the preparation rewrites first, one patch per
 architecture: they use helpers that exist before and after the change, so
 each builds on the old API by itself.  One flag-day patch follows with the
-API change in include/linux/module.h and every remaining use.  The atomic
+API change (the header's regions) and every remaining use.  The atomic
 cut puts everything into that one patch.
 """
 
