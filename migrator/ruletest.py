@@ -17,6 +17,7 @@ rewrites the snapshot instead, for a reviewer to read as a diff); a
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 from dataclasses import dataclass
@@ -37,17 +38,27 @@ _WRAP_HEAD = "void migrator_case(void)\n{\n"
 _WRAP_TAIL = "\n}\n"
 
 
+class CaseStatus(enum.StrEnum):
+    """A case's result."""
+
+    OK = "ok"
+    MISSING = "missing"  # a match case the rule did not match
+    WRONG = "wrong"  # matched, rewritten to other text
+    NOISY = "noisy"  # a no_match case the rule matched
+    ERROR = "error"  # the case could not be run
+
+
 @dataclass(frozen=True)
 class CaseResult:
     rule_id: str
     kind: str  # "match", "no_match", or "no_match:<derived kind>"
     index: int
-    status: str  # "ok", "missing", "wrong", "noisy", "error"
+    status: CaseStatus
     detail: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status is CaseStatus.OK
 
     @property
     def name(self) -> str:
@@ -80,18 +91,18 @@ def _run_case(rule: Rule, kind: str, index: int, case, names, vocabulary: Vocabu
     try:
         new, matches = rewrite_snippet(case.code, [rule], names, vocabulary)
     except MigratorError as e:
-        return CaseResult(rule.id, kind, index, "error", str(e))
+        return CaseResult(rule.id, kind, index, CaseStatus.ERROR, str(e))
     hit = [m for m in matches if m.rule_id == rule.id]
     if kind.startswith("no_match"):
         if hit:
-            return CaseResult(rule.id, kind, index, "noisy", f"matched {case.why}: {case.code.strip()!r}")
-        return CaseResult(rule.id, kind, index, "ok")
+            return CaseResult(rule.id, kind, index, CaseStatus.NOISY, f"matched {case.why}: {case.code.strip()!r}")
+        return CaseResult(rule.id, kind, index, CaseStatus.OK)
     if not hit:
-        return CaseResult(rule.id, kind, index, "missing", f"no match in {case.code.strip()!r}")
+        return CaseResult(rule.id, kind, index, CaseStatus.MISSING, f"no match in {case.code.strip()!r}")
     expect = case.code if case.expect is None else case.expect
     if new != expect:
-        return CaseResult(rule.id, kind, index, "wrong", f"expected {expect!r}, got {new!r}")
-    return CaseResult(rule.id, kind, index, "ok")
+        return CaseResult(rule.id, kind, index, CaseStatus.WRONG, f"expected {expect!r}, got {new!r}")
+    return CaseResult(rule.id, kind, index, CaseStatus.OK)
 
 
 def _only_comments(code: str) -> bool:
@@ -125,7 +136,7 @@ def run_rule_tests(rules: Iterable[Rule], style: str = "short", regions: Iterabl
     results = []
     for rule in rules:
         if not rule.match_cases:
-            results.append(CaseResult(rule.id, "match", 0, "missing", "the rule has no match case"))
+            results.append(CaseResult(rule.id, "match", 0, CaseStatus.MISSING, "the rule has no match case"))
         for i, case in enumerate(rule.match_cases):
             results.append(_run_case(rule, "match", i, case, names, vocabulary))
             for kind, derived in derived_no_match_cases(case, migration.landed_version):
@@ -189,9 +200,9 @@ def write_snapshot(rule: RegionRule, outputs: Mapping[int, str]) -> None:
 def _run_region_cases(rule: RegionRule, names: Mapping[str, str], update: bool) -> list[CaseResult]:
     results = []
     if not rule.match_cases:
-        results.append(CaseResult(rule.id, "match", 0, "missing", "the rule has no match case"))
+        results.append(CaseResult(rule.id, "match", 0, CaseStatus.MISSING, "the rule has no match case"))
     if not rule.no_match_cases:
-        results.append(CaseResult(rule.id, "no_match", 0, "missing", "the rule has no no_match case"))
+        results.append(CaseResult(rule.id, "no_match", 0, CaseStatus.MISSING, "the rule has no no_match case"))
     pinned = read_snapshot(rule)
     outputs = {}
     for i, code in enumerate(rule.match_cases):
@@ -199,20 +210,20 @@ def _run_region_cases(rule: RegionRule, names: Mapping[str, str], update: bool) 
             status, out = region_output(rule, code, names)
             again = region_output(rule, out, names)[0] if status is RegionStatus.APPLIED else None
         except MigratorError as e:
-            results.append(CaseResult(rule.id, "match", i, "error", str(e)))
+            results.append(CaseResult(rule.id, "match", i, CaseStatus.ERROR, str(e)))
             continue
         if status is not RegionStatus.APPLIED:
-            results.append(CaseResult(rule.id, "match", i, "missing", f"{status.value}: {out}"))
+            results.append(CaseResult(rule.id, "match", i, CaseStatus.MISSING, f"{status.value}: {out}"))
             continue
         outputs[i] = out
         if update or pinned.get(i) == out:
-            results.append(CaseResult(rule.id, "match", i, "ok"))
+            results.append(CaseResult(rule.id, "match", i, CaseStatus.OK))
         else:
             detail = "no snapshot" if i not in pinned else "the output differs from the snapshot"
-            results.append(CaseResult(rule.id, "match", i, "wrong",
+            results.append(CaseResult(rule.id, "match", i, CaseStatus.WRONG,
                                       f"{detail} ({rule.snapshot}; `migrator test --update` pins it)"))
         ok = again is not RegionStatus.APPLIED
-        results.append(CaseResult(rule.id, "no_match:migrated", i, "ok" if ok else "noisy",
+        results.append(CaseResult(rule.id, "no_match:migrated", i, CaseStatus.OK if ok else CaseStatus.NOISY,
                                   "" if ok else "applied again to its own output"))
     if update and outputs:
         write_snapshot(rule, outputs)
@@ -220,9 +231,9 @@ def _run_region_cases(rule: RegionRule, names: Mapping[str, str], update: bool) 
         try:
             status, reason = region_output(rule, case.code, names)
         except MigratorError as e:
-            results.append(CaseResult(rule.id, "no_match", i, "error", str(e)))
+            results.append(CaseResult(rule.id, "no_match", i, CaseStatus.ERROR, str(e)))
             continue
         ok = status is not RegionStatus.APPLIED
-        results.append(CaseResult(rule.id, "no_match", i, "ok" if ok else "noisy",
+        results.append(CaseResult(rule.id, "no_match", i, CaseStatus.OK if ok else CaseStatus.NOISY,
                                   "" if ok else f"applied to {case.why}"))
     return results

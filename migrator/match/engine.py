@@ -11,6 +11,7 @@ hit covers is reported as undecided: the tool never guesses.
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -24,12 +25,20 @@ from ..parse.source import SourceFile, matches_in, parse_c, units_around
 from ..migration import DEFAULT_MIGRATION, load_migration
 from ..vocabulary import Vocabulary
 from .context import ancestors, descendants, function_name
-from .rules import Rule
+from .rules import Rule, Severity
 from .template_env import TEMPLATES, Capture, template_globals
 from ..parse.preproc import read_conditionals
 from .uses import UNREAD_KINDS, Occurrence, find_occurrences, out_of_tree_views
 
-UNDECIDED = "undecided"
+class Decision(enum.StrEnum):
+    """How a site is decided: by a rule that rewrites or reports it, or by none."""
+
+    REWRITE = "rewrite"
+    REPORT = "report"
+    UNDECIDED = "undecided"
+
+
+UNDECIDED = Decision.UNDECIDED
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,7 @@ class Match:
     """A decided site: the bytes [start, end) and what becomes of them."""
 
     rule_id: str
-    severity: str  # "rewrite" or "report"
+    severity: Decision  # REWRITE or REPORT
     start: int
     end: int
     replacements: tuple[tuple[int, int, str], ...]  # (start, end, new text), for a rewrite
@@ -172,7 +181,7 @@ def _is_condition(node: Node) -> bool:
 
 
 def _replacements(rule: Rule, caps: dict[str, list[Node]], names: Mapping[str, str], data: bytes):
-    if rule.severity != "rewrite":
+    if rule.severity is not Severity.REWRITE:
         return ()
     if isinstance(rule.fix, str):
         site = caps["site"][0]
@@ -262,14 +271,14 @@ def match_file(
         replacements = _replacements(rule, caps, names, src.data)
         if _calls_itself(caps["site"][0], replacements):
             continue
-        severity, message = rule.severity, _render(rule, rule.reason, caps, names).strip()
+        severity, message = Decision(rule.severity), _render(rule, rule.reason, caps, names).strip()
         if replacements and tree is None:  # out of the tree the views were parsed, not the file
             tree = parse_c(src.data)
         evaluated = _evaluations_changed(tree.root_node if tree is not None else None, src.data, s, e,
                                          covered(s, e, sites), replacements)
         if evaluated:
             # Never duplicate or collapse a side effect: the site stays, and says why.
-            severity, replacements, message = "report", (), evaluated
+            severity, replacements, message = Decision.REPORT, (), evaluated
         taken.append((s, e))
         line, col = src.line_col(s)
         matches.append(Match(
@@ -308,7 +317,7 @@ _UNREAD = {"python-reader": "python-reader", "text": "unread-code"}
 
 def _unread_finding(o: Occurrence, vocabulary: Vocabulary) -> Finding:
     if o.kind in _UNREAD:
-        return Finding(o, _UNREAD[o.kind], "report", _note(o, vocabulary))
+        return Finding(o, _UNREAD[o.kind], Decision.REPORT, _note(o, vocabulary))
     return Finding(o, None, None, _note(o, vocabulary))
 
 

@@ -12,7 +12,7 @@ from ..parse import candidate_paths, is_c_path, parse_c, read_source
 from ..migration import DEFAULT_MIGRATION, load_migration
 from ..profile import KERNEL, Profile
 from ..vocabulary import Vocabulary
-from .engine import UNDECIDED, FileMatches, Finding, match_file
+from .engine import UNDECIDED, Decision, FileMatches, Finding, match_file
 from .uses import find_occurrences
 from .regions import RegionResult, RegionRule, match_regions, owner_of
 from .rules import Rule, RuleBook, load_areas
@@ -74,11 +74,21 @@ def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, s
         result = match_file(src, rules, names, tree, vocabulary, out_of_tree=profile.out_of_tree)
         region_results = tuple(match_regions(r, src, tree, names) for r in regions)
     except MigratorError as e:
-        # Skipped, but its sites still count: as left, with the reason.
-        found = tuple(Finding(o, None, UNDECIDED if o.is_site else None, f"file skipped: {e}")
-                      for o in find_occurrences(src, vocabulary=vocabulary))
-        return FileScan(path, found, error=str(e))
+        return _skipped(src, str(e), vocabulary)
+    except Exception as e:  # noqa: BLE001 - one odd file fails alone; the scan goes on
+        return _skipped(src, f"{type(e).__name__}: {e}", vocabulary)
     return FileScan(path, owned_findings(result.findings, region_results), result, regions=region_results)
+
+
+def _skipped(src, error: str, vocabulary: Vocabulary | None) -> FileScan:
+    """A file no rule could run on: skipped, but its sites still count, as left, with the reason."""
+    try:
+        occurrences = find_occurrences(src, vocabulary=vocabulary)
+    except Exception:  # noqa: BLE001 - the error already names the file's problem
+        occurrences = []
+    found = tuple(Finding(o, None, UNDECIDED if o.is_site else None, f"file skipped: {error}")
+                  for o in occurrences)
+    return FileScan(src.path, found, error=error)
 
 
 def owned_findings(findings: Sequence[Finding], results: Sequence[RegionResult]) -> tuple[Finding, ...]:
@@ -87,7 +97,7 @@ def owned_findings(findings: Sequence[Finding], results: Sequence[RegionResult])
     for f in findings:
         o = f.occurrence
         rule = owner_of(results, o.name_start) if o.kind != "guarded" else None
-        out.append(f if rule is None else Finding(o, rule.id, "rewrite", rule.summary))
+        out.append(f if rule is None else Finding(o, rule.id, Decision.REWRITE, rule.summary))
     return tuple(out)
 
 

@@ -8,13 +8,15 @@ undecided, and the region rules' results; files that cannot be rewritten safely
 
 from __future__ import annotations
 
+import enum
 import os
+from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from ..errors import MigratorError
 from ..match import Rule, match_file
-from ..match.engine import Finding, Match
+from ..match.engine import Decision, Finding, Match
 from ..match.rules import Area, RuleBook, migration_rule_book
 from ..match.regions import RegionResult, RegionRule, RegionStatus, load_region_rules, match_regions
 from ..match.scan import FileScan, TreeScan, as_book, owned_findings, scan_tree
@@ -66,6 +68,23 @@ class Skipped:
     reason: str
 
 
+class FileOutcome(enum.StrEnum):
+    """What planning did to one file: a closed set the command line sums up."""
+
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"  # nothing a rule rewrites, or every site left
+    SKIPPED = "skipped"  # it could not be rewritten safely; the reason says why
+    FAILED = "failed"  # an error stopped its planning; the others went on
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    outcome: FileOutcome
+    reason: str = ""  # why it was skipped, or the error it failed with
+    change: FileChange | None = None
+
+
 @dataclass(frozen=True)
 class RewritePlan:
     root: str
@@ -77,6 +96,10 @@ class RewritePlan:
     book: RuleBook = RuleBook(())
     held: tuple[Held, ...] = ()  # out-of-tree: tied uses left together, with the reason
     profile: Profile = KERNEL
+    files: tuple[FileResult, ...] = ()  # one per file planned or skipped
+
+    def outcome_counts(self) -> Counter:
+        return Counter(f.outcome for f in self.files)
 
     @property
     def scope(self) -> tuple[Area, ...]:
@@ -94,7 +117,7 @@ class RewritePlan:
         for sk in self.skipped:
             if sk.path == path:
                 return sk.reason
-        if finding.severity == "rewrite":
+        if finding.severity is Decision.REWRITE:
             return "shares an expression with a use that is left as it is"
         return finding.message
 
@@ -195,7 +218,7 @@ def _left_expressions(tree, findings) -> list[tuple[int, int]]:
     spans = []
     for f in findings:
         o = f.occurrence
-        if not o.is_site or f.severity == "rewrite":
+        if not o.is_site or f.severity is Decision.REWRITE:
             continue
         node = tree.root_node.descendant_for_byte_range(o.name_start, o.name_start + len(o.name))
         if node is not None:
@@ -255,7 +278,7 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
     owned = [span for r in applied for span in r.owned]
 
     tainted = _left_expressions(tree, findings) if is_c else []
-    rewritten = [m for m in matches if m.severity == "rewrite"
+    rewritten = [m for m in matches if m.severity is Decision.REWRITE
                  and not any(s < m.end and m.start < e for s, e in owned)
                  and not any(s <= m.start and m.end <= e for s, e in tainted)]
     edits += edits_for(src.data, rewritten)
@@ -317,17 +340,34 @@ def plan_rewrite(
     paths = {fs.path for fs in scan.files if fs.result is not None and fs.result.matches}
     paths |= {r.file for r in regions if os.path.isfile(os.path.join(root, r.file))}
 
-    changes, results, held = [], [], []
-    skipped = [Skipped(fs.path, fs.error) for fs in scan.skipped]
+    results, held = [], []
+    files = [FileResult(fs.path, FileOutcome.SKIPPED, fs.error) for fs in scan.skipped]
     for path in sorted(paths):
         file_regions = [r for r in regions if r.file == path]
-        change, skip, file_results, file_held = _plan_file(root, path, scanned.get(path), book, file_regions,
-                                                           names, vocabulary, profile)
+        file, file_results, file_held = plan_file(root, path, scanned.get(path), book, file_regions,
+                                                  names, vocabulary, profile)
+        files.append(file)
         results += file_results
         held += file_held
-        if change is not None:
-            changes.append(change)
-        if skip is not None:
-            skipped.append(Skipped(path, skip))
-    return RewritePlan(os.path.abspath(root), names, tuple(changes), scan, tuple(results),
-                       tuple(skipped), book, tuple(held), profile)
+    changes = tuple(f.change for f in files if f.outcome is FileOutcome.CHANGED)
+    skipped = tuple(Skipped(f.path, f.reason) for f in files
+                    if f.outcome in (FileOutcome.SKIPPED, FileOutcome.FAILED))
+    return RewritePlan(os.path.abspath(root), names, changes, scan, tuple(results),
+                       skipped, book, tuple(held), profile, tuple(files))
+
+
+def plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook, regions: Sequence[RegionRule],
+              names: Mapping[str, str], vocabulary: Vocabulary, profile: Profile = KERNEL):
+    """One file's result, its region rules' results and its held uses.  Never
+    raises: one odd file (unreadable, a template that fails to render) fails alone."""
+    try:
+        change, skip, results, held = _plan_file(root, path, fs, book, regions, names, vocabulary, profile)
+    except MigratorError as e:
+        return FileResult(path, FileOutcome.FAILED, str(e)), [], ()
+    except Exception as e:  # noqa: BLE001 - the run goes on; the result carries the error
+        return FileResult(path, FileOutcome.FAILED, f"{type(e).__name__}: {e}"), [], ()
+    if skip is not None:
+        return FileResult(path, FileOutcome.SKIPPED, skip), results, held
+    if change is None:
+        return FileResult(path, FileOutcome.UNCHANGED), results, held
+    return FileResult(path, FileOutcome.CHANGED, change=change), results, held

@@ -16,6 +16,7 @@ from typing import Sequence
 from ..errors import MigratorError
 from ..match import Rule, RuleBook
 from ..match.scan import as_book
+from ..match.regions import RegionStatus
 from ..rewrite.plan import FileChange, RewritePlan, staged_bytes
 
 PREPARE = "prepare"
@@ -92,7 +93,7 @@ def _site_stages(plan: RewritePlan, change: FileChange, stages: dict[str, str]) 
     """Per (stage, rule id or recipe id): how many of the file's sites it rewrites."""
     left = {(f.occurrence.path, f.occurrence.name_start) for f in plan.left()}
     owned = [(s, e, r.rule.id) for r in plan.recipes if r.rule.file == change.path
-             and r.status == "applied" for s, e in r.owned]
+             and r.status is RegionStatus.APPLIED for s, e in r.owned]
     counts: Counter = Counter()
     for f in plan.scan.findings:
         o = f.occurrence

@@ -29,7 +29,7 @@ from typing import Mapping, Sequence
 from tree_sitter import Node
 
 from ...match.context import ancestors
-from ...match.engine import Finding, Match
+from ...match.engine import Decision, Finding, Match
 from ...parse.preproc import Block, Conditionals, evaluate, read_conditionals, taken
 from ...vocabulary import Vocabulary
 from ...parse.source import SourceFile
@@ -283,10 +283,10 @@ def emit_guarded(src: SourceFile, matches: Sequence[Match], findings: Sequence[F
     held: list[Held] = []
     guarded = 0
     for unit in units:
-        inside = [m for m in matches if m.severity == "rewrite" and unit.start <= m.start and m.end <= unit.end
+        inside = [m for m in matches if m.severity is Decision.REWRITE and unit.start <= m.start and m.end <= unit.end
                   and any(m.start <= f.occurrence.name_start < m.end for f in unit.findings)]
         covered = lambda f: any(m.start <= f.occurrence.name_start < m.end for m in inside)  # noqa: E731
-        left = [f for f in unit.findings if f.severity != "rewrite" or not covered(f)]
+        left = [f for f in unit.findings if f.severity is not Decision.REWRITE or not covered(f)]
         if left:
             if len(unit.findings) > 1:
                 names = ", ".join(_where(f) for f in unit.findings)
