@@ -87,6 +87,21 @@ def detect_mode(root: str, migration: Migration | None = None) -> tuple[Mode, st
     return Mode.OUT_OF_TREE, f"not a kernel source tree: {reason}"
 
 
+def profile_for(root: str, migration: Migration | None = None, mode: str | None = None,
+                guard: str = "both") -> tuple[Profile, str]:
+    """The profile of a run on the tree at root (`mode` None: detected), and why that mode.
+
+    A mode the pack does not support is a MigratorError.
+    """
+    detected, why = detect_mode(root, migration)
+    chosen = Mode(mode) if mode else detected
+    why = "chosen with --mode" if mode else why
+    if migration is not None and chosen.value not in migration.modes:
+        raise MigratorError(f"{root}: {chosen.value} mode ({why}): the {migration.id} pack supports only "
+                            f"{', '.join(migration.modes)} (pack.toml modes)")
+    return Profile(chosen, guard_expression(guard, migration)), why
+
+
 def guard_expression(choice: str, migration: Migration | None = None) -> str:
     """The #if expression of --guard: version, probe, both, or an expression of its own."""
     named = guards(migration) if migration is not None else GUARDS

@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from ..errors import MigratorError
 from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 
 EXIT_FAILED = 1
@@ -69,18 +70,15 @@ def resolve_profile(path: str, mode: str | None, guard: str, migration: Migratio
     """The run's profile, and the first line of output that names it."""
     import os
 
-    from ..profile import Mode, Profile, detect_mode, guard_expression
+    from ..profile import Profile, profile_for
 
     if not os.path.isdir(path):
         return Profile(), None  # the command reports the bad path itself
-    detected, why = detect_mode(path, migration)
-    chosen = Mode(mode) if mode else detected
-    why = "chosen with --mode" if mode else why
-    if migration is not None and chosen.value not in migration.modes:
-        fail(f"{path}: {chosen.value} mode ({why}): the {migration.id} pack supports only "
-             f"{', '.join(migration.modes)} (pack.toml modes)")
-    profile = Profile(chosen, guard_expression(guard, migration))
-    line = f"mode: {chosen.value} ({why})"
+    try:
+        profile, why = profile_for(path, migration, mode, guard)
+    except MigratorError as e:
+        fail(str(e))
+    line = f"mode: {profile.mode.value} ({why})"
     if profile.out_of_tree:
         line += f"; guard: #if {profile.guard}"
     return profile, line
