@@ -24,7 +24,7 @@ def _git_original(path: str, api_header: str | None) -> tuple[str, list[str]]:
 
 
 def _probe_sets(kind: str, arches: tuple[str, ...], quiet: bool):
-    from ..model import modules as debian
+    from ..model import packages as debian
     from ..model.probes import real_probe_sets, synthetic_probe_sets
 
     real = ()
@@ -91,7 +91,7 @@ def _arch_of(source: str) -> str | None:
 def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_file: str | None,
                    quiet: bool) -> int:
     from ..model import check_modules
-    from ..model import modules as debian
+    from ..model import packages as debian
     from ..model.kconfig import parse_config
 
     if source == "cache":
@@ -147,7 +147,7 @@ def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_f
 
 def _real_loader():
     """Where corpus/fetch.py unpacks Debian's linux-source-6.12 loader."""
-    from ..model.modules import cache_root
+    from ..model.packages import cache_root
 
     return cache_root() / "linux-source-6.12"
 
@@ -313,7 +313,7 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
 
 def _debian_arches(kernels) -> tuple[str, ...]:
     """The Debian architectures of the kernels' own (their modules judge the code)."""
-    from ..model import modules as debian
+    from ..model import packages as debian
     from ..model.kconfig import KERNEL_ARCH
 
     wanted = {k.arch for k in kernels}

@@ -1,4 +1,4 @@
-"""migrator scan and migrator test."""
+"""migrator scan."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections import Counter, defaultdict
 import click
 
 from ..errors import MigratorError
-from ..match.rules import sites_folder
 from ..match.scan import TreeScan, scan_tree
 from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
                open_migration, profile_options, resolve_profile, rules_option)
@@ -137,31 +136,3 @@ def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, n
     undecided = profile.out_of_tree and any(f.severity == "undecided" for f in findings if f.occurrence.is_site)
     # The scan ran, but what it could not read may hide uses: scripts must see that.
     sys.exit(EXIT_FAILED if result.skipped or result.unread or undecided else 0)
-
-
-@cli.command("test")
-@migration_option
-@rules_option
-@click.option("-U", "--update", is_flag=True,
-              help="Rewrite the region rules' snapshots from their outputs (review them as a diff).")
-@click.option("-v", "--verbose", is_flag=True, help="List every case, not only failures.")
-def test_rules(migration_name: str, rules_dir: str | None, update: bool, verbose: bool) -> None:
-    """Run the cases written in the rule files: site, loader and region rules.
-
-    A region rule's output on each of its match cases must equal its snapshot
-    (rules/regions/snapshots/ID.snap); --update rewrites the snapshots.  With
-    --rules, only the site rules of that folder are run.
-    """
-    from ..ruletest import pack_rule_tests
-
-    migration = open_migration(migration_name)
-    try:
-        results = pack_rule_tests(migration, sites_folder(rules_dir), update=update)
-    except MigratorError as e:
-        fail(str(e))
-    for r in results:
-        if verbose or not r.ok:
-            click.echo(f"{r.status.upper():8} {r.name}  {r.detail}".rstrip())
-    failed = sum(1 for r in results if not r.ok)
-    click.echo(f"{len(results) - failed} passed, {failed} failed")
-    sys.exit(EXIT_FAILED if failed else 0)
