@@ -82,7 +82,7 @@ def _inside_ok(rule: Rule, site: Node) -> bool:
             return False
         if spec.name is not None and (
             scope.type != "function_definition"
-            or not re.fullmatch(spec.name, (function_name(scope) or b"").decode())
+            or not re.fullmatch(spec.name, function_name(scope) or "")
         ):
             return False
         if query is not None and not tree_sitter.QueryCursor(query).matches(scope):
@@ -140,7 +140,7 @@ def _calls_itself(site: Node, replacements) -> bool:
     name = function_name(fn) if fn is not None else None
     if not name:
         return False
-    call = name.decode() + "("
+    call = name + "("
     return any(call in text for _, _, text in replacements)
 
 

@@ -16,7 +16,7 @@ import tree_sitter
 from tree_sitter import Node
 
 from ..errors import MigratorError
-from ..match.context import descendants, function_name
+from ..parse.syntax import descendants, function_name
 from ..parse.source import c_language, parse_c
 from ..migration import DEFAULT_MIGRATION, load_migration
 from .table import MOD_INVALID, MaskRow, PlacementTable
@@ -86,7 +86,7 @@ def placement_table(main_c: bytes, kallsyms_c: bytes | None = None,
         if n.type == "function_definition":
             arrays = _arrays_of(n)
             if "masks" in arrays and any(k.endswith("to_mem_type") for k in arrays):
-                layout = (function_name(n).decode(), arrays)
+                layout = (function_name(n), arrays)
                 break
     if layout is None:
         raise MigratorError(f"{source}: no function lays out sections with a masks table and type arrays")

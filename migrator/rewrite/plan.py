@@ -22,6 +22,7 @@ from ..match.regions import RegionResult, RegionRule, RegionStatus, load_region_
 from ..match.scan import FileScan, TreeScan, as_book, owned_findings, scan_tree
 from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 from ..parse import is_c_path, parse_c, read_source
+from ..parse.syntax import descendants
 from ..parse.views import is_stp_path
 from ..profile import KERNEL, Profile
 from ..vocabulary import NewApi, Vocabulary
@@ -179,15 +180,8 @@ def _error_count(data: bytes, exempt: Sequence[tuple[int, int]] = (), tree=None)
     (`for_each_x(t) {`) are exempt: tree-sitter cannot
     parse those, and the compile check judges them instead.
     """
-    count, stack = 0, [(tree or parse_c(data)).root_node]
-    while stack:
-        n = stack.pop()
-        if (n.type == "ERROR" or n.is_missing) and not any(
-                s <= n.start_byte < e for s, e in exempt):
-            count += 1
-        if n.has_error:
-            stack.extend(n.children)
-    return count
+    return sum(1 for n in descendants((tree or parse_c(data)).root_node, into=lambda n: n.has_error)
+               if (n.type == "ERROR" or n.is_missing) and not any(s <= n.start_byte < e for s, e in exempt))
 
 
 # Where a full expression ends: its parent is one of these, or it is a condition.

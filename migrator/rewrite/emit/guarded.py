@@ -29,6 +29,7 @@ from typing import Mapping, Sequence
 from tree_sitter import Node
 
 from ...match.context import ancestors
+from ...parse.syntax import descendants
 from ...match.engine import Decision, Finding, Match
 from ...parse.preproc import Block, Conditionals, evaluate, read_conditionals, taken
 from ...vocabulary import Vocabulary
@@ -128,13 +129,7 @@ def gains_rung(block: Block, index: int, vocabulary: Vocabulary) -> bool:
 
 
 def _identifiers(node: Node) -> set[bytes]:
-    out, stack = set(), [node]
-    while stack:
-        n = stack.pop()
-        if n.type == "identifier":
-            out.add(n.text)
-        stack.extend(n.children)
-    return out
+    return {n.text for n in descendants(node) if n.type == "identifier"}
 
 
 def _assigned(node: Node) -> set[bytes]:
