@@ -4,7 +4,9 @@ from migrator.match import load_rules
 from migrator.rewrite.plan import plan_rewrite
 from migrator.match.regions import load_region_rules
 from migrator.migration import load_migration
-from migrator.target import names_defined_in, type_names
+
+names_defined_in = load_migration().vocabulary.new.names_defined_in
+type_names = load_migration().vocabulary.new.type_names
 
 USE = b"""static Elf_Addr *got(struct module *me)
 {
@@ -56,7 +58,7 @@ def test_the_trees_own_enum_wins(tmp_path):
     # whatever was asked, and its header is left alone.
     new, plan = rewrite(tree(tmp_path, EARLY_HEADER), "short")
     assert b"me->mem[MOD_MEM_TYPE_TEXT].base" in new
-    assert [(r.rule.id, r.status) for r in plan.recipes] == [("module-h-api", "done")]
+    assert [(r.rule.id, r.status) for r in plan.regions] == [("module-h-api", "done")]
     assert all(c.path != "include/linux/module.h" for c in plan.changes)
 
 

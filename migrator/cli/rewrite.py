@@ -21,7 +21,7 @@ def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
     guarded = sum(c.guarded for c in plan.changes)
     behind = f", {count(guarded, 'unit')} behind the guard" if plan.profile.out_of_tree else ""
     echo(f"{count(plan.sites_rewritten, 'site')} {verb} in {count(files, 'file')}{behind}")
-    for r in plan.recipes:
+    for r in plan.regions:
         detail = f": {r.reason}" if r.reason else ""
         echo(f"  recipe {r.rule.id} on {r.rule.file}: {r.status.value}{detail}")
     left = plan.left()
@@ -89,9 +89,9 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
                                 mode=profile.mode.value)
         tree_repo, ident = open_for_series(path, options, series_dir, force)
         # The same plan as an in-place rewrite, so the series ends where it would.
-        rules, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, rules, recipes, names, profile=profile)
-        series = make_series(tree_repo, ident, plan, rules, recipes, options)
+        rules, regions = load_pack(migration, rules_dir)
+        plan = plan_rewrite(path, rules, regions, names, vocabulary=migration.vocabulary, profile=profile)
+        series = make_series(tree_repo, ident, plan, rules, regions, options)
         written = write_series(series, series_dir, force)
         if apply:
             apply_series(tree_repo, series)
@@ -125,10 +125,10 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
             names: str, mode: str | None, guard: str, series_dir: str | None,
             split: str, signoff: str | None, date: str | None, prefixes: str, verdict: str | None,
             no_checkpatch: bool, apply: bool) -> None:
-    """Rewrite the uses of the old layouts in the tree at PATH.
+    """Rewrite the uses of the old API in the tree at PATH.
 
-    Every use whose meaning a rule decides becomes the module_memory API, and
-    include/linux/module.h gets the new definitions.  The rest is left as it
+    Every use whose meaning a rule decides becomes the new API, and the
+    migration's regions rewrite the definitions.  The rest is left as it
     is and listed with the reason.  Files are replaced atomically; files with
     uncommitted changes make it refuse unless --force.  A second run changes
     nothing.
@@ -168,10 +168,10 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
     if given:
         fail(f"{given[0]} needs --series DIR")
     try:
-        profile, mode_line = resolve_profile(path, mode, guard)
+        profile, mode_line = resolve_profile(path, mode, guard, migration)
         rules, regions = load_pack(migration, rules_dir)
         if dry_run:
-            plan = plan_rewrite(path, rules, regions, names, profile=profile)
+            plan = plan_rewrite(path, rules, regions, names, vocabulary=migration.vocabulary, profile=profile)
             if mode_line:
                 click.echo(mode_line, err=True)
             sys.stdout.buffer.write(unified_diff(plan.changes))
@@ -182,7 +182,7 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
         with tree_lock(path) as recovery:
             if recovery is not None:
                 click.echo(f"migrator: {recovery}", err=True)
-            plan = plan_rewrite(path, rules, regions, names, profile=profile)
+            plan = plan_rewrite(path, rules, regions, names, vocabulary=migration.vocabulary, profile=profile)
             dirty = dirty_paths(path, [c.path for c in plan.changes])
             if dirty and not force:
                 fail(f"{printable(dirty[0])}: uncommitted changes ({len(dirty)} files); "

@@ -1,4 +1,7 @@
-"""Questions about where a node sits: its guards, its function, its receiver's type."""
+"""Questions about where a node sits: its guards, its function, its receiver's type.
+
+The plain syntax helpers (walking, names) are parse.syntax's, re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from ..parse.source import parent
+from ..parse.syntax import declarator_name, descendants, function_name, text
 
 _CONDITIONALS = ("preproc_if", "preproc_elif", "preproc_ifdef", "preproc_elifdef")
 
@@ -17,13 +21,6 @@ def ancestors(node: Node):
     while node is not None:
         yield node
         node = parent(node)
-
-
-def descendants(node: Node):
-    """node and every node below it, in source order."""
-    yield node
-    for child in node.children:
-        yield from descendants(child)
 
 
 def is_version_guarded(node: Node) -> bool:
@@ -39,19 +36,6 @@ def is_version_guarded(node: Node) -> bool:
             if cond is not None and b"LINUX_VERSION_CODE" in cond.text:
                 return True
     return False
-
-
-def declarator_name(declarator: Node | None) -> bytes | None:
-    """The identifier a (possibly pointer, array or function) declarator declares."""
-    while declarator is not None:
-        if declarator.type in ("identifier", "field_identifier", "type_identifier"):
-            return declarator.text
-        declarator = declarator.child_by_field_name("declarator")
-    return None
-
-
-def function_name(fn: Node) -> bytes | None:
-    return declarator_name(fn.child_by_field_name("declarator"))
 
 
 def enclosing(node: Node, kind: str) -> Node | None:
@@ -105,7 +89,7 @@ def _pointers(declarator: Node) -> int:
     return n
 
 
-def _declared_in(scope: Node, name: bytes, before: int, local: bool = False) -> Declaration | None:
+def _declared_in(scope: Node, name: str, before: int, local: bool = False) -> Declaration | None:
     """The declaration of `name` directly in scope, before offset."""
     for child in scope.named_children:
         if child.start_byte >= before:
@@ -126,7 +110,31 @@ def declared_type(identifier: Node) -> bytes | None:
     return decl.type if decl is not None else None
 
 
-def _lvalue_name(node: Node) -> bytes | None:
+def declaration_of(identifier: Node) -> Declaration | None:
+    """The declaration of an identifier, looked up through the enclosing scopes.
+
+    Only plain declarations are understood; None means unknown (a macro such
+    as THIS_MODULE, a global from another file), which callers must treat as
+    "could be anything".
+    """
+    name, at = text(identifier), identifier.start_byte
+    for a in ancestors(identifier):
+        if a.type == "compound_statement" or a.type == "translation_unit":
+            found = _declared_in(a, name, at, local=a.type == "compound_statement")
+        elif a.type == "function_definition":
+            decl = a.child_by_field_name("declarator")
+            while decl is not None and decl.type != "function_declarator":
+                decl = decl.child_by_field_name("declarator")
+            params = decl.child_by_field_name("parameters") if decl is not None else None
+            found = _declared_in(params, name, at, local=True) if params is not None else None
+        else:
+            continue
+        if found is not None:
+            return found
+    return None
+
+
+def _lvalue_name(node: Node) -> str | None:
     """The variable an lvalue writes into: `x` of x, x.f, x->f, x[i], *x, (x)."""
     while node is not None and node.type != "identifier":
         if node.type in ("field_expression", "subscript_expression"):
@@ -137,13 +145,13 @@ def _lvalue_name(node: Node) -> bytes | None:
             node = node.named_children[0] if node.named_children else None
         else:
             return None
-    return node.text if node is not None else None
+    return text(node) if node is not None else None
 
 
-def _written(statement: Node) -> set[bytes] | None:
+def _written(statement: Node) -> set[str] | None:
     """The variables a statement may write (assigned, stepped, or their address
     taken), or None when control may enter the block in the middle of it (a label)."""
-    written: set[bytes] = set()
+    written: set[str] = set()
     for n in descendants(statement):
         if n.type in ("labeled_statement", "case_statement"):
             return None
@@ -156,16 +164,16 @@ def _written(statement: Node) -> set[bytes] | None:
         else:
             continue
         name = _lvalue_name(target)
-        written.add(name if name is not None else b"")
+        written.add(name if name is not None else "")
     return written
 
 
-def _assigned_value(statement: Node, name: bytes) -> Node | None:
+def _assigned_value(statement: Node, name: str) -> Node | None:
     """The value `name = VALUE;` or a declaration `T name = VALUE;` gives it, or None."""
     if statement.type == "expression_statement" and statement.named_children:
         e = statement.named_children[0]
         left = e.child_by_field_name("left") if e.type == "assignment_expression" else None
-        if left is not None and left.type == "identifier" and left.text == name \
+        if left is not None and left.type == "identifier" and text(left) == name \
                 and e.child_by_field_name("operator").type == "=":
             return e.child_by_field_name("right")
     if statement.type == "declaration":
@@ -190,45 +198,25 @@ def held_value(variable: Node, statement: Node) -> Node | None:
     decl = declaration_of(variable)
     if decl is None or not decl.local:
         return None  # a global may change under any call
-    written: set[bytes] = set()
+    written: set[str] = set()
     sibling = statement.prev_named_sibling
     while sibling is not None:
-        value = _assigned_value(sibling, variable.text)
+        value = _assigned_value(sibling, text(variable))
         if value is not None:
-            reads = {n.text for n in descendants(value) if n.type == "identifier"}
+            reads = {text(n) for n in descendants(value) if n.type == "identifier"}
             return value if not (reads & written) else None
         more = _written(sibling)
-        if more is None or variable.text in more or b"" in more:
+        if more is None or text(variable) in more or "" in more:
             return None
         written |= more
         sibling = sibling.prev_named_sibling
     return None
 
 
-def declaration_of(identifier: Node) -> Declaration | None:
-    """The declaration of an identifier, looked up through the enclosing scopes.
-
-    Only plain declarations are understood; None means unknown (a macro such
-    as THIS_MODULE, a global from another file), which callers must treat as
-    "could be anything".
-    """
-    name, at = identifier.text, identifier.start_byte
-    for a in ancestors(identifier):
-        if a.type == "compound_statement" or a.type == "translation_unit":
-            found = _declared_in(a, name, at, local=a.type == "compound_statement")
-        elif a.type == "function_definition":
-            decl = a.child_by_field_name("declarator")
-            while decl is not None and decl.type != "function_declarator":
-                decl = decl.child_by_field_name("declarator")
-            params = decl.child_by_field_name("parameters") if decl is not None else None
-            found = _declared_in(params, name, at, local=True) if params is not None else None
-        else:
-            continue
-        if found is not None:
-            return found
-    return None
+def is_type(type_text: bytes, wanted: str) -> bool:
+    """Whether a declared type is `wanted` (e.g. "struct foo"), qualifiers aside."""
+    return type_text.replace(b"const", b"").split() == wanted.encode().split()
 
 
-def is_struct_module(type_text: bytes) -> bool:
-    words = type_text.replace(b"const", b"").split()
-    return words == [b"struct", b"module"]
+__all__ = ["ancestors", "declaration_of", "declared_type", "declarator_name", "descendants", "enclosing",
+           "function_name", "held_value", "is_type", "is_version_guarded", "Declaration"]
