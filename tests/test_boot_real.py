@@ -50,7 +50,9 @@ def test_the_rewritten_kernel_boots_and_every_check_holds(rewritten_tree):
 @pytest.mark.parametrize("key", ["debian-6.1-cloud-amd64", "debian-6.12-cloud-amd64"])
 def test_the_real_loader_places_as_the_model_says(key):
     from migrator.boot.oracle import compare_with_loader
-    from migrator.model.loader_table import tree_table
+    from migrator.migration import load_migration
+
+    tree_table = load_migration().model("loader_table").tree_table
 
     _need("qemu-system-x86_64")
     source = real_input(_cache() / "linux-source-6.12" / "kernel/module/main.c",

@@ -14,8 +14,12 @@ import pytest
 from conftest import REPO
 from test_check_cli import assert_one_line_error
 
-from migrator.model.branches import Facts, evaluate, line_states
-from migrator.model.kernel import read_kernel
+from migrator.migration import load_migration
+
+# The module-memory pack's model plug-in, reached through the migration.
+_branches = load_migration().model("branches")
+Facts, evaluate, line_states = _branches.Facts, _branches.evaluate, _branches.line_states
+read_kernel = load_migration().model("kernel").read_kernel
 
 FIXTURE = REPO / "tests" / "fixtures" / "out-of-tree" / "textsum"
 GUARD = "LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || defined(mod_mem_type_is_init)"
@@ -238,8 +242,8 @@ def test_rewritten_systemtap_builds_on_both_sides(tmp_path, systemtap_tree, old_
 
 
 def _checked_files(rewritten, original, old_kernel, new_kernel):
-    from migrator.model.out_of_tree import check_out_of_tree
-    from migrator.model.probes import synthetic_probe_sets
+    check_out_of_tree = load_migration().model("out_of_tree").check_out_of_tree
+    synthetic_probe_sets = load_migration().model("probes").synthetic_probe_sets
 
     kernels = (read_kernel(str(old_kernel)), read_kernel(str(new_kernel)))
     return check_out_of_tree(str(rewritten), str(original), kernels, synthetic_probe_sets).files

@@ -6,7 +6,7 @@ asks the probe module (``probe/migrator_probe.c``) who owns each section
 start and each module symbol, unloads and reloads every module ``cycles``
 times watching VmallocUsed, and runs a kmemleak scan.  :func:`evaluate`
 holds the console against the modules' own ELF files, laid out by the
-model's loader steps (:func:`migrator.model.loader.prepare`), and returns
+model's loader steps (``prepare`` in the pack's ``model/loader.py``), and returns
 one :class:`Row` per check.
 """
 
@@ -16,13 +16,16 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from migrator.migration import load_migration
 from migrator.boot.initramfs import SECTIONS
 from migrator.boot.kbuild import BuiltModule, KernelBuild
 from migrator.boot.qemu import BootLog
-from migrator.model import elf
-from migrator.model.image import read_image
-from migrator.model.kconfig import KernelConfig
-from migrator.model.loader import prepare
+from migrator.verify import elf
+from migrator.verify.image import read_image
+from migrator.verify.kconfig import KernelConfig
+
+# The module-memory pack's model plug-in, reached through the migration.
+prepare = load_migration().model("loader").prepare
 
 PROBE_NAME = "migrator_probe"
 # Where PTDUMP_DEBUGFS puts the kernel's page tables, per arch.

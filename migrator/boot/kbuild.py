@@ -21,7 +21,7 @@ from migrator.boot.debian import module_name
 from migrator.build.compile import compile_targets, kbuild_env
 from migrator.build.targets import Target, load_targets
 from migrator.errors import MigratorError
-from migrator.model import elf
+from migrator.verify import elf
 
 TARGETS = Path(__file__).with_name("targets.toml")
 PROBE = Path(__file__).with_name("probe")

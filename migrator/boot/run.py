@@ -11,8 +11,8 @@ from migrator.boot.checks import Row, evaluate, guest_script, params
 from migrator.boot.initramfs import DEBIAN_ARCH, GuestModule, build_initramfs
 from migrator.boot.kbuild import KernelBuild, build_kernel
 from migrator.boot.qemu import BootLog, boot
-from migrator.model.kconfig import parse_config
-from migrator.model.packages import cache_root
+from migrator.verify.kconfig import parse_config
+from migrator.verify.packages import cache_root
 
 BOOT_TIMEOUT = 900.0
 

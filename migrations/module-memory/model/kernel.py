@@ -25,10 +25,10 @@ import re
 from dataclasses import dataclass
 
 from migrator.errors import MigratorError
-from migrator.model.api import _callables, _enumerators, _struct_fields
-from migrator.model.source import read_file
 from migrator.parse import parse_c
 from migrator.migration import load_migration
+from .api import _callables, _enumerators, _struct_fields
+from .source import read_file
 
 # The header that defines struct module, the same before and after the change.
 API_HEADER = load_migration().vocabulary.new.api_header

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from migrator.errors import MigratorError
-from migrator.model.cexpr import Scope
 from migrator.parse.syntax import descendants, function_name, text as node_text
 from migrator.parse import parse_c
 from migrator.migration import DEFAULT_MIGRATION, load_migration
+from .cexpr import Scope
 
 # The header that defines the target API (the model is still the default pack's).
 API_HEADER = load_migration(DEFAULT_MIGRATION).vocabulary.new.api_header
