@@ -137,6 +137,10 @@ def run_rule_tests(rules: Iterable[Rule], style: str = "short", regions: Iterabl
     for rule in rules:
         if not rule.match_cases:
             results.append(CaseResult(rule.id, "match", 0, CaseStatus.MISSING, "the rule has no match case"))
+        if not rule.no_match_cases:
+            # The derived ones (a comment, a guard, the output) say nothing of look-alikes.
+            results.append(CaseResult(rule.id, "no_match", 0, CaseStatus.MISSING,
+                                      "the rule has no no_match case of its own"))
         for i, case in enumerate(rule.match_cases):
             results.append(_run_case(rule, "match", i, case, names, vocabulary))
             for kind, derived in derived_no_match_cases(case, migration.landed_version):
