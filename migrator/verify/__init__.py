@@ -2,8 +2,9 @@
 
 The readers of real inputs: ELF objects and the facts of one ``.ko``
 (:mod:`elf`, :mod:`image`, :mod:`arch`), Debian's linux-image packages
-(:mod:`packages`), a kernel's .config (:mod:`kconfig`), and the values a
-check reports (:mod:`findings`).  A migration's own model (the loaders'
+(:mod:`packages`), a kernel's .config (:mod:`kconfig`), the names a C
+header declares (:mod:`header`), and the values a check reports
+(:mod:`findings`).  A migration's own model (the loaders'
 layouts, plans, address meaning) is its pack's plug-in, reached through
 :meth:`migrator.migration.Migration.model`.
 

@@ -19,7 +19,8 @@ from tree_sitter import Node
 from migrator.parse.syntax import descendants, function_name, text as node_text
 from migrator.verify.findings import SourceViolation
 from migrator.parse import parse_c
-from .api import Api, declared_field_names
+from migrator.verify.header import declared_field_names
+from .api import Api
 
 
 def changed_rows(old: bytes, new: bytes) -> list[tuple[int, int]]:
