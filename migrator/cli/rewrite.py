@@ -21,7 +21,7 @@ def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
     guarded = sum(c.guarded for c in plan.changes)
     behind = f", {count(guarded, 'unit')} behind the guard" if plan.profile.out_of_tree else ""
     echo(f"{count(plan.sites_rewritten, 'site')} {verb} in {count(files, 'file')}{behind}")
-    for r in plan.recipes:
+    for r in plan.regions:
         detail = f": {r.reason}" if r.reason else ""
         echo(f"  recipe {r.rule.id} on {r.rule.file}: {r.status.value}{detail}")
     left = plan.left()
@@ -89,9 +89,9 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
                                 mode=profile.mode.value)
         tree_repo, ident = open_for_series(path, options, series_dir, force)
         # The same plan as an in-place rewrite, so the series ends where it would.
-        rules, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, rules, recipes, names, vocabulary=migration.vocabulary, profile=profile)
-        series = make_series(tree_repo, ident, plan, rules, recipes, options)
+        rules, regions = load_pack(migration, rules_dir)
+        plan = plan_rewrite(path, rules, regions, names, vocabulary=migration.vocabulary, profile=profile)
+        series = make_series(tree_repo, ident, plan, rules, regions, options)
         written = write_series(series, series_dir, force)
         if apply:
             apply_series(tree_repo, series)
