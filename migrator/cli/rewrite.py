@@ -181,7 +181,7 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
         with tree_lock(path) as recovery:
             if recovery is not None:
                 click.echo(f"migrator: {recovery}", err=True)
-            plan = plan_rewrite(path, rules, regions, names, profile=profile)
+            plan = plan_rewrite(path, rules, regions, names, vocabulary=migration.vocabulary, profile=profile)
             dirty = dirty_paths(path, [c.path for c in plan.changes])
             if dirty and not force:
                 fail(f"{printable(dirty[0])}: uncommitted changes ({len(dirty)} files); "
