@@ -55,6 +55,9 @@ UNREAD_KINDS = ("unparsed", "spliced")  # sites no rule can see: always left and
 # runs find the kinds after the unread ones.
 SITE_KINDS = ("use",) + UNREAD_KINDS + ("string", "python-reader", "text")
 DECIDABLE_KINDS = ("use", "comment", "api", "string")  # what a rule may touch
+# Uses an existing conditional keeps from kernels with the new API: what a
+# rule that decides guards (rules.DECIDES) decides, through the conditional.
+KEPT_KINDS = ("guarded", "supports-both")
 OLD_API_NAMES = ("INIT_OFFSET_MASK", "module_get_offset", "strict_align", "module_layout")
 _COMMENT_RE = re.compile(rb"\b(core|init|data)_layout\b")
 
