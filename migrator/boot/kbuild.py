@@ -37,6 +37,7 @@ class BuiltModule:
     path: Path
     depends: tuple[str, ...]
     in_tree: bool
+    folder: str = ""  # the out-of-tree folder it was built from (its name), "" in the tree
 
     @property
     def name(self) -> str:
@@ -125,7 +126,7 @@ def build_kernel(tree: Path, arch: str, build_dir: Path, external: tuple[Path, .
         failure = _make(make + [f"M={copy}", "modules"], out)
         if failure:
             return result(modules, linked.configured, f"{folder}: {failure}")
-        modules += [BuiltModule(ko, depends(ko), False) for ko in sorted(copy.rglob("*.ko"))]
+        modules += [BuiltModule(ko, depends(ko), False, copy.name) for ko in sorted(copy.rglob("*.ko"))]
     return result(modules, linked.configured)
 
 
