@@ -133,3 +133,22 @@ def test_a_history_without_prefixes_gives_a_plain_sentence(tmp_path):
     patch = (tmp_path / "out" / name).read_text()
     assert "\nSubject: [PATCH] Build on kernels with struct module_memory (v6.4)\n" in patch
     assert "Date: Wed, 1 Feb 2023 09:30:01 +0000" in patch
+
+
+def test_a_widened_version_test_is_named_as_such(tmp_path):
+    # The supports-both scenario: nothing but its version-only guard changes.
+    repo = tmp_path / "fipskm"
+    shutil.copytree(REPO / "corpus" / "out-of-tree" / "supports-both", repo)
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "fipskm: power-on self-test over the module's own text")
+    run = series(repo, tmp_path / "out")
+    assert run.returncode == 0, run.stdout + run.stderr
+    [name] = os.listdir(tmp_path / "out")
+    patch = (tmp_path / "out" / name).read_text()
+    assert ("  #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)\n  becomes\n"
+            "  #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || defined(mod_mem_type_is_init)\n") in patch
+    flat = " ".join(patch.split())
+    assert "Kernels with the change backported (vendor kernels)" in flat
+    assert "changes 0 uses" not in flat and "the old code stays as it was" not in flat
+    assert "fipskm.c:39:1: version-only-guard (to rewrite): `#if LINUX_VERSION_CODE" in run.stdout
