@@ -111,7 +111,8 @@ def build_kernel(tree: Path, arch: str, build_dir: Path, external: tuple[Path, .
     for folder in external:
         if not (folder / "Makefile").exists() and not (folder / "Kbuild").exists():
             raise MigratorError(f"{folder}: no Kbuild or Makefile: not a module folder")
-    [linked] = compile_targets(tree, [target], build_dir, jobs=jobs, timeout=MAKE_TIMEOUT)
+    # make decides what changed: an unchanged tree relinks nothing.
+    [linked] = compile_targets(tree, [target], build_dir, jobs=jobs, timeout=MAKE_TIMEOUT, fresh=False)
     if not linked.ok:
         return result(configured=linked.configured, failure=f"vmlinux: {linked.reason}")
     make = ["make", "-C", str(tree.resolve()), f"O={out}", f"ARCH={target.arch}",
