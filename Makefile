@@ -40,9 +40,12 @@ tree: install
 rewritten: tree
 	@$(PYTHON) corpus/rewritten.py >/dev/null
 
-# The out-of-tree mode's inputs: systemtap-common 4.8 and the headers of
-# Debian's 6.1 and 6.12 cloud kernels (corpus/out-of-tree/ builds against both).
-OUT_OF_TREE_INPUTS = systemtap-common linux-headers-6.1-cloud-amd64 linux-headers-6.12-cloud-amd64
+# The out-of-tree mode's inputs: systemtap-common 4.8, the headers of
+# Debian's 6.1 and 6.12 cloud kernels (corpus/out-of-tree/ builds against both)
+# and the DKMS packages the class-create pack ports.
+DKMS_INPUTS = dahdi-dkms xtrx-dkms vpoll-dkms falcosecurity-scap-dkms
+OUT_OF_TREE_INPUTS = systemtap-common linux-headers-6.1-cloud-amd64 linux-headers-6.12-cloud-amd64 \
+	$(DKMS_INPUTS)
 out-of-tree-inputs: install
 	@$(PYTHON) corpus/fetch.py $(OUT_OF_TREE_INPUTS) >/dev/null
 

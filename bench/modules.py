@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from migrator.errors import MigratorError  # noqa: E402
-from migrator.model import modules as debian  # noqa: E402
+from migrator.model import packages as debian  # noqa: E402
 from migrator.model.check import check_images  # noqa: E402
 from migrator.model.kconfig import parse_config  # noqa: E402
 

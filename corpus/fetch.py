@@ -8,7 +8,8 @@ Each .deb comes from Debian with `apt-get download`, is checked against the
 manifest's sha256, and is unpacked once into the cache
 ($MIGRATOR_CACHE, default ~/.cache/migrator).  An entry with a `member`
 unpacks that tarball from inside its .deb (linux-source); any other entry
-unpacks the files of all its .debs into one folder, as dpkg would under /.
+unpacks the files of all its .debs into one folder, as dpkg would under /;
+its `root`, if any, is the folder inside that the entry stands for.
 A second call only checks the stamp left by the first.  Standard library
 only, so it runs before install.
 """
@@ -140,12 +141,16 @@ def _entry(name: str) -> dict:
 
 
 def unpacked_path(name: str) -> Path:
-    """Where fetch(name) puts its result, fetched or not: the folder, or a headers' build folder."""
+    """Where fetch(name) puts its result, fetched or not.
+
+    The folder; a headers' build folder inside it; or, for an entry with a
+    `root`, that folder inside it (a DKMS package's source under usr/src).
+    """
     entry = _entry(name)
     dest = cache_dir() / entry["directory"]
     if "kernel-release" in entry:
         return dest / "usr" / "src" / f"linux-headers-{entry['kernel-release']}"
-    return dest
+    return dest / entry.get("root", "")
 
 
 def fetch(name: str = "linux-source") -> Path:

@@ -18,11 +18,16 @@ from pathlib import Path
 
 from .errors import MigratorError
 from .tomlfile import check_fields, load_toml
+from .vocabulary import VOCABULARY_FILE, Vocabulary, load_vocabulary
 
 DEFAULT_MIGRATION = "module-memory"
 PACK_FILE = "pack.toml"
-# Every field of pack.toml, all required strings.
-_PACK_FIELDS = ("id", "description", "landed_in", "default_profile")
+# The fields of pack.toml: required strings, and `modes`, the runs the pack
+# supports (a pack that does not change the API's own definition in a
+# kernel tree cannot migrate a kernel tree without half-migrating it).
+_PACK_FIELDS = {"id": str, "description": str, "landed_in": str, "default_profile": str, "modes": list}
+_REQUIRED = ("id", "description", "landed_in", "default_profile")
+MODES = ("kernel", "out-of-tree")
 _VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+(?:\.[0-9]+)?$")
 
 
@@ -48,8 +53,15 @@ class Migration:
     id: str
     root: Path
     description: str
-    landed_in: str  # the Linux version whose release carries the change, e.g. "6.4"
+    landed_in: str  # the Linux version whose release carries the change, e.g. "6.5"
     default_profile: str
+    vocabulary: Vocabulary  # vocabulary.toml: the old API's occurrences, the new API's names
+    modes: tuple[str, ...] = MODES  # the runs it supports: kernel, out-of-tree
+
+    @property
+    def landed_version(self) -> tuple[int, int, int]:
+        """landed_in as the three numbers of KERNEL_VERSION(a, b, c)."""
+        return version_numbers(self.landed_in)
 
     @property
     def rules_dir(self) -> Path:
@@ -82,6 +94,12 @@ class Migration:
         return path
 
 
+def version_numbers(version: str) -> tuple[int, int, int]:
+    """A version like "5.10" as the three numbers of KERNEL_VERSION(5, 10, 0)."""
+    parts = [int(p) for p in version.split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))  # type: ignore[return-value]
+
+
 def _pack_folder(name_or_path: str | os.PathLike) -> Path:
     text = os.fspath(name_or_path)
     if os.sep in text or (os.altsep and os.altsep in text) or text in (".", ".."):
@@ -105,12 +123,16 @@ def load_migration(name_or_path: str | os.PathLike = DEFAULT_MIGRATION) -> Migra
     if not path.is_file():
         raise MigratorError(f"{folder}: not a migration pack (no {PACK_FILE})")
     data = load_toml(path)
-    check_fields(str(path), data, dict.fromkeys(_PACK_FIELDS, str), _PACK_FIELDS)
+    check_fields(str(path), data, _PACK_FIELDS, _REQUIRED)
+    modes = tuple(data.get("modes", MODES))
+    if not modes or not set(modes) <= set(MODES):
+        raise MigratorError(f"{path}: field 'modes' must list some of {', '.join(MODES)}")
     if data["id"] != folder.resolve().name:
         raise MigratorError(f"{path}: field 'id': '{data['id']}' differs from the folder name")
     if not _VERSION_RE.match(data["landed_in"]):
-        raise MigratorError(f"{path}: field 'landed_in': '{data['landed_in']}' is not a version like 6.4")
+        raise MigratorError(f"{path}: field 'landed_in': '{data['landed_in']}' is not a version like 6.5")
     migration = Migration(data["id"], folder.resolve(), " ".join(data["description"].split()),
-                          data["landed_in"], data["default_profile"])
+                          data["landed_in"], data["default_profile"],
+                          load_vocabulary(folder.resolve() / VOCABULARY_FILE, version_numbers(data["landed_in"])), modes)
     migration.profile()  # the default profile must exist
     return migration

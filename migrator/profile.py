@@ -3,8 +3,9 @@
 A kernel source tree moves to the new API in place: the tree is the kernel.
 Code outside the kernel (a module, a tracer's runtime, a DKMS package) must
 keep building on the kernels its users run, before and after the change, so
-each rewrite is emitted behind a guard that picks the new code on 6.4+ and
-keeps the old code byte for byte on older kernels.
+each rewrite is emitted behind a guard that picks the new code on kernels
+with the change (the pack's landed_in, or its probe) and keeps the old code
+byte for byte on older kernels.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from .errors import MigratorError
-from .target import API_HEADER
+from .migration import DEFAULT_MIGRATION, Migration, load_migration
 
 
 class Mode(Enum):
@@ -23,15 +24,19 @@ class Mode(Enum):
     OUT_OF_TREE = "out-of-tree"
 
 
-VERSION_GUARD = "LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)"
-# mod_mem_type_is_init() is a macro of 6.4's module.h: it also catches vendor
-# kernels with the change backported, and a tree this tool rewrote.
-PROBE_GUARD = "defined(mod_mem_type_is_init)"
-GUARDS = {
-    "version": VERSION_GUARD,
-    "probe": PROBE_GUARD,
-    "both": f"{VERSION_GUARD} || {PROBE_GUARD}",
-}
+def guards(migration: Migration) -> dict[str, str]:
+    """--guard's named choices for a pack: version (from landed_in), probe
+    (the vocabulary's, where the pack has one) and both (the two, or the
+    version alone)."""
+    a, b, c = migration.landed_version
+    version = f"LINUX_VERSION_CODE >= KERNEL_VERSION({a}, {b}, {c})"
+    probe = migration.vocabulary.new.probe
+    if probe is None:
+        return {"version": version, "both": version}
+    return {"version": version, "probe": probe, "both": f"{version} || {probe}"}
+
+
+GUARDS = guards(load_migration(DEFAULT_MIGRATION))
 DEFAULT_GUARD = GUARDS["both"]
 
 
@@ -55,12 +60,13 @@ OUT_OF_TREE = Profile(Mode.OUT_OF_TREE)
 _VERSION_LINE_RE = re.compile(rb"^\s*(VERSION|PATCHLEVEL)\s*=", re.M)
 
 
-def kernel_tree_reason(root: str) -> str | None:
+def kernel_tree_reason(root: str, migration: Migration | None = None) -> str | None:
     """None for a kernel source tree; otherwise what it lacks.
 
     A kernel source tree has a top Makefile setting VERSION and PATCHLEVEL,
-    and include/linux/module.h.
+    and the header that defines the migration's API.
     """
+    api_header = (migration or load_migration(DEFAULT_MIGRATION)).vocabulary.new.api_header
     try:
         with open(os.path.join(root, "Makefile"), "rb") as f:
             head = f.read(4096)
@@ -68,23 +74,42 @@ def kernel_tree_reason(root: str) -> str | None:
         return "no top Makefile"
     if len({m.group(1) for m in _VERSION_LINE_RE.finditer(head)}) < 2:
         return "its Makefile sets no VERSION and PATCHLEVEL"
-    if not os.path.isfile(os.path.join(root, API_HEADER)):
-        return f"no {API_HEADER}"
+    if api_header and not os.path.isfile(os.path.join(root, api_header)):
+        return f"no {api_header}"
     return None
 
 
-def detect_mode(root: str) -> tuple[Mode, str]:
+def detect_mode(root: str, migration: Migration | None = None) -> tuple[Mode, str]:
     """The mode a tree calls for, and why."""
-    reason = kernel_tree_reason(root)
+    reason = kernel_tree_reason(root, migration)
     if reason is None:
         return Mode.KERNEL, "a kernel source tree"
     return Mode.OUT_OF_TREE, f"not a kernel source tree: {reason}"
 
 
-def guard_expression(choice: str) -> str:
+def profile_for(root: str, migration: Migration | None = None, mode: str | None = None,
+                guard: str = "both") -> tuple[Profile, str]:
+    """The profile of a run on the tree at root (`mode` None: detected), and why that mode.
+
+    A mode the pack does not support is a MigratorError.
+    """
+    detected, why = detect_mode(root, migration)
+    chosen = Mode(mode) if mode else detected
+    why = "chosen with --mode" if mode else why
+    if migration is not None and chosen.value not in migration.modes:
+        raise MigratorError(f"{root}: {chosen.value} mode ({why}): the {migration.id} pack supports only "
+                            f"{', '.join(migration.modes)} (pack.toml modes)")
+    return Profile(chosen, guard_expression(guard, migration)), why
+
+
+def guard_expression(choice: str, migration: Migration | None = None) -> str:
     """The #if expression of --guard: version, probe, both, or an expression of its own."""
-    if choice in GUARDS:
-        return GUARDS[choice]
+    named = guards(migration) if migration is not None else GUARDS
+    if choice in named:
+        return named[choice]
+    if choice == "probe":
+        raise MigratorError(f"--guard probe: the {migration.id} pack knows no probe for its API; "
+                            f"use version or an expression of your own")
     expr = " ".join(choice.split())
     if not expr or expr.count("(") != expr.count(")") or "\n" in choice.strip():
         raise MigratorError(f"--guard {choice!r}: not version, probe, both or a one-line #if expression")

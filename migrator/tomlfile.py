@@ -1,9 +1,10 @@
-"""Reading the project's data files: rules, recipes, scope, tables."""
+"""Reading the project's data files: rules, recipes, scope, tables, packs."""
 
 from __future__ import annotations
 
 import os
 import tomllib
+from typing import Mapping
 
 from .errors import MigratorError
 
@@ -19,8 +20,9 @@ def load_toml(path: str | os.PathLike) -> dict:
         raise MigratorError(f"{path}: not valid TOML: {e}") from None
 
 
-def check_fields(where: str, table: dict, allowed: dict, required: tuple = ()) -> None:
-    """A data table's keys and value types: a one-line MigratorError naming the bad field.
+def check_fields(where: str, table: Mapping, allowed: Mapping[str, type | tuple[type, ...]],
+                 required: tuple[str, ...] = ()) -> None:
+    """A one-line MigratorError naming the first unknown, missing or mistyped field of a TOML table.
 
     `allowed` maps each field to its type (or a tuple of types); bool is no int.
     """

@@ -55,3 +55,13 @@ def kernel_headers() -> dict[str, Path]:
         entry = f"linux-headers-{side}-cloud-amd64"
         folders[side] = real_input(_manifest_path(entry) / "Makefile", entry).parent
     return folders
+
+
+# Debian's DKMS packages that call class_create(THIS_MODULE, name): the class-create pack's inputs.
+DKMS_PACKAGES = ("dahdi-dkms", "xtrx-dkms", "vpoll-dkms", "falcosecurity-scap-dkms")
+
+
+@pytest.fixture(scope="session")
+def dkms_sources() -> dict[str, Path]:
+    """Package -> its unpacked source folder (where dkms.conf is), read-only."""
+    return {name: real_input(_manifest_path(name) / "dkms.conf", name).parent for name in DKMS_PACKAGES}

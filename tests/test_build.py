@@ -21,7 +21,7 @@ import pytest
 from migrator.build import (
     ConfigEdit,
     Outcome,
-    check_tree,
+    require_build_tree,
     compile_targets,
     load_targets,
     parse_targets,
@@ -322,16 +322,16 @@ def defconfig_runs(build: Path) -> int:
 
 def test_check_tree_refuses_what_kbuild_refuses(tmp_path):
     with pytest.raises(MigratorError, match="does not exist"):
-        check_tree(tmp_path / "none")
+        require_build_tree(tmp_path / "none")
     with pytest.raises(MigratorError, match="not a kernel source tree"):
-        check_tree(tmp_path)
+        require_build_tree(tmp_path)
     tree = make_fake_tree(tmp_path)
-    assert check_tree(tree) == tree.resolve()
+    assert require_build_tree(tree) == tree.resolve()
     (tree / "arch" / "arm64" / "include" / "generated").mkdir(parents=True)
-    check_tree(tree, [fake_target()])  # only the selected arches count
+    require_build_tree(tree, [fake_target()])  # only the selected arches count
     (tree / ".config").write_text("CONFIG_X=y\n")
     with pytest.raises(MigratorError, match=r"not clean \(\.config exists\).*mrproper"):
-        check_tree(tree)
+        require_build_tree(tree)
 
 
 def test_a_dirty_tree_is_refused_before_building(fake):

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from migrator.match import load_rules
-from migrator.model import modules as debian
+from migrator.model import packages as debian
 from migrator.model.probes import cached_package, real_probe_sets, synthetic_probe_sets
 from migrator.model.source import check_tree
 from migrator.rewrite.plan import plan_rewrite

@@ -9,7 +9,7 @@ from migrator.match import load_rules
 from migrator.migration import load_migration
 from migrator.profile import KERNEL, OUT_OF_TREE
 from migrator.rewrite.plan import plan_rewrite
-from migrator.match.regions import load_region_rules
+from migrator.match.regions import RegionStatus, load_region_rules
 
 CASES = load_migration().cases_dir
 NAMES = sorted(p.name for p in CASES.iterdir() if p.is_dir())
@@ -41,7 +41,7 @@ def test_case(name, tmp_path):
     meta, plan, new = rewrite_case(name, tmp_path)
     assert new == (CASES / name / "after.c").read_bytes()
     assert [f"{f.occurrence.line}:{f.rule_id or f.severity}" for f in plan.left()] == meta["left"]
-    refused = [r for r in plan.recipes if r.status == "refused"]
+    refused = [r for r in plan.recipes if r.status is RegionStatus.REFUSED]
     assert [r.rule.id for r in refused] == ([meta["refused"]] if "refused" in meta else [])
     if "reason_contains" in meta:
         assert meta["reason_contains"] in refused[0].reason

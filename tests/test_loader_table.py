@@ -93,7 +93,7 @@ def test_rewritten_loader_places_like_the_real_one(rewritten, real_v6_loader):
 def _modules_or_skip(arch):
     from migrator.model import check_modules
     from tests.conftest import real_input
-    from migrator.model.modules import cache_root
+    from migrator.model.packages import cache_root
 
     real_input(cache_root() / "modules" / arch, f"Debian's {arch} module package")
     return lambda table: check_modules(None, arch, table=table)

@@ -96,3 +96,31 @@ def test_a_bad_pack_file_names_the_field(pack_copy, tree, edit, words):
 def test_a_folder_without_pack_file_is_refused(tmp_path, tree):
     assert_one_line_error(migrator("scan", "--migration", tmp_path / "tree", tree),
                           "not a migration pack (no pack.toml)")
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda t: t.replace('kind = "alias"', 'kind = "macro"'), ("vocabulary.toml", "field 'kind' must be one of")),
+    (lambda t: t.replace('query = "(comment) @occurrence"', 'query = "(comment_x) @occurrence"'),
+     ("vocabulary.toml", "field 'query'")),
+    (lambda t: t.replace('needle = "_layout"\n', ""), ("vocabulary.toml", "missing field 'needle'")),
+    (lambda t: t.replace('within = ', 'inside = '), ("vocabulary.toml", "unknown field 'inside'")),
+])
+def test_a_bad_vocabulary_names_the_field(pack_copy, tree, edit, words):
+    path = pack_copy / "vocabulary.toml"
+    path.write_text(edit(path.read_text()))
+    assert_one_line_error(migrator("scan", "--migration", pack_copy, tree), *words)
+
+
+def test_the_occurrences_are_the_packs(pack_copy, tree):
+    """What an occurrence looks like is data: a pack without the comment pattern finds no comment."""
+    source = (tree / "a.c")
+    source.write_text("/* core_layout */\nint f(struct module *mod) { return mod->core_layout.size; }\n")
+    before = migrator("scan", "--mode", "kernel", "--migration", pack_copy, tree).stdout
+    assert "a.c:1:4: comment" in before
+    path = pack_copy / "vocabulary.toml"
+    text = path.read_text()
+    start = text.index('[[old.occurrence]]\nkind = "comment"')
+    end = text.index("[[old.occurrence]]", start + 1)
+    path.write_text(text[:start] + text[end:])
+    after = migrator("scan", "--mode", "kernel", "--migration", pack_copy, tree).stdout
+    assert "a.c:2:41: core_layout.size" in after and "a.c:1:4" not in after

@@ -4,7 +4,9 @@ from migrator.match import load_rules
 from migrator.rewrite.plan import plan_rewrite
 from migrator.match.regions import load_region_rules
 from migrator.migration import load_migration
-from migrator.target import names_defined_in, type_names
+
+names_defined_in = load_migration().vocabulary.new.names_defined_in
+type_names = load_migration().vocabulary.new.type_names
 
 USE = b"""static Elf_Addr *got(struct module *me)
 {

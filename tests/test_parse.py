@@ -22,7 +22,7 @@ def test_uses_are_found_around_parse_errors():
     src = SourceFile("a.c", BROKEN_ABOVE)
     assert parse_c(src.data).root_node.has_error
     occ = find_occurrences(src)
-    assert [(o.layout, o.member, o.line) for o in occ] == [
+    assert [(o.name, o.member, o.line) for o in occ] == [
         ("init_layout", "base", 5), ("init_layout", "size", 5), ("core_layout", "base", 9)]
 
 
@@ -55,7 +55,7 @@ void f(struct nfs_layout *lo, struct module *mod)
 #endif
 }
 """)
-    kinds = [(o.kind, o.layout) for o in find_occurrences(src)]
+    kinds = [(o.kind, o.name) for o in find_occurrences(src)]
     assert kinds == [("api", "module_layout"), ("declaration", "core_layout"),
                      ("api", "module_layout"), ("declaration", "init_layout"),
                      ("alias", "data_layout"), ("guarded", "core_layout")]
@@ -63,5 +63,5 @@ void f(struct nfs_layout *lo, struct module *mod)
 
 def test_python_uses():
     src = SourceFile("m.py", b"layout = module['core_layout']\nx = module[ \"init_layout\" ]\ny = 'core_layout'\n")
-    assert [(o.kind, o.layout, o.line) for o in find_occurrences(src)] == [
+    assert [(o.kind, o.name, o.line) for o in find_occurrences(src)] == [
         ("python", "core_layout", 1), ("python", "init_layout", 2)]

@@ -9,11 +9,11 @@ from migrator.match.regions import RegionStatus, load_region_rule, load_region_r
 from migrator.migration import load_migration
 from migrator.parse.source import SourceFile, parse_c
 from migrator.ruletest import pack_rule_tests, region_output
-from migrator.target import type_names
 
 from test_cli import assert_one_line_error, migrator
 
 PACK = load_migration()
+type_names = PACK.vocabulary.new.type_names
 RULES = {r.id: r for r in load_region_rules(PACK.regions_dir)}
 
 

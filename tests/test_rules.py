@@ -57,3 +57,18 @@ why = "deliberately noisy"
 ''')
     statuses = [r.status for r in run_rule_tests(load_rules(tmp_path))]
     assert "missing" in statuses and "wrong" in statuses and "noisy" in statuses
+
+
+def test_a_rule_without_cases_of_its_own_fails_its_test(tmp_path):
+    """Every rule carries must-match and must-not-match cases; a rule lacking either fails."""
+    from migrator.match import load_rule
+    from migrator.ruletest import CaseStatus, run_rule_tests
+
+    shipped = sorted(load_migration().sites_dir.glob("*.toml"))[0]
+    text = shipped.read_text()
+    bare = text[:text.index("[[tests.")]
+    path = tmp_path / shipped.name
+    path.write_text(bare)
+    results = run_rule_tests([load_rule(path)])
+    assert {(r.kind, r.status) for r in results} == {("match", CaseStatus.MISSING),
+                                                    ("no_match", CaseStatus.MISSING)}

@@ -81,7 +81,7 @@ def test_every_finding_points_at_the_name(scan, linux_tree):
     for f in scan.findings:
         o = f.occurrence
         line = (linux_tree / o.path).read_bytes().split(b"\n")[o.line - 1]
-        assert line[o.col - 1:].startswith(o.layout.encode()), (o.path, o.line)
+        assert line[o.col - 1:].startswith(o.name.encode()), (o.path, o.line)
 
 
 def test_cli_json_matches_the_library(scan, linux_tree):
@@ -94,7 +94,7 @@ def test_cli_json_matches_the_library(scan, linux_tree):
 
 
 def test_old_loader_api_names_are_listed(scan):
-    api = {(f.occurrence.path, f.occurrence.layout) for f in scan.findings if f.occurrence.kind == "api"}
+    api = {(f.occurrence.path, f.occurrence.name) for f in scan.findings if f.occurrence.kind == "api"}
     assert ("kernel/module/kallsyms.c", "INIT_OFFSET_MASK") in api
     assert ("kernel/module/main.c", "strict_align") in api
     assert ("kernel/module/strict_rwx.c", "module_layout") in api

@@ -32,7 +32,7 @@ from migrator.model.image import read_image
 from migrator.model.kconfig import parse_config
 from migrator.model.layout import new_layout, old_layout
 from migrator.model.loader import prepare
-from migrator.model.modules import decompress_module
+from migrator.model.packages import decompress_module
 from migrator.model.table import PlacementTable
 
 KERNELS = ("debian-6.1-cloud-amd64", "debian-6.12-cloud-amd64")

@@ -12,7 +12,7 @@ from migrator.boot.initramfs import DEBIAN_ARCH, GuestModule, build_initramfs
 from migrator.boot.kbuild import KernelBuild, build_kernel
 from migrator.boot.qemu import BootLog, boot
 from migrator.model.kconfig import parse_config
-from migrator.model.modules import cache_root
+from migrator.model.packages import cache_root
 
 BOOT_TIMEOUT = 900.0
 # Boots allowed for a module placement the PLT row can judge (arm64 draws it

@@ -7,7 +7,7 @@ each of them in a reusable ``O=`` directory and returns one result each.
 from migrator.build.compile import (
     CompileResult,
     Outcome,
-    check_tree,
+    require_build_tree,
     compile_targets,
     default_build_root,
 )
@@ -25,7 +25,7 @@ __all__ = [
     "ConfigEdit",
     "Outcome",
     "Target",
-    "check_tree",
+    "require_build_tree",
     "compile_targets",
     "default_build_root",
     "load_targets",

@@ -75,7 +75,7 @@ def default_build_root() -> Path:
     return Path.home() / ".cache" / "migrator" / "build"
 
 
-def check_tree(tree: Path, targets: Iterable[Target] = ()) -> Path:
+def require_build_tree(tree: Path, targets: Iterable[Target] = ()) -> Path:
     """Return the resolved tree, or raise if kbuild cannot build out of it.
 
     kbuild refuses an ``O=`` build when the tree holds results of an
@@ -123,7 +123,7 @@ def compile_targets(
     """
     if jobs < 1:
         raise MigratorError(f"jobs must be at least 1, got {jobs}")
-    tree = check_tree(tree, targets)
+    tree = require_build_tree(tree, targets)
     root = Path(build_root).expanduser() if build_root is not None else default_build_root()
     root = root.resolve()
     if root == tree or root.is_relative_to(tree):

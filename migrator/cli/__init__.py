@@ -12,8 +12,8 @@ import sys
 
 import click
 
+from ..errors import MigratorError
 from ..migration import DEFAULT_MIGRATION, Migration, load_migration
-from ..target import PREFIXES
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -35,9 +35,18 @@ rules_option = click.option(
     help="Folder of site rule files (*.toml) to use instead, or a rules folder holding "
          "sites/ (like a pack's rules/).",
 )
+
+
+def _spelling_help() -> str:
+    new = load_migration(DEFAULT_MIGRATION).vocabulary.new
+    first = new.types[0] if new.types else "X"
+    examples = ", ".join(f"{style} is {prefix}{first}" for style, prefix in new.spellings.items())
+    return f"Spelling of the new API's named constants ({DEFAULT_MIGRATION}: {examples})."
+
+
 names_option = click.option(
-    "--names", type=click.Choice(sorted(PREFIXES)), default="short", show_default=True,
-    help="Spelling of the memory types: short is MOD_TEXT, long is MOD_MEM_TYPE_TEXT.",
+    "--names", type=click.Choice(sorted(load_migration(DEFAULT_MIGRATION).vocabulary.new.spellings)),
+    default="short", show_default=True, help=_spelling_help(),
 )
 
 
@@ -46,29 +55,30 @@ def profile_options(fn):
     fn = click.option(
         "--guard", default="both", show_default=True, metavar="version|probe|both|'EXPR'",
         help="Out-of-tree: the #if that picks the new code. version: LINUX_VERSION_CODE >= "
-             "KERNEL_VERSION(6, 4, 0); probe: defined(mod_mem_type_is_init), which also catches "
-             "backports; both: either; or an expression of your own (a project's probe macro).")(fn)
+             "KERNEL_VERSION of the pack's landed_in; probe: the pack's test for its new API, which "
+             "also catches backports (a macro only the new API defines); both: either "
+             "(the version alone for a pack without a probe); or an expression of your own.")(fn)
     return click.option(
         "--mode", type=click.Choice(["kernel", "out-of-tree"]), default=None,
         help="kernel: rewrite in place, the tree is the kernel; out-of-tree: keep building on "
-             "kernels before and after v6.4, new code behind a guard. Default: kernel when PATH "
-             "is a kernel source tree (a top Makefile with VERSION and PATCHLEVEL, and "
-             "include/linux/module.h), out-of-tree otherwise.")(fn)
+             "kernels before and after the change, new code behind a guard. Default: kernel when "
+             "PATH is a kernel source tree (a top Makefile with VERSION and PATCHLEVEL, and the "
+             "header of the pack's API), out-of-tree otherwise.")(fn)
 
 
-def resolve_profile(path: str, mode: str | None, guard: str):
+def resolve_profile(path: str, mode: str | None, guard: str, migration: Migration | None = None):
     """The run's profile, and the first line of output that names it."""
     import os
 
-    from ..profile import Mode, Profile, detect_mode, guard_expression
+    from ..profile import Profile, profile_for
 
     if not os.path.isdir(path):
         return Profile(), None  # the command reports the bad path itself
-    detected, why = detect_mode(path)
-    chosen = Mode(mode) if mode else detected
-    why = "chosen with --mode" if mode else why
-    profile = Profile(chosen, guard_expression(guard))
-    line = f"mode: {chosen.value} ({why})"
+    try:
+        profile, why = profile_for(path, migration, mode, guard)
+    except MigratorError as e:
+        fail(str(e))
+    line = f"mode: {profile.mode.value} ({why})"
     if profile.out_of_tree:
         line += f"; guard: #if {profile.guard}"
     return profile, line
@@ -101,11 +111,12 @@ class _Migrator(click.Group):
 @click.group(cls=_Migrator, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="migrator")
 def cli() -> None:
-    """Move Linux code from struct module_layout to struct module_memory.
+    """Move Linux C code from an old kernel API to a new one.
 
-    The old core_layout, init_layout and data_layout of struct module became
-    mem[MOD_*] in v6.4.  migrator finds every use in a kernel tree, maps each
-    by its meaning, and says so where no faithful mapping exists.
+    A migration pack (--migration, default module-memory: struct module's
+    layouts becoming its memory types) says what the old API looks like and
+    what each use means.  migrator finds every use in a tree, maps each by
+    its meaning, and says so where no faithful mapping exists.
     """
 
 

@@ -31,13 +31,13 @@ def build(path: str, names: tuple[str, ...], build_dir: str | None, migration_na
     that build each object.  The O= directories are kept, so a second run
     takes seconds.  Exit 1 if any target fails to build.
     """
-    from ..build import check_tree, compile_targets, default_build_root, load_targets, select_targets
+    from ..build import require_build_tree, compile_targets, default_build_root, load_targets, select_targets
 
     open_migration(migration_name)  # the build targets move into the pack's profile in phase 2
     tree = Path(path)
     try:
         targets = select_targets(load_targets(), names or DEFAULT_TARGETS)
-        check_tree(tree, targets)
+        require_build_tree(tree, targets)
         root = Path(build_dir) if build_dir else default_build_root() / tree.resolve().name
         click.echo(f"building {len(targets)} targets of {tree} in {root}", err=True)
         results = []

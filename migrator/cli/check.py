@@ -15,16 +15,16 @@ from . import (EXIT_FAILED, cli, count, fail, migration_option, open_migration, 
                quiet_option, read_text_file)
 
 
-def _git_original(path: str) -> tuple[str, list[str]]:
-    """A temporary directory holding HEAD's version of the files changed in the work tree."""
-    from ..target import API_HEADER
+def _git_original(path: str, api_header: str | None) -> tuple[str, list[str]]:
+    """A temporary directory holding HEAD's version of the files changed in the work tree
+    (and of the header that defines the new API)."""
     from ..series.repo import head_versions
 
-    return head_versions(path, also=[API_HEADER])
+    return head_versions(path, also=[api_header] if api_header else [])
 
 
 def _probe_sets(kind: str, arches: tuple[str, ...], quiet: bool):
-    from ..model import modules as debian
+    from ..model import packages as debian
     from ..model.probes import real_probe_sets, synthetic_probe_sets
 
     real = ()
@@ -91,7 +91,7 @@ def _arch_of(source: str) -> str | None:
 def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_file: str | None,
                    quiet: bool) -> int:
     from ..model import check_modules
-    from ..model import modules as debian
+    from ..model import packages as debian
     from ..model.kconfig import parse_config
 
     if source == "cache":
@@ -147,7 +147,7 @@ def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_f
 
 def _real_loader():
     """Where corpus/fetch.py unpacks Debian's linux-source-6.12 loader."""
-    from ..model.modules import cache_root
+    from ..model.packages import cache_root
 
     return cache_root() / "linux-source-6.12"
 
@@ -267,7 +267,7 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
     from ..model.out_of_tree import check_out_of_tree
     from ..model.source import check_tree
 
-    open_migration(migration_name)  # the model moves into the pack's plug-in in phase 2
+    migration = open_migration(migration_name)  # the model moves into the pack's plug-in in phase 2
 
     if path is None and modules is None and not against_loader:
         fail("nothing to check: give a PATH, --modules or --against-loader")
@@ -281,7 +281,7 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
                 raise MigratorError(f"{path}: no such file or directory")
             paths = None
             if original is None:
-                temp, paths = _git_original(path)
+                temp, paths = _git_original(path, migration.vocabulary.new.api_header)
                 original_dir = temp
             else:
                 original_dir = original
@@ -313,7 +313,7 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
 
 def _debian_arches(kernels) -> tuple[str, ...]:
     """The Debian architectures of the kernels' own (their modules judge the code)."""
-    from ..model import modules as debian
+    from ..model import packages as debian
     from ..model.kconfig import KERNEL_ARCH
 
     wanted = {k.arch for k in kernels}

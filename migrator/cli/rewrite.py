@@ -96,7 +96,7 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
         tree_repo, ident = open_for_series(path, options, series_dir, force)
         # The same plan as an in-place rewrite, so the series ends where it would.
         rules, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, rules, recipes, names, profile=profile)
+        plan = plan_rewrite(path, rules, recipes, names, vocabulary=migration.vocabulary, profile=profile)
         series = make_series(tree_repo, ident, plan, rules, recipes, options)
         written = write_series(series, series_dir, force)
         if apply:
@@ -131,10 +131,10 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
             names: str, mode: str | None, guard: str, series_dir: str | None,
             split: str, signoff: str | None, date: str | None, prefixes: str, verdict: str | None,
             no_checkpatch: bool, apply: bool) -> None:
-    """Rewrite the uses of the old layouts in the tree at PATH.
+    """Rewrite the uses of the old API in the tree at PATH.
 
-    Every use whose meaning a rule decides becomes the module_memory API, and
-    include/linux/module.h gets the new definitions.  The rest is left as it
+    Every use whose meaning a rule decides becomes the new API, and the
+    migration's regions rewrite the definitions.  The rest is left as it
     is and listed with the reason.  Files are replaced atomically; files with
     uncommitted changes make it refuse unless --force.  A second run changes
     nothing.
@@ -173,10 +173,10 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
     if given:
         fail(f"{given[0]} needs --series DIR")
     try:
-        profile, mode_line = resolve_profile(path, mode, guard)
+        profile, mode_line = resolve_profile(path, mode, guard, migration)
         rules, regions = load_pack(migration, rules_dir)
         if dry_run:
-            plan = plan_rewrite(path, rules, regions, names, profile=profile)
+            plan = plan_rewrite(path, rules, regions, names, vocabulary=migration.vocabulary, profile=profile)
             if mode_line:
                 click.echo(mode_line, err=True)
             sys.stdout.buffer.write(unified_diff(plan.changes))

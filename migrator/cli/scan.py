@@ -1,4 +1,4 @@
-"""migrator scan and migrator test."""
+"""migrator scan."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections import Counter, defaultdict
 import click
 
 from ..errors import MigratorError
-from ..match.rules import sites_folder
 from ..match.scan import TreeScan, scan_tree
 from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
                open_migration, profile_options, resolve_profile, rules_option)
@@ -18,9 +17,9 @@ from . import (EXIT_FAILED, cli, count, fail, migration_option, names_option,
 def _site_label(f) -> str:
     o = f.occurrence
     if o.kind in ("use", "python-reader") and o.member:
-        return f"{o.layout}.{o.member}"
+        return f"{o.name}.{o.member}"
     if o.kind == "use":
-        return o.layout
+        return o.name
     return o.kind
 
 
@@ -88,7 +87,7 @@ def _scan_json(scan: TreeScan, findings) -> dict:
         "findings": [
             {
                 "path": f.occurrence.path, "line": f.occurrence.line, "col": f.occurrence.col,
-                "kind": f.occurrence.kind, "layout": f.occurrence.layout,
+                "kind": f.occurrence.kind, "name": f.occurrence.name,
                 "member": f.occurrence.member, "text": f.occurrence.text,
                 "rule": f.rule_id, "decision": f.severity, "message": f.message,
             }
@@ -120,7 +119,7 @@ def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, n
     it is rewritten or only reported), and the code; a per-file table and a
     total follow.  Identifiers that merely contain the words are not uses.
     The first line names the mode (see --mode): out of the kernel tree the
-    preprocessor's conditionals are evaluated for 6.1 and 6.4+, #define values,
+    preprocessor's conditionals are evaluated before and after the change, #define values,
     tapsets' embedded C, member names in strings and Python readers are listed
     too.  Exit 1 if a file could not be read (it is listed with the reason)
     or, out of the tree, while a use is undecided.
@@ -129,10 +128,12 @@ def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, n
 
     migration = open_migration(migration_name)
     try:
-        profile, mode_line = resolve_profile(path, mode, guard)
+        profile, mode_line = resolve_profile(path, mode, guard, migration)
         # Matched, not planned: the region rules decide the sites inside their regions.
         book, regions = load_pack(migration, rules_dir)
-        result = scan_tree(path, book, target_names(path, names), None, profile, regions)
+        vocabulary = migration.vocabulary
+        result = scan_tree(path, book, target_names(path, names, vocabulary.new), vocabulary=vocabulary,
+                           profile=profile, regions=regions)
         findings = result.findings
     except MigratorError as e:
         fail(str(e))
@@ -147,31 +148,3 @@ def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, n
     undecided = profile.out_of_tree and any(f.severity == "undecided" for f in findings if f.occurrence.is_site)
     # The scan ran, but what it could not read may hide uses: scripts must see that.
     sys.exit(EXIT_FAILED if result.skipped or result.unread or undecided else 0)
-
-
-@cli.command("test")
-@migration_option
-@rules_option
-@click.option("-U", "--update", is_flag=True,
-              help="Rewrite the region rules' snapshots from their outputs (review them as a diff).")
-@click.option("-v", "--verbose", is_flag=True, help="List every case, not only failures.")
-def test_rules(migration_name: str, rules_dir: str | None, update: bool, verbose: bool) -> None:
-    """Run the cases written in the rule files: site, loader and region rules.
-
-    A region rule's output on each of its match cases must equal its snapshot
-    (rules/regions/snapshots/ID.snap); --update rewrites the snapshots.  With
-    --rules, only the site rules of that folder are run.
-    """
-    from ..ruletest import pack_rule_tests
-
-    migration = open_migration(migration_name)
-    try:
-        results = pack_rule_tests(migration, sites_folder(rules_dir), update=update)
-    except MigratorError as e:
-        fail(str(e))
-    for r in results:
-        if verbose or not r.ok:
-            click.echo(f"{r.status.upper():8} {r.name}  {r.detail}".rstrip())
-    failed = sum(1 for r in results if not r.ok)
-    click.echo(f"{len(results) - failed} passed, {failed} failed")
-    sys.exit(EXIT_FAILED if failed else 0)

@@ -1,4 +1,7 @@
-"""Questions about where a node sits: its guards, its function, its receiver's type."""
+"""Questions about where a node sits: its guards, its function, its receiver's type.
+
+The plain syntax helpers (walking, names) are parse.syntax's, re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import re
 from dataclasses import dataclass
 
 from tree_sitter import Node
+
+from ..parse.syntax import declarator_name, descendants, function_name, text
 
 _CONDITIONALS = ("preproc_if", "preproc_elif", "preproc_ifdef", "preproc_elifdef")
 
@@ -15,13 +20,6 @@ def ancestors(node: Node):
     while node is not None:
         yield node
         node = node.parent
-
-
-def descendants(node: Node):
-    """node and every node below it, in source order."""
-    yield node
-    for child in node.children:
-        yield from descendants(child)
 
 
 def is_version_guarded(node: Node) -> bool:
@@ -37,19 +35,6 @@ def is_version_guarded(node: Node) -> bool:
             if cond is not None and b"LINUX_VERSION_CODE" in cond.text:
                 return True
     return False
-
-
-def declarator_name(declarator: Node | None) -> bytes | None:
-    """The identifier a (possibly pointer, array or function) declarator declares."""
-    while declarator is not None:
-        if declarator.type in ("identifier", "field_identifier", "type_identifier"):
-            return declarator.text
-        declarator = declarator.child_by_field_name("declarator")
-    return None
-
-
-def function_name(fn: Node) -> bytes | None:
-    return declarator_name(fn.child_by_field_name("declarator"))
 
 
 def enclosing(node: Node, kind: str) -> Node | None:
@@ -85,7 +70,7 @@ def _is_pointer(declarator: Node) -> bool:
     return False
 
 
-def _declared_in(scope: Node, name: bytes, before: int) -> Declaration | None:
+def _declared_in(scope: Node, name: str, before: int) -> Declaration | None:
     """The declaration of `name` directly in scope, before offset."""
     for child in scope.named_children:
         if child.start_byte >= before:
@@ -112,7 +97,7 @@ def declaration_of(identifier: Node) -> Declaration | None:
     as THIS_MODULE, a global from another file), which callers must treat as
     "could be anything".
     """
-    name, at = identifier.text, identifier.start_byte
+    name, at = text(identifier), identifier.start_byte
     for a in ancestors(identifier):
         if a.type == "compound_statement" or a.type == "translation_unit":
             found = _declared_in(a, name, at)
@@ -129,6 +114,10 @@ def declaration_of(identifier: Node) -> Declaration | None:
     return None
 
 
-def is_struct_module(type_text: bytes) -> bool:
-    words = type_text.replace(b"const", b"").split()
-    return words == [b"struct", b"module"]
+def is_type(type_text: bytes, wanted: str) -> bool:
+    """Whether a declared type is `wanted` (e.g. "struct foo"), qualifiers aside."""
+    return type_text.replace(b"const", b"").split() == wanted.encode().split()
+
+
+__all__ = ["ancestors", "declaration_of", "declared_type", "declarator_name", "descendants", "enclosing",
+           "function_name", "is_type", "is_version_guarded", "Declaration"]

@@ -14,6 +14,7 @@ no use that still needs a decision.
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -24,14 +25,23 @@ from tree_sitter import Node
 
 from ..errors import MigratorError
 from ..parse.source import SourceFile, matches_in, parse_c, units_around
-from ..target import type_names
+from ..migration import DEFAULT_MIGRATION, load_migration
+from ..vocabulary import Vocabulary
 from .context import ancestors, descendants, function_name
-from .rules import Rule
+from .rules import Rule, Severity
 from .template_env import TEMPLATES, Capture, template_globals
 from ..parse.preproc import read_conditionals
-from .uses import KEPT_KINDS, UNREAD_KINDS, Occurrence, find_occurrences, out_of_tree_views
+from .uses import UNREAD_KINDS, Occurrence, find_occurrences, out_of_tree_views
 
-UNDECIDED = "undecided"
+class Decision(enum.StrEnum):
+    """How a site is decided: by a rule that rewrites or reports it, or by none."""
+
+    REWRITE = "rewrite"
+    REPORT = "report"
+    UNDECIDED = "undecided"
+
+
+UNDECIDED = Decision.UNDECIDED
 
 
 @dataclass(frozen=True)
@@ -39,7 +49,7 @@ class Match:
     """A decided site: the bytes [start, end) and what becomes of them."""
 
     rule_id: str
-    severity: str  # "rewrite" or "report"
+    severity: Decision  # REWRITE or REPORT
     start: int
     end: int
     replacements: tuple[tuple[int, int, str], ...]  # (start, end, new text), for a rewrite
@@ -75,7 +85,7 @@ def _inside_ok(rule: Rule, site: Node) -> bool:
             return False
         if spec.name is not None and (
             scope.type != "function_definition"
-            or not re.fullmatch(spec.name, (function_name(scope) or b"").decode())
+            or not re.fullmatch(spec.name, function_name(scope) or "")
         ):
             return False
         if query is not None and not tree_sitter.QueryCursor(query).matches(scope):
@@ -133,7 +143,7 @@ def _calls_itself(site: Node, replacements) -> bool:
     name = function_name(fn) if fn is not None else None
     if not name:
         return False
-    call = name.decode() + "("
+    call = name + "("
     return any(call in text for _, _, text in replacements)
 
 
@@ -144,7 +154,7 @@ def _evaluations_changed(root: Node, data: bytes, start: int, end: int, occurren
                          replacements) -> str | None:
     """Why a rewrite would change how often a receiver with side effects runs, or None.
 
-    `mods[i++]->core_layout.base <= a && a < mods[i++]->core_layout.base + ...`
+    `p[i++]->old.base <= a && a < p[i++]->old.base + ...`
     evaluates `mods[i++]` three times; a helper call taking it once would
     change what the code does, as would a sum that names it twice.
     """
@@ -155,7 +165,7 @@ def _evaluations_changed(root: Node, data: bytes, start: int, end: int, occurren
     for s, e, text in sorted(replacements, reverse=True):
         new[s - start:e - start] = text.encode("utf-8", "surrogateescape")
     for o in occurrences:
-        name = root.descendant_for_byte_range(o.name_start, o.name_start + len(o.layout))
+        name = root.descendant_for_byte_range(o.name_start, o.name_start + len(o.name))
         access = name.parent if name is not None else None
         receiver = access.child_by_field_name("argument") if access is not None else None
         if receiver is None or not any(n.type in _SIDE_EFFECTS for n in descendants(receiver)):
@@ -174,7 +184,7 @@ def _is_condition(node: Node) -> bool:
 
 
 def _replacements(rule: Rule, caps: dict[str, list[Node]], names: Mapping[str, str], data: bytes):
-    if rule.severity != "rewrite":
+    if rule.severity is not Severity.REWRITE:
         return ()
     if isinstance(rule.fix, str):
         site = caps["site"][0]
@@ -210,32 +220,35 @@ def match_file(
     rules: Sequence[Rule],
     names: Mapping[str, str] | None = None,
     tree: tree_sitter.Tree | None = None,
+    vocabulary: Vocabulary | None = None,
     out_of_tree: bool = False,
 ) -> FileMatches:
     """Occurrences, decided matches and per-occurrence findings of one file.
 
-    Out of the tree, the preprocessor's conditionals decide which uses a 6.4+
-    kernel compiles, and rules also run over #define values and a tapset's
-    embedded C (parse/views.py).
+    `vocabulary` (what an occurrence looks like) defaults to the default
+    migration's.  Out of the tree, the preprocessor's conditionals decide
+    which uses a kernel with the change compiles, and rules also run over
+    #define values and a tapset's embedded C (parse/views.py).
     """
-    names = names or type_names()
+    vocabulary = vocabulary or load_migration(DEFAULT_MIGRATION).vocabulary
+    names = names or vocabulary.new.type_names()
     if src.path.endswith(".py"):
-        occs = find_occurrences(src, conds=read_conditionals(b"") if out_of_tree else None)
-        return FileMatches(src.path, tuple(occs), (), tuple(_unread_finding(o) for o in occs))
+        occs = find_occurrences(src, vocabulary=vocabulary, conds=read_conditionals(b"") if out_of_tree else None)
+        return FileMatches(src.path, tuple(occs), (), tuple(_unread_finding(o, vocabulary) for o in occs))
     if out_of_tree:
         conds = read_conditionals(src.data)
-        views = out_of_tree_views(src, tree, conds)
-        occs = find_occurrences(src, tree, conds, views)
+        views = out_of_tree_views(src, tree, conds, vocabulary)
+        occs = find_occurrences(src, tree, vocabulary, conds, views)
         roots = [v.tree.root_node for v in views]
     else:
         tree = tree or parse_c(src.data)
-        occs = find_occurrences(src, tree)
+        occs = find_occurrences(src, tree, vocabulary)
         roots = [tree.root_node]
     if not out_of_tree:  # their kinds of occurrence exist only out of the tree
         rules = [r for r in rules if r.mode != "out-of-tree"]
     sites = [o for o in occs if o.is_decidable]
     others = [o for o in occs if not o.is_decidable]
-    kept = [o for o in occs if o.kind in KEPT_KINDS]
+    kept = [o for o in occs if o.kind.is_kept]
     undecided_sites = [o for o in occs if o.is_site]
 
     def covered(start: int, end: int, group: list[Occurrence]) -> list[Occurrence]:
@@ -269,14 +282,14 @@ def match_file(
         replacements = _replacements(rule, caps, names, src.data)
         if _calls_itself(caps["site"][0], replacements):
             continue
-        severity, message = rule.severity, _render(rule, rule.reason, caps, names).strip()
+        severity, message = Decision(rule.severity), _render(rule, rule.reason, caps, names).strip()
         if replacements and tree is None:  # out of the tree the views were parsed, not the file
             tree = parse_c(src.data)
         evaluated = _evaluations_changed(tree.root_node if tree is not None else None, src.data, s, e,
                                          covered(s, e, sites), replacements)
         if evaluated:
             # Never duplicate or collapse a side effect: the site stays, and says why.
-            severity, replacements, message = "report", (), evaluated
+            severity, replacements, message = Decision.REPORT, (), evaluated
         taken.append((s, e))
         line, col = src.line_col(s)
         matches.append(Match(
@@ -297,46 +310,50 @@ def match_file(
         if m is not None:
             findings.append(Finding(o, m.rule_id, m.severity, m.message))
         elif o.kind in UNREAD_KINDS:
-            findings.append(Finding(o, None, UNDECIDED, _NOTE[o.kind]))
+            findings.append(Finding(o, None, UNDECIDED, _note(o, vocabulary)))
         elif o.kind in _UNREAD:
-            findings.append(_unread_finding(o))
+            findings.append(_unread_finding(o, vocabulary))
         elif o.is_site:
             findings.append(Finding(o, None, UNDECIDED, "no rule decides what this use means"))
         elif out_of_tree and o.kind == "guarded":
-            findings.append(Finding(o, None, None, "no 6.4+ kernel compiles it: left as it is"))
+            findings.append(Finding(o, None, None, "no kernel with the change compiles it: left as it is"))
         else:
-            findings.append(Finding(o, None, None, _NOTE[o.kind]))
+            findings.append(Finding(o, None, None, _note(o, vocabulary)))
     return FileMatches(src.path, tuple(occs), tuple(matches), tuple(findings))
 
 
-# Sites no C rule can read, decided here: each is reported with what to do.
-_UNREAD = {
-    "python-reader": ("python-reader", "a Python reader of a running kernel sees one struct module or the "
-                      "other: read mod.mem[MOD_TEXT] and friends first and fall back to the old "
-                      "member when it is absent (as drgn and crash do)"),
-    "text": ("unread-code", "no parse reads this as a field access of struct module (code the C "
-             "parser could not read, or tapset script outside %{ %}): check it by hand"),
-}
+# Sites no C rule can read, decided here: each is reported (under this id) with what to do.
+_UNREAD = {"python-reader": "python-reader", "text": "unread-code"}
 
 
-def _unread_finding(o: Occurrence) -> Finding:
+def _unread_finding(o: Occurrence, vocabulary: Vocabulary) -> Finding:
     if o.kind in _UNREAD:
-        rule_id, message = _UNREAD[o.kind]
-        return Finding(o, rule_id, "report", message)
-    return Finding(o, None, None, _NOTE[o.kind])
+        return Finding(o, _UNREAD[o.kind], Decision.REPORT, _note(o, vocabulary))
+    return Finding(o, None, None, _note(o, vocabulary))
 
 
+def _note(o: Occurrence, vocabulary: Vocabulary) -> str:
+    """What a scan says of an occurrence no rule decides: the pack's words, or the engine's."""
+    return vocabulary.notes.get(o.kind) or _NOTE[o.kind]
+
+
+# The engine's words for what no rule decides; a pack's [notes] say it in its own.
 _NOTE = {
+    "python-reader": "a script reading a running kernel sees one API or the other: read the new "
+                     "one first and fall back to the old one when it is absent",
+    "text": "no parse reads this as code (the C parser could not read it, or a tapset's "
+            "script outside %{ %}): check it by hand",
     "guarded": "inside a LINUX_VERSION_CODE guard: left as it is",
-    "supports-both": "only kernels before 6.4 compile it, beside a branch for 6.4+: supports both",
+    "supports-both": "only kernels before the change compile it, beside a branch for those with it: supports both",
     "foreign": "a same-named field of another struct",
-    "declaration": "member of struct module: replaced by the generated API",
-    "alias": "layout alias macro",
-    "python": "gdb script",
-    "api": "a name of the loader's old internal API",
+    "declaration": "a member of the old API: replaced by the new definitions",
+    "alias": "an alias of an old name",
+    "python": "a script naming the old API",
+    "api": "a name of the old internal API",
     "comment": "comment",
     "unparsed": "in code the C parser could not read (a parse error or a macro body): "
                 "no rule can judge it; migrate it by hand",
     "spliced": "the name is split by a backslash-newline, which the parser does not join; "
                "join the line and run again",
+    "new": "the new API already",
 }

@@ -8,6 +8,7 @@ file and the field, never a traceback in the middle of a run.
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 from dataclasses import dataclass, field
@@ -23,7 +24,14 @@ from ..parse.source import c_language
 from ..tomlfile import check_fields, load_toml
 from .template_env import TEMPLATES
 
-SEVERITIES = ("rewrite", "report")
+class Severity(enum.StrEnum):
+    """What a rule does with a site it decides."""
+
+    REWRITE = "rewrite"  # it maps the site to the new API
+    REPORT = "report"  # it says why the site stays as it is
+
+
+SEVERITIES = tuple(Severity)
 # prepare: the fix compiles against the old API too, so it can land before the
 # flag-day patch; flag-day: it needs the new API.
 STAGES = ("prepare", "flag-day")
@@ -70,7 +78,7 @@ class Rule:
     id: str
     path: str
     description: str
-    severity: str
+    severity: Severity
     confidence: str
     pattern: str
     # A template for the whole @site, or {capture: template} to replace only those nodes.
@@ -305,7 +313,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
 
     return Rule(
         id=rule_id, path=path, description=data["description"],
-        severity=data["severity"], confidence=data["confidence"],
+        severity=Severity(data["severity"]), confidence=data["confidence"],
         pattern=data["pattern"], fix=data.get("fix"), reason=data.get("reason"),
         priority=data.get("priority", 0), stage=data.get("stage", "flag-day"),
         mode=data.get("mode", "any"), decides=data.get("decides", "use"), inside=tuple(inside), when=tuple(when),

@@ -1,4 +1,4 @@
-"""Scan a whole tree: every occurrence of the old layouts, decided by the rules."""
+"""Scan a whole tree: every occurrence of the old API, decided by the rules."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Mapping, Sequence
 
 from ..errors import MigratorError
 from ..parse import candidate_paths, is_c_path, parse_c, read_source
+from ..migration import DEFAULT_MIGRATION, load_migration
 from ..profile import KERNEL, Profile
-from ..target import type_names
-from .engine import UNDECIDED, FileMatches, Finding, Match, match_file
+from ..vocabulary import Vocabulary
+from .engine import UNDECIDED, Decision, FileMatches, Finding, Match, match_file
 from .uses import find_occurrences
 from .regions import RegionResult, RegionRule, match_regions, owner_of
 from .rules import Rule, RuleBook, load_areas
@@ -67,7 +68,8 @@ class TreeScan:
 
 
 def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, str],
-              profile: Profile = KERNEL, regions: Sequence[RegionRule] = ()) -> FileScan:
+              vocabulary: Vocabulary | None = None, profile: Profile = KERNEL,
+              regions: Sequence[RegionRule] = ()) -> FileScan:
     """One file's findings; the sites inside a region a region rule replaces are that rule's."""
     try:
         src = read_source(root, path)
@@ -75,14 +77,24 @@ def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, s
         return FileScan(path, error=str(e).split(": ", 1)[-1])
     try:
         tree = parse_c(src.data) if regions and is_c_path(path) else None
-        result = match_file(src, rules, names, tree, out_of_tree=profile.out_of_tree)
+        result = match_file(src, rules, names, tree, vocabulary, out_of_tree=profile.out_of_tree)
         region_results = tuple(match_regions(r, src, tree, names) for r in regions)
     except MigratorError as e:
-        # Skipped, but its sites still count: as left, with the reason.
-        found = tuple(Finding(o, None, UNDECIDED if o.is_site else None, f"file skipped: {e}")
-                      for o in find_occurrences(src))
-        return FileScan(path, found, error=str(e))
+        return _skipped(src, str(e), vocabulary)
+    except Exception as e:  # noqa: BLE001 - one odd file fails alone; the scan goes on
+        return _skipped(src, f"{type(e).__name__}: {e}", vocabulary)
     return FileScan(path, owned_findings(result.findings, region_results), result, regions=region_results)
+
+
+def _skipped(src, error: str, vocabulary: Vocabulary | None) -> FileScan:
+    """A file no rule could run on: skipped, but its sites still count, as left, with the reason."""
+    try:
+        occurrences = find_occurrences(src, vocabulary=vocabulary)
+    except Exception:  # noqa: BLE001 - the error already names the file's problem
+        occurrences = []
+    found = tuple(Finding(o, None, UNDECIDED if o.is_site else None, f"file skipped: {error}")
+                  for o in occurrences)
+    return FileScan(src.path, found, error=error)
 
 
 def owned_findings(findings: Sequence[Finding], results: Sequence[RegionResult]) -> tuple[Finding, ...]:
@@ -91,7 +103,7 @@ def owned_findings(findings: Sequence[Finding], results: Sequence[RegionResult])
     for f in findings:
         o = f.occurrence
         rule = owner_of(results, o.name_start) if o.kind != "guarded" else None
-        out.append(f if rule is None else Finding(o, rule.id, "rewrite", rule.summary))
+        out.append(f if rule is None else Finding(o, rule.id, Decision.REWRITE, rule.summary))
     return tuple(out)
 
 
@@ -107,21 +119,27 @@ def scan_tree(
     rules: Sequence[Rule] | RuleBook,
     names: Mapping[str, str] | None = None,
     jobs: int | None = None,
+    *,
+    vocabulary: Vocabulary | None = None,
     profile: Profile = KERNEL,
     regions: Sequence[RegionRule] = (),
 ) -> TreeScan:
     """Scan every candidate file below root (a directory), each with its area's rules
-    and the region rules written for it."""
-    names = names or type_names()
+    and the region rules written for it.
+
+    `vocabulary` (what an occurrence looks like) defaults to the default migration's.
+    """
+    vocabulary = vocabulary or load_migration(DEFAULT_MIGRATION).vocabulary
+    names = names or vocabulary.new.type_names()
     book = as_book(rules)
     if profile.out_of_tree:
         regions = ()  # they are written for the kernel's own files
     files = []
-    for path, unreadable in candidate_paths(root, jobs):
+    for path, unreadable in candidate_paths(root, vocabulary.old.prefilter, vocabulary.old.needle, jobs):
         if unreadable is not None:
             files.append(FileScan(path, error=unreadable))
             continue
-        fs = scan_file(root, path, book.for_path(path), names, profile,
+        fs = scan_file(root, path, book.for_path(path), names, vocabulary, profile,
                        [r for r in regions if r.file == path])
         if fs.findings or fs.error:
             files.append(fs)

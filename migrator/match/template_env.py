@@ -8,6 +8,7 @@ from typing import Mapping
 import jinja2
 from tree_sitter import Node
 
+from ..parse.syntax import strip_casts, text as node_text
 from .context import declaration_of
 
 
@@ -18,7 +19,7 @@ class Capture:
         self.node = node
 
     def __str__(self) -> str:
-        return self.node.text.decode("utf-8", "surrogateescape")
+        return node_text(self.node)
 
     @property
     def type(self) -> str:
@@ -31,14 +32,6 @@ class Capture:
         return hash(str(self))
 
 
-def _strip_cast(c: Capture) -> Node:
-    node = c.node
-    while node.type in ("cast_expression", "parenthesized_expression"):
-        inner = node.child_by_field_name("value") if node.type == "cast_expression" else node.named_children[0]
-        if inner is None:
-            break
-        node = inner
-    return node
 
 
 def as_address(c: Capture) -> str:
@@ -48,8 +41,8 @@ def as_address(c: Capture) -> str:
     declared with an integer type converts by itself; a pointer, or anything
     whose type is unknown here, gets a cast.
     """
-    node = _strip_cast(c)
-    text = node.text.decode("utf-8", "surrogateescape")
+    node = strip_casts(c.node)
+    text = node_text(node)
     if node.type == "identifier":
         decl = declaration_of(node)
         if decl is not None and not decl.is_pointer and decl.is_integer:
@@ -62,7 +55,7 @@ def as_address(c: Capture) -> str:
 
 def bare(c: Capture) -> str:
     """An expression without the casts around it."""
-    return _strip_cast(c).text.decode("utf-8", "surrogateescape")
+    return node_text(strip_casts(c.node))
 
 
 def re_sub(text, pattern: str, replacement: str) -> str:

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from migrator.errors import MigratorError
-from migrator.model.cexpr import Scope, _text, function_name
+from migrator.model.cexpr import Scope
+from migrator.parse.syntax import descendants, function_name, text as node_text
 from migrator.parse import parse_c
-from migrator.target import API_HEADER
+from migrator.migration import DEFAULT_MIGRATION, load_migration
 
+# The header that defines the target API (the model is still the default pack's).
+API_HEADER = load_migration(DEFAULT_MIGRATION).vocabulary.new.api_header
 
 
 @dataclass(frozen=True)
@@ -40,45 +43,37 @@ class Api:
 
 def declared_field_names(node: Node, data: bytes) -> set[str]:
     """The struct field names declared anywhere below node (not those merely used)."""
-    out, stack = set(), [node]
-    while stack:
-        n = stack.pop()
-        if n.type == "field_identifier" and n.parent is not None and \
-                n.parent.type != "field_expression":
-            out.add(_text(n, data))
-        stack.extend(n.children)
-    return out
+    return {node_text(n, data) for n in descendants(node)
+            if n.type == "field_identifier" and n.parent is not None and n.parent.type != "field_expression"}
+
+
+def _definition(root: Node, data: bytes, kind: str, name: str) -> Node | None:
+    """The body of the first `kind` (struct_specifier, enum_specifier) named `name` that has one."""
+    return next((n.child_by_field_name("body") for n in descendants(root)
+                 if n.type == kind and n.child_by_field_name("body") is not None
+                 and node_text(n.child_by_field_name("name"), data) == name), None)
 
 
 def _struct_fields(root: Node, data: bytes, name: str) -> frozenset[str] | None:
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node.type == "struct_specifier" and node.child_by_field_name("body") is not None \
-                and _text(node.child_by_field_name("name"), data) == name:
-            return frozenset(declared_field_names(node.child_by_field_name("body"), data))
-        stack.extend(node.children)
-    return None
+    body = _definition(root, data, "struct_specifier", name)
+    return None if body is None else frozenset(declared_field_names(body, data))
 
 
 def _enumerators(root: Node, data: bytes, name: str) -> tuple[str, ...] | None:
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node.type == "enum_specifier" and node.child_by_field_name("body") is not None \
-                and _text(node.child_by_field_name("name"), data) == name:
-            return tuple(_text(e.child_by_field_name("name"), data)
-                         for e in node.child_by_field_name("body").named_children
-                         if e.type == "enumerator")
-        stack.extend(node.children)
-    return None
+    body = _definition(root, data, "enum_specifier", name)
+    if body is None:
+        return None
+    return tuple(node_text(e.child_by_field_name("name"), data) for e in body.named_children
+                 if e.type == "enumerator")
+
+
+# Definitions and declarations name their callable; nothing inside them does.
+_CALLABLE_DEFINITIONS = ("function_definition", "declaration", "preproc_function_def", "preproc_def")
 
 
 def _callables(root: Node, data: bytes) -> frozenset[str]:
     out = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
+    for node in descendants(root, into=lambda n: n.type not in _CALLABLE_DEFINITIONS):
         if node.type == "function_definition":
             name = function_name(node, data)
             if name:
@@ -90,14 +85,12 @@ def _callables(root: Node, data: bytes) -> frozenset[str]:
                 if d.type == "function_declarator":
                     name = d.child_by_field_name("declarator")
                     if name is not None and name.type == "identifier":
-                        out.add(_text(name, data))
+                        out.add(node_text(name, data))
                     break
                 d = d.child_by_field_name("declarator")
             continue
         if node.type in ("preproc_function_def", "preproc_def"):
-            out.add(_text(node.child_by_field_name("name"), data))
-            continue
-        stack.extend(node.children)
+            out.add(node_text(node.child_by_field_name("name"), data))
     return frozenset(out)
 
 

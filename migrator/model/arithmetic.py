@@ -22,25 +22,21 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from migrator.model.cexpr import _text
+from migrator.parse.syntax import descendants, strip_casts, text as node_text
 from migrator.model.findings import SourceViolation
-from migrator.model.plans import _arch_variable, _memory, _strip
+from migrator.model.plans import _arch_variable, _memory
 from migrator.model.table import MEMORY_TYPES, PlacementTable
 from migrator.parse import parse_c
 
 
 def _reads(node: Node, data: bytes, field: str) -> list[tuple[str, Node]]:
     """The constant memory types whose ``field`` (size or base) ``node`` reads anywhere."""
-    found = []
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        memory = _memory(n, data, field) if n.type == "field_expression" else None
-        if memory in MEMORY_TYPES:
-            found.append((memory, n))
-            continue
-        stack.extend(n.children)
-    return found
+    def memory(n: Node) -> str | None:
+        return _memory(n, data, field) if n.type == "field_expression" else None
+
+    # A read is one node: what lies below it is not read again.
+    return [(memory(n), n) for n in descendants(node, into=lambda n: memory(n) not in MEMORY_TYPES)
+            if memory(n) in MEMORY_TYPES]
 
 
 def small_data_type(table: PlacementTable) -> str | None:
@@ -64,13 +60,13 @@ def check_arithmetic(path: str, data: bytes, table: PlacementTable) -> list[Sour
     def visit(node: Node) -> None:
         if node.type == "assignment_expression":
             left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-            target = _memory(_strip(left), data, "size")
+            target = _memory(strip_casts(left), data, "size")
             if target in MEMORY_TYPES:
                 others = sorted({m for field in ("size", "base")
                                  for m, _n in _reads(right, data, field) if m != target})
                 if others:
                     violation(node, "size-from-other-type",
-                              f"`{' '.join(_text(node, data).split())}` sets {target}'s size "
+                              f"`{' '.join(node_text(node, data).split())}` sets {target}'s size "
                               f"from {' and '.join(others)}: each type is its own allocation, "
                               f"its size only grows by what is placed in it")
         if node.type == "binary_expression":
@@ -81,7 +77,7 @@ def check_arithmetic(path: str, data: bytes, table: PlacementTable) -> list[Sour
                 after = {m for m, _n in _reads(right, data, "size")}
                 if before and after and before != after:
                     violation(node, "size-difference",
-                              f"`{' '.join(_text(node, data).split())}` subtracts "
+                              f"`{' '.join(node_text(node, data).split())}` subtracts "
                               f"{' and '.join(sorted(after))}'s size from "
                               f"{' and '.join(sorted(before))}'s: 6.1's sizes were cumulative "
                               f"offsets, v6.4's are each the size of one allocation")
@@ -91,7 +87,7 @@ def check_arithmetic(path: str, data: bytes, table: PlacementTable) -> list[Sour
                 if len(bases) == 1 and sizes and sizes != bases:
                     base = next(iter(bases))
                     violation(node, "offset-other-type",
-                              f"`{' '.join(_text(node, data).split())}` offsets {base}'s base "
+                              f"`{' '.join(node_text(node, data).split())}` offsets {base}'s base "
                               f"by {' and '.join(sorted(sizes - bases))}'s size: that offset "
                               f"points into {base} only in 6.1's single allocation")
         for child in node.children:
@@ -113,17 +109,17 @@ def _inside_sum(node: Node) -> bool:
 
 def _gp(root: Node, data: bytes, small: str, violation) -> None:
     """Statements computing ``arch.gp`` (and the local it is built in) read only ``small``."""
-    for function in (n for n in _walk(root) if n.type == "function_definition"):
-        assigns = [n for n in _walk(function) if n.type == "assignment_expression"]
+    for function in (n for n in descendants(root) if n.type == "function_definition"):
+        assigns = [n for n in descendants(function) if n.type == "assignment_expression"]
         gp_sets = [a for a in assigns
-                   if _arch_variable(_strip(a.child_by_field_name("left")), data) == "gp"]
+                   if _arch_variable(strip_casts(a.child_by_field_name("left")), data) == "gp"]
         if not gp_sets:
             continue
-        locals_ = {_text(_strip(a.child_by_field_name("right")), data) for a in gp_sets
-                   if _strip(a.child_by_field_name("right")).type == "identifier"}
+        locals_ = {node_text(strip_casts(a.child_by_field_name("right")), data) for a in gp_sets
+                   if strip_casts(a.child_by_field_name("right")).type == "identifier"}
         for a in assigns:
-            left = _strip(a.child_by_field_name("left"))
-            if a not in gp_sets and not (left.type == "identifier" and _text(left, data) in locals_):
+            left = strip_casts(a.child_by_field_name("left"))
+            if a not in gp_sets and not (left.type == "identifier" and node_text(left, data) in locals_):
                 continue
             for field in ("size", "base"):
                 for memory, node in _reads(a.child_by_field_name("right"), data, field):
@@ -133,10 +129,10 @@ def _gp(root: Node, data: bytes, small: str, violation) -> None:
                                   f"puts small data (ARCH_SHF_SMALL) in {small}: gp-relative "
                                   f"accesses would miss it")
         # Conditions that choose the gp's offset read sizes too.
-        for cond in (n for n in _walk(function) if n.type == "if_statement"):
+        for cond in (n for n in descendants(function) if n.type == "if_statement"):
             body = cond.child_by_field_name("consequence")
             if body is None or not any(a in gp_sets or _assigns_local(a, data, locals_)
-                                       for a in _walk(body) if a.type == "assignment_expression"):
+                                       for a in descendants(body) if a.type == "assignment_expression"):
                 continue
             for memory, node in _reads(cond.child_by_field_name("condition"), data, "size"):
                 if memory != small:
@@ -146,13 +142,5 @@ def _gp(root: Node, data: bytes, small: str, violation) -> None:
 
 
 def _assigns_local(node: Node, data: bytes, names: set[str]) -> bool:
-    left = _strip(node.child_by_field_name("left"))
-    return left.type == "identifier" and _text(left, data) in names
-
-
-def _walk(node: Node):
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(reversed(n.children))
+    left = strip_casts(node.child_by_field_name("left"))
+    return left.type == "identifier" and node_text(left, data) in names

@@ -17,6 +17,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
+from migrator.migration import load_migration
 from migrator.model.kernel import Kernel
 from migrator.parse.preproc import (Block, Conditionals, Side, _Parser, _truth, _Unknown,
                                     read_conditionals)
@@ -39,7 +40,8 @@ class Facts:
     @classmethod
     def of(cls, kernel: Kernel, others: tuple[Kernel, ...] = ()) -> "Facts":
         decides = frozenset().union(kernel.macros, *(k.macros for k in others))
-        side = Side.NEW if kernel.has_module_memory else Side.OLD
+        sides = load_migration().vocabulary.sides
+        side = sides.new if kernel.has_module_memory else sides.old
         return cls(side, kernel.version_code, kernel.macros, kernel.config, decides)
 
 

@@ -23,14 +23,20 @@ from typing import Callable
 
 from tree_sitter import Node
 
+from migrator.migration import DEFAULT_MIGRATION, load_migration
 from migrator.model.kconfig import KernelConfig
 from migrator.parse import parse_c
+from migrator.parse.syntax import descendants, function_name, text as node_text
 
 MASK = (1 << 64) - 1
 OLD_LAYOUTS = {"core_layout": "core", "init_layout": "init", "data_layout": "data"}
 LAYOUT_FIELDS = ("base", "size", "text_size", "ro_size", "ro_after_init_size")
 NARROW_TYPES = {"u32", "uint32_t", "unsigned int", "int", "unsigned", "Elf32_Addr", "s32", "__u32"}
-LOOP_MACROS = ("for_each_mod_mem_type", "for_class_mod_mem_type")
+_NEW = load_migration(DEFAULT_MIGRATION).vocabulary.new  # the model is still the default pack's
+LOOP_MACROS = _NEW.statement_macros
+NUM_TYPES = len(_NEW.types)
+# What Scope.add_source reads whole, without looking inside.
+_DEFINITIONS = ("function_definition", "preproc_function_def", "preproc_def")
 
 # Kinds of values: a truth value, an address, a plain integer; and, never a
 # value of their own, a 6.1 layout, the mem[] array and one mem[] slot.
@@ -53,27 +59,25 @@ class Scope:
     def add_source(self, data: bytes, tree=None, override: bool = True) -> None:
         """Collect the definitions of one file (later files override earlier ones if asked)."""
         root = (tree or parse_c(data)).root_node
-        stack = [root]
         found_functions: dict[str, tuple[Node, bytes]] = {}
-        while stack:
-            node = stack.pop()
+        for node in descendants(root, into=lambda n: n.type not in _DEFINITIONS):
             if node.type == "function_definition":
                 name = function_name(node, data)
                 if name and name not in found_functions and not _in_else(node):
                     found_functions[name] = (node, data)
                 continue
             if node.type == "preproc_function_def":
-                name = _text(node.child_by_field_name("name"), data)
+                name = node_text(node.child_by_field_name("name"), data)
                 params = node.child_by_field_name("parameters")
                 value = node.child_by_field_name("value")
                 if params is not None and value is not None:
-                    names = tuple(_text(p, data) for p in params.named_children
+                    names = tuple(node_text(p, data) for p in params.named_children
                                   if p.type == "identifier")
                     if override or name not in self.macros:
                         self.macros.setdefault(name, (names, data[value.start_byte:value.end_byte]))
                 continue
             if node.type == "preproc_def":
-                name = _text(node.child_by_field_name("name"), data)
+                name = node_text(node.child_by_field_name("name"), data)
                 value = node.child_by_field_name("value")
                 number = _number(data[value.start_byte:value.end_byte].strip()) if value else None
                 if number is not None:
@@ -83,7 +87,6 @@ class Scope:
                 body = node.child_by_field_name("body")
                 if body is not None:
                     self._enum(body, data)
-            stack.extend(reversed(node.children))
         for name, value in found_functions.items():
             if override or name not in self.functions:
                 self.functions[name] = value
@@ -93,10 +96,10 @@ class Scope:
         for e in body.named_children:
             if e.type != "enumerator":
                 continue
-            name = _text(e.child_by_field_name("name"), data)
+            name = node_text(e.child_by_field_name("name"), data)
             v = e.child_by_field_name("value")
             if v is not None:
-                text = _text(v, data).strip()
+                text = node_text(v, data).strip()
                 number = _number(text.encode())
                 if number is None and text.startswith("-"):
                     inner = _number(text[1:].strip().encode())
@@ -119,20 +122,7 @@ def _in_else(node: Node) -> bool:
     return False
 
 
-def _text(node: Node | None, data: bytes) -> str:
-    if node is None:
-        return ""
-    return data[node.start_byte:node.end_byte].decode("latin-1")
 
-
-def function_name(node: Node, data: bytes) -> str | None:
-    d = node.child_by_field_name("declarator")
-    while d is not None and d.type != "function_declarator":
-        d = d.child_by_field_name("declarator")
-    if d is None:
-        return None
-    name = d.child_by_field_name("declarator")
-    return _text(name, data) if name is not None and name.type == "identifier" else None
 
 
 _NUMBER_RE = re.compile(rb"^\(?\s*(0[xX][0-9a-fA-F]+|[0-9]+)[uUlL]*\s*\)?$")
@@ -185,7 +175,7 @@ class Compiler:
         self.ns: dict = {"MASK": MASK, "_idx": _checked_index}
         self.kinds: dict[str, str] = {}
         self.compiling: set[str] = set()
-        self.num_types = scope.constants.get("MOD_MEM_NUM_TYPES", 7)
+        self.num_types = scope.constants.get(_NEW.count, NUM_TYPES)
 
     # ------------------------------------------------------------ expressions
 
@@ -199,12 +189,12 @@ class Compiler:
         if t in ("parenthesized_expression",):
             inner = [c for c in node.named_children if c.type != "comment"]
             if len(inner) != 1:
-                raise Unevaluable(f"`{_text(node, data)}`: not one expression")
+                raise Unevaluable(f"`{node_text(node, data)}`: not one expression")
             return self._expr(inner[0], data, env, free)
         if t == "number_literal":
             n = _number(data[node.start_byte:node.end_byte])
             if n is None:
-                raise Unevaluable(f"number {_text(node, data)}")
+                raise Unevaluable(f"number {node_text(node, data)}")
             return str(n), INT
         if t == "true":
             return "True", BOOL
@@ -213,18 +203,18 @@ class Compiler:
         if t == "null":
             return "0", ADDR
         if t == "identifier":
-            return self._identifier(_text(node, data), env, free)
+            return self._identifier(node_text(node, data), env, free)
         if t == "field_expression":
             return self._field(node, data, env, free)
         if t == "subscript_expression":
             arg = node.child_by_field_name("argument")
             py, kind = self._expr(arg, data, env, free)
             if kind != _MEMS:
-                raise Unevaluable(f"`{_text(node, data)}`: an array other than mem[]")
+                raise Unevaluable(f"`{node_text(node, data)}`: an array other than mem[]")
             index, _ = self._expr(node.child_by_field_name("index"), data, env, free)
             return f"_idx({index})", _SLOT
         if t == "cast_expression":
-            type_text = " ".join(_text(node.child_by_field_name("type"), data).split())
+            type_text = " ".join(node_text(node.child_by_field_name("type"), data).split())
             py, kind = self._expr(node.child_by_field_name("value"), data, env, free)
             if type_text in NARROW_TYPES:
                 return f"(({py}) & 0xFFFFFFFF)", INT if kind == BOOL else kind
@@ -250,7 +240,7 @@ class Compiler:
             return f"({a} if {c} else {b})", ka if ka == kb else (ADDR if ADDR in (ka, kb) else INT)
         if t == "call_expression":
             return self._call(node, data, env, free)
-        raise Unevaluable(f"`{_text(node, data)}` ({t.replace('_', ' ')})")
+        raise Unevaluable(f"`{node_text(node, data)}` ({t.replace('_', ' ')})")
 
     def _identifier(self, name: str, env: dict, free: str | None) -> tuple[str, str]:
         if name in env:
@@ -264,7 +254,7 @@ class Compiler:
         raise Unevaluable(f"`{name}` is not known here")
 
     def _field(self, node: Node, data: bytes, env: dict, free: str | None) -> tuple[str, str]:
-        name = _text(node.child_by_field_name("field"), data)
+        name = node_text(node.child_by_field_name("field"), data)
         if name in OLD_LAYOUTS:
             return OLD_LAYOUTS[name], _LAYOUT
         if name == "mem":
@@ -276,7 +266,7 @@ class Compiler:
                 return f"M.{inner}_{name}", ADDR if name == "base" else INT
             if kind == _SLOT and name in ("base", "size"):
                 return f"M.mem_{name}[{inner}]", ADDR if name == "base" else INT
-        raise Unevaluable(f"`{_text(node, data)}` is not a field of module memory")
+        raise Unevaluable(f"`{node_text(node, data)}` is not a field of module memory")
 
     def _binary(self, node: Node, data: bytes, env: dict, free: str | None) -> tuple[str, str]:
         op = node.child_by_field_name("operator").type
@@ -303,7 +293,7 @@ class Compiler:
 
     def _call(self, node: Node, data: bytes, env: dict, free: str | None) -> tuple[str, str]:
         fn = node.child_by_field_name("function")
-        name = _text(fn, data)
+        name = node_text(fn, data)
         args = [c for c in node.child_by_field_name("arguments").named_children
                 if c.type != "comment"]
         if fn.type == "parenthesized_expression" and len(args) == 1 and \
@@ -411,14 +401,14 @@ class Compiler:
                 if d.type == "identifier":
                     # Declared here, given its value by an assignment below
                     # (v6.4's within_module_mem_type()); reading it before is an error.
-                    env[_text(d, data)] = (f"v_{_text(d, data)}", INT)
+                    env[node_text(d, data)] = (f"v_{node_text(d, data)}", INT)
                     continue
                 if d.type != "init_declarator":
-                    raise Unevaluable(f"declaration without a value: `{_text(d, data)}`")
+                    raise Unevaluable(f"declaration without a value: `{node_text(d, data)}`")
                 name_node = d.child_by_field_name("declarator")
                 while name_node.type == "pointer_declarator":
                     name_node = name_node.child_by_field_name("declarator")
-                name = _text(name_node, data)
+                name = node_text(name_node, data)
                 py, kind = self._expr(d.child_by_field_name("value"), data, env, None)
                 env[name] = (f"v_{name}", kind)
                 lines.append(f"{pad}v_{name} = {py}")
@@ -431,13 +421,13 @@ class Compiler:
             if expr and expr[0].type == "assignment_expression" and \
                     expr[0].child_by_field_name("operator").type == "=":
                 left = expr[0].child_by_field_name("left")
-                if left.type == "identifier" and _text(left, data) in env:
+                if left.type == "identifier" and node_text(left, data) in env:
                     py, kind = self._expr(expr[0].child_by_field_name("right"), data, env, None)
-                    name = _text(left, data)
+                    name = node_text(left, data)
                     env[name] = (env[name][0], kind)
                     lines.append(f"{pad}{env[name][0]} = {py}")
                     return
-        raise Unevaluable(f"statement `{' '.join(_text(node, data).split())[:60]}`")
+        raise Unevaluable(f"statement `{' '.join(node_text(node, data).split())[:60]}`")
 
     def _block(self, children: list[Node], data: bytes, env: dict, lines: list[str], depth: int,
                kinds: list[str]) -> None:
@@ -468,8 +458,8 @@ class Compiler:
     def _preproc(self, node: Node, data: bytes, env: dict, lines: list[str], depth: int,
                  kinds: list[str]) -> None:
         if node.type != "preproc_ifdef":
-            raise Unevaluable(f"`#if {_text(node.child_by_field_name('condition'), data)}`")
-        option = _text(node.child_by_field_name("name"), data)
+            raise Unevaluable(f"`#if {node_text(node.child_by_field_name('condition'), data)}`")
+        option = node_text(node.child_by_field_name("name"), data)
         value = config_value(option, self.config)
         if value is None:
             raise Unevaluable(f"{option} is not modelled")
@@ -491,10 +481,10 @@ def _loop_macro(node: Node, data: bytes) -> tuple[str, str, str] | None:
     call = node.named_children[0]
     if call.type != "call_expression":
         return None
-    name = _text(call.child_by_field_name("function"), data)
+    name = node_text(call.child_by_field_name("function"), data)
     if name not in LOOP_MACROS:
         return None
-    args = [_text(a, data) for a in call.child_by_field_name("arguments").named_children]
+    args = [node_text(a, data) for a in call.child_by_field_name("arguments").named_children]
     if name == "for_each_mod_mem_type" and len(args) == 1:
         return name, args[0], ""
     if name == "for_class_mod_mem_type" and len(args) == 2:
@@ -514,10 +504,10 @@ def _parameters(node: Node, data: bytes) -> list[str]:
         while name is not None and name.type != "identifier":
             name = name.child_by_field_name("declarator")
         if name is None:
-            if _text(p, data).strip() == "void":
+            if node_text(p, data).strip() == "void":
                 continue
             raise Unevaluable("unnamed parameter")
-        out.append(_text(name, data))
+        out.append(node_text(name, data))
     return out
 
 
@@ -537,7 +527,7 @@ def parameter_types(node: Node, data: bytes) -> list[tuple[str, str]]:
                 stars += "*"
             name = name.child_by_field_name("declarator")
         if name is not None:
-            out.append((_text(name, data), " ".join(_text(p.child_by_field_name("type"), data)
+            out.append((node_text(name, data), " ".join(node_text(p.child_by_field_name("type"), data)
                                                     .split()) + stars))
     return out
 
@@ -548,16 +538,10 @@ def is_module_pointer(type_text: str) -> bool:
 
 
 def _first(node: Node, kind: str) -> Node | None:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if n.type == kind:
-            return n
-        stack.extend(reversed(n.children))
-    return None
+    return next((n for n in descendants(node) if n.type == kind), None)
 
 
 def _checked_index(i: int) -> int:
-    if not 0 <= i < 7:
+    if not 0 <= i < NUM_TYPES:
         raise IndexError(f"mem[{i}] is not a memory type")
     return i

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migrator.errors import MigratorError
-from migrator.model import modules as debian
+from migrator.model import packages as debian
 from migrator.model.image import ModuleImage
 from migrator.model.invariants import Footprint, Violation, check, footprint
 from migrator.model.kconfig import KernelConfig, parse_config

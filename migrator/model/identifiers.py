@@ -17,7 +17,7 @@ import difflib
 from tree_sitter import Node
 
 from migrator.model.api import Api, declared_field_names
-from migrator.model.cexpr import _text, function_name
+from migrator.parse.syntax import descendants, function_name, text as node_text
 from migrator.model.findings import SourceViolation
 from migrator.parse import parse_c
 
@@ -31,18 +31,15 @@ def changed_rows(old: bytes, new: bytes) -> list[tuple[int, int]]:
 def _names(root: Node, data: bytes) -> tuple[set[str], set[str], set[str]]:
     """Field names, identifiers and defined function names of a file."""
     fields, idents, functions = set(), set(), set()
-    stack = [root]
-    while stack:
-        n = stack.pop()
+    for n in descendants(root):
         if n.type == "field_identifier":
-            fields.add(_text(n, data))
+            fields.add(node_text(n, data))
         elif n.type == "identifier":
-            idents.add(_text(n, data))
+            idents.add(node_text(n, data))
         elif n.type == "function_definition":
             name = function_name(n, data)
             if name:
                 functions.add(name)
-        stack.extend(n.children)
     return fields, idents, functions
 
 
@@ -93,7 +90,7 @@ def check_names(path: str, old: bytes, new: bytes, api: Api,
             stack = [c for c in stack if c.parent != n]
             continue
         if n.type == "field_identifier" and n.parent.type == "field_expression":
-            name = _text(n, new)
+            name = node_text(n, new)
             if name not in fields_ok:
                 report(n, f"`{name}` is a field of neither struct module nor struct "
                           f"module_memory in {api.path}")
@@ -101,14 +98,14 @@ def check_names(path: str, old: bytes, new: bytes, api: Api,
             array = n.child_by_field_name("argument")
             index = n.child_by_field_name("index")
             if array.type == "field_expression" and \
-                    _text(array.child_by_field_name("field"), new) == "mem" and \
+                    node_text(array.child_by_field_name("field"), new) == "mem" and \
                     index is not None and index.type == "identifier":
-                name = _text(index, new)
+                name = node_text(index, new)
                 if name.isupper() and name not in enum:
                     report(index, f"`{name}` is not an enumerator of enum mod_mem_type in "
                                   f"{api.path} ({', '.join(api.memory_types)})")
         elif n.type == "identifier":
-            name = _text(n, new)
+            name = node_text(n, new)
             parent = n.parent
             if parent.type == "call_expression" and parent.child_by_field_name("function") == n:
                 if api_shaped(name) and name not in old_idents and \

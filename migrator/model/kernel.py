@@ -28,8 +28,10 @@ from migrator.errors import MigratorError
 from migrator.model.api import _callables, _enumerators, _struct_fields
 from migrator.model.source import read_file
 from migrator.parse import parse_c
-from migrator.target import API_HEADER
+from migrator.migration import load_migration
 
+# The header that defines struct module, the same before and after the change.
+API_HEADER = load_migration().vocabulary.new.api_header
 _VERSION_H = "include/generated/uapi/linux/version.h"
 _AUTOCONF_H = "include/generated/autoconf.h"
 _INCLUDE_RE = re.compile(rb"^\s*include\s+(\S+)/Makefile\s*$", re.M)

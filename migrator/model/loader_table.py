@@ -16,10 +16,13 @@ import tree_sitter
 from tree_sitter import Node
 
 from ..errors import MigratorError
-from ..match.context import descendants, function_name
+from ..parse.syntax import descendants, function_name
 from ..parse.source import c_language, parse_c
-from ..target import MEM_TYPES, names_defined_in, type_names
+from ..migration import DEFAULT_MIGRATION, load_migration
 from .table import MOD_INVALID, MaskRow, PlacementTable
+
+_NEW = load_migration(DEFAULT_MIGRATION).vocabulary.new  # the model is still the default pack's
+MEM_TYPES = _NEW.types
 
 _ARRAYS = tree_sitter.Query(c_language(), """
 (declaration
@@ -75,7 +78,7 @@ def _arrays_of(fn: Node) -> dict[str, Node]:
 def placement_table(main_c: bytes, kallsyms_c: bytes | None = None,
                     module_h: bytes | None = None, source: str = "rewritten loader") -> PlacementTable:
     """The placement table of a rewritten kernel/module/main.c (and kallsyms.c)."""
-    names = (names_defined_in(module_h) if module_h else None) or type_names()
+    names = (_NEW.names_defined_in(module_h) if module_h else None) or _NEW.type_names()
     canonical = _canonical(names)
     root = parse_c(main_c).root_node
     layout = None
@@ -83,7 +86,7 @@ def placement_table(main_c: bytes, kallsyms_c: bytes | None = None,
         if n.type == "function_definition":
             arrays = _arrays_of(n)
             if "masks" in arrays and any(k.endswith("to_mem_type") for k in arrays):
-                layout = (function_name(n).decode(), arrays)
+                layout = (function_name(n), arrays)
                 break
     if layout is None:
         raise MigratorError(f"{source}: no function lays out sections with a masks table and type arrays")

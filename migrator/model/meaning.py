@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from migrator.model.cexpr import (ADDR, BOOL, OLD_LAYOUTS, Compiler, Scope, Unevaluable, _text,
-                                  function_name, is_module_pointer, parameter_types)
+from migrator.model.cexpr import (ADDR, BOOL, OLD_LAYOUTS, Compiler, Scope, Unevaluable, is_module_pointer,
+                                  parameter_types)
+from migrator.parse.syntax import descendants, function_name, strip_casts, text as node_text
 from migrator.model.findings import Note, SourceViolation
 from migrator.model.kconfig import KernelConfig
 from migrator.model.memmap import MemoryMap, new_point, old_point
@@ -59,7 +60,7 @@ class Side:
 
     @property
     def text(self) -> str:
-        return " ".join(_text(self.node, self.data).split())
+        return " ".join(node_text(self.node, self.data).split())
 
 
 @dataclass
@@ -89,44 +90,37 @@ class Stats:
 
 def _old_use(node: Node, data: bytes) -> bool:
     if node.type == "field_identifier":
-        return _text(node, data) in OLD_LAYOUTS and node.parent.type == "field_expression"
+        return node_text(node, data) in OLD_LAYOUTS and node.parent.type == "field_expression"
     return _helper_call(node, data)
 
 
 def _new_use(node: Node, data: bytes) -> bool:
     if node.type == "field_identifier":
-        return _text(node, data) == "mem" and node.parent.type == "field_expression"
+        return node_text(node, data) == "mem" and node.parent.type == "field_expression"
     return _helper_call(node, data)
 
 
 def _helper_call(node: Node, data: bytes) -> bool:
     if node.type != "call_expression":
         return False
-    name = _text(node.child_by_field_name("function"), data)
+    name = node_text(node.child_by_field_name("function"), data)
     return name.startswith("within_module") or "mod_mem" in name
 
 
 def _uses(root: Node, data: bytes, is_use, lo: int, hi: int) -> list[Node]:
     """Use nodes on rows [lo, hi)."""
-    out, stack = [], [root]
-    while stack:
-        n = stack.pop()
-        if n.end_point[0] < lo or n.start_point[0] >= hi:
-            continue
-        if n.type == "comment":
-            continue
-        if is_use(n, data):
-            out.append(n)
-        stack.extend(n.children)
-    return out
+    def looked_at(n: Node) -> bool:
+        return lo <= n.end_point[0] and n.start_point[0] < hi and n.type != "comment"
+
+    return [n for n in descendants(root, into=looked_at) if looked_at(n) and is_use(n, data)]
 
 
 def _static_kind(node: Node, data: bytes, call_kind) -> str:
     t = node.type
     if t in ("parenthesized_expression", "cast_expression"):
-        inner = node.child_by_field_name("value") if t == "cast_expression" else \
-            next((c for c in node.named_children if c.type != "comment"), None)
-        return _static_kind(inner, data, call_kind) if inner is not None else "?"
+        inner = strip_casts(node)
+        return "?" if inner.type in ("parenthesized_expression", "cast_expression") else \
+            _static_kind(inner, data, call_kind)
     if t == "binary_expression":
         op = node.child_by_field_name("operator").type
         if op in _COMPARISONS:
@@ -143,15 +137,15 @@ def _static_kind(node: Node, data: bytes, call_kind) -> str:
     if t == "conditional_expression":
         return _static_kind(node.child_by_field_name("consequence"), data, call_kind)
     if t == "field_expression":
-        name = _text(node.child_by_field_name("field"), data)
+        name = node_text(node.child_by_field_name("field"), data)
         arg = node.child_by_field_name("argument")
         if name == "base" and arg.type in ("field_expression", "subscript_expression"):
             inner = arg.child_by_field_name("field") if arg.type == "field_expression" else None
-            if arg.type == "subscript_expression" or _text(inner, data) in OLD_LAYOUTS:
+            if arg.type == "subscript_expression" or node_text(inner, data) in OLD_LAYOUTS:
                 return ADDR
         return "int"
     if t == "call_expression":
-        return call_kind(_text(node.child_by_field_name("function"), data))
+        return call_kind(node_text(node.child_by_field_name("function"), data))
     return "?"
 
 
@@ -200,15 +194,11 @@ def _direction(node: Node, data: bytes, call_kind) -> str:
 
 def _functions(root: Node, data: bytes) -> dict[str, Node]:
     out: dict[str, Node] = {}
-    stack = [root]
-    while stack:
-        n = stack.pop()
+    for n in descendants(root, into=lambda n: n.type != "function_definition"):
         if n.type == "function_definition":
             name = function_name(n, data)
             if name and name not in out:
                 out[name] = n
-            continue
-        stack.extend(reversed(n.children))
     return out
 
 

@@ -29,12 +29,12 @@ from tree_sitter import Node
 
 from migrator.errors import MigratorError
 from migrator.model.branches import Facts, project, read_branches
-from migrator.model.cexpr import _text
 from migrator.model.findings import Note, SourceViolation
 from migrator.model.identifiers import declared_fields
 from migrator.model.kernel import Kernel
 from migrator.model.probes import ProbeChooser
 from migrator.model.table import MAINLINE_V6_4, PlacementTable
+from migrator.parse.syntax import descendants, text as node_text
 from migrator.model.source import TreeCheck, check_sources, read_file
 from migrator.parse import is_c_path, parse_c
 from migrator.parse.tree import source_paths
@@ -155,12 +155,9 @@ def _uses(root: Node, data: bytes, missing: Vocabulary, members: frozenset[str])
 
     ``members`` are the layout members of every kernel: a layout field counts
     only when read through one (``core_layout.text_size``, ``mem[t].size``)."""
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        stack.extend(n.children)
+    for n in descendants(root):
         if n.type == "field_identifier" and n.parent.type == "field_expression":
-            name = _text(n, data)
+            name = node_text(n, data)
             if name in missing.members:
                 yield n.start_point, name, "member of struct module"
             elif name in missing.layout_fields:
@@ -168,10 +165,10 @@ def _uses(root: Node, data: bytes, missing: Vocabulary, members: frozenset[str])
                 while receiver is not None and receiver.type == "subscript_expression":
                     receiver = receiver.child_by_field_name("argument")
                 if receiver is not None and receiver.type == "field_expression" and \
-                        _text(receiver.child_by_field_name("field"), data) in members:
+                        node_text(receiver.child_by_field_name("field"), data) in members:
                     yield n.start_point, name, "field of the layout struct"
         elif n.type == "identifier":
-            name = _text(n, data)
+            name = node_text(n, data)
             if name not in missing.enumerators and name not in missing.callables:
                 continue
             if _in_condition(n):
@@ -189,7 +186,7 @@ def _uses(root: Node, data: bytes, missing: Vocabulary, members: frozenset[str])
 def _body_uses(node: Node, data: bytes, missing: Vocabulary, members: frozenset[str]):
     """Names in a #define body, which the C grammar leaves as text."""
     text = re.sub(r"/\*.*?\*/|\"(?:\\.|[^\"\\])*\"", lambda m: " " * len(m.group()),
-                  _text(node, data), flags=re.S)
+                  node_text(node, data), flags=re.S)
     row, col = node.start_point
     fields = {m.start(1) for m in _BODY_FIELD_RE.finditer(text)}
     through_member = re.compile(r"(?:->|\.)\s*(?:" + "|".join(map(re.escape, sorted(members))) +

@@ -32,12 +32,13 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from migrator.model.cexpr import OLD_LAYOUTS, _text
+from migrator.model.cexpr import OLD_LAYOUTS
 from migrator.model.findings import SourceViolation
 from migrator.model.kconfig import KernelConfig
 from migrator.model.permissions import entry_kind, missing
 from migrator.model.table import MAINLINE_V6_4, MEMORY_TYPES, PlacementTable
 from migrator.parse import parse_c
+from migrator.parse.syntax import strip_casts, text as node_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,17 +79,17 @@ def _memory(node: Node, data: bytes, field: str) -> str | None:
     """The memory whose ``field`` ``node`` reads: ``MOD_TEXT`` or ``core_layout``, else None."""
     if node.type == "parenthesized_expression" and node.named_children:
         return _memory(node.named_children[0], data, field)
-    if node.type != "field_expression" or _text(node.child_by_field_name("field"), data) != field:
+    if node.type != "field_expression" or node_text(node.child_by_field_name("field"), data) != field:
         return None
     arg = node.child_by_field_name("argument")
     if arg.type == "field_expression":
-        name = _text(arg.child_by_field_name("field"), data)
+        name = node_text(arg.child_by_field_name("field"), data)
         return name if name in OLD_LAYOUTS else None
     if arg.type == "subscript_expression":
         array = arg.child_by_field_name("argument")
         if array.type == "field_expression" and \
-                _text(array.child_by_field_name("field"), data) == "mem":
-            return _text(arg.child_by_field_name("index"), data).strip()
+                node_text(array.child_by_field_name("field"), data) == "mem":
+            return node_text(arg.child_by_field_name("index"), data).strip()
     return None
 
 
@@ -97,20 +98,13 @@ def _arch_variable(node: Node, data: bytes) -> str | None:
     if node.type != "field_expression":
         return None
     arg = node.child_by_field_name("argument")
-    if arg.type == "field_expression" and _text(arg.child_by_field_name("field"), data) == "arch":
-        return _text(node.child_by_field_name("field"), data)
+    if arg.type == "field_expression" and node_text(arg.child_by_field_name("field"), data) == "arch":
+        return node_text(node.child_by_field_name("field"), data)
     return None
 
 
-def _strip(node: Node) -> Node:
-    while node.type in ("cast_expression", "parenthesized_expression"):
-        node = node.child_by_field_name("value") if node.type == "cast_expression" else \
-            next(c for c in node.named_children if c.type != "comment")
-    return node
-
-
 def _sum_terms(node: Node, data: bytes) -> list[Node]:
-    node = _strip(node)
+    node = strip_casts(node)
     if node.type == "binary_expression" and node.child_by_field_name("operator").type == "+":
         return (_sum_terms(node.child_by_field_name("left"), data)
                 + _sum_terms(node.child_by_field_name("right"), data))
@@ -139,10 +133,10 @@ def extract_plan(path: str, data: bytes, tree=None) -> Plan:
                     for var, at in pending.pop(recorded, []):
                         reservations.append(Reservation(
                             path, at.start_point[0] + 1, at.start_point[1] + 1, var, grown,
-                            " ".join(_text(right, data).split()), node.start_point[0] + 1,
+                            " ".join(node_text(right, data).split()), node.start_point[0] + 1,
                             recorded if recorded != grown else None))
             elif variable is not None and op == "=":
-                recorded = _memory(_strip(right), data, "size")
+                recorded = _memory(strip_casts(right), data, "size")
                 if recorded is not None:
                     pending.setdefault(recorded, []).append((variable, node))
         if node.type == "binary_expression" and node.child_by_field_name("operator").type == "+":
@@ -157,7 +151,7 @@ def extract_plan(path: str, data: bytes, tree=None) -> Plan:
                     for v in variables:
                         addresses.append(Address(
                             path, node.start_point[0] + 1, node.start_point[1] + 1, v, bases[0],
-                            " ".join(_text(node, data).split())))
+                            " ".join(node_text(node, data).split())))
         for child in node.children:
             visit(child)
         if node.type == "function_definition":

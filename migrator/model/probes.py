@@ -1,7 +1,7 @@
 """The modules a source check judges expressions on, and which of them apply to a file.
 
 Real modules come from the Debian packages already in the cache (see
-:mod:`migrator.model.modules`); nothing is downloaded here.  The synthetic
+:mod:`migrator.model.packages`); nothing is downloaded here.  The synthetic
 modules of :mod:`migrator.model.synthetic` are always added: they hold the
 corner cases on purpose.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from migrator.model import modules as debian
+from migrator.model import packages as debian
 from migrator.model.kconfig import KERNEL_ARCH, parse_config
 from migrator.model.memmap import image_map
 from migrator.model.meaning import ProbeSet

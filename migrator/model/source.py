@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from migrator.errors import MigratorError
 from migrator.model.api import read_api
 from migrator.model.arithmetic import check_arithmetic
-from migrator.target import API_HEADER
+from migrator.migration import DEFAULT_MIGRATION, load_migration
 from migrator.model.cexpr import Scope
 from migrator.model.findings import Note, SourceViolation
 from migrator.model.identifiers import check_names
@@ -32,6 +32,9 @@ from migrator.model.plans import check_plans, extract_plan
 from migrator.model.probes import ProbeChooser
 from migrator.model.table import MAINLINE_V6_4, PlacementTable
 from migrator.parse import candidate_paths, is_c_path
+
+# The header that defines the target API (the model is still the default pack's).
+API_HEADER = load_migration(DEFAULT_MIGRATION).vocabulary.new.api_header
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ def changed_files(root: str, original: str, paths=None) -> list[tuple[str, bytes
     layout, plus include/linux/module.h.
     """
     if paths is None:
-        found = candidate_paths(original)
+        old = load_migration(DEFAULT_MIGRATION).vocabulary.old
+        found = candidate_paths(original, old.prefilter, old.needle)
         paths = sorted({p for p, error in found if error is None} | {API_HEADER})
     out = []
     for path in paths:

@@ -4,43 +4,50 @@ tree-sitter parses `#if` only where it frames whole statements or
 declarations; a `#ifdef` that splits an argument list is not a node at all.
 So the conditionals are read here from the lines (with backslash
 continuations and comments), as the preprocessor itself reads them, and each
-condition is evaluated for two kernels: one before the change (6.1) and one
-after it (6.4 or later).  A condition is true, false or unknown (None) on a
-side: a project's own probe macro (STAPCONF_MODULE_LAYOUT) is unknown, a
-version test against 6.4+ is an interval test, and the new API's macros
-(`mod_mem_type_is_init`) are defined only after.
+condition is evaluated for two kernels, the sides of a migration's change
+(see `Sides`): one before it and one after.  A condition is true, false or
+unknown (None) on a side: a project's own probe macro is unknown, a version
+test is an interval test, and the API's own macros are defined only on
+their side.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
 
 # KERNEL_VERSION(a, b, c) as the kernel computes it, the sublevel clamped to 255.
 def kernel_version(a: int, b: int, c: int) -> int:
     return (a << 16) + (b << 8) + min(c, 255)
 
 
-class Side(Enum):
-    """A kernel the code is built for: before or after the change."""
+@dataclass(frozen=True)
+class Side:
+    """A kernel the code is built for, as far as its #if lines can tell."""
 
-    OLD = "6.1"
-    NEW = "6.4+"
+    name: str  # e.g. "5.15", "6.0+"
+    versions: tuple[int, int]  # LINUX_VERSION_CODE as an interval [low, high]
+    defined: frozenset[str] = frozenset()  # API macros this side defines and the other lacks
+    undefined: frozenset[str] = frozenset()  # the other side's
 
 
-# LINUX_VERSION_CODE on each side, as an interval [low, high].
-_VERSIONS = {
-    Side.OLD: (kernel_version(6, 1, 0), kernel_version(6, 1, 255)),
-    Side.NEW: (kernel_version(6, 4, 0), 1 << 24),
-}
+@dataclass(frozen=True)
+class Sides:
+    """The two kernels of a change: the one out-of-tree code still builds for, and any after."""
 
-# Macros of the new API's module.h: defined on 6.4+, undefined before.
-NEW_API_MACROS = frozenset({
-    "mod_mem_type_is_init", "mod_mem_type_is_core", "mod_mem_type_is_data",
-    "mod_mem_type_is_core_data", "mod_mem_type_is_text", "for_each_mod_mem_type",
-    "for_class_mod_mem_type",
-})
+    old: Side
+    new: Side
+
+
+def sides_of_change(before: tuple[int, int], landed: tuple[int, int, int],
+                    old_macros: frozenset[str] = frozenset(),
+                    new_macros: frozenset[str] = frozenset()) -> Sides:
+    """The kernel `before` (every sublevel of it) and every kernel from `landed` on."""
+    a, b = before
+    old = Side(f"{a}.{b}", (kernel_version(a, b, 0), kernel_version(a, b, 255)), old_macros, new_macros)
+    new_name = ".".join(str(n) for n in (landed if landed[2] else landed[:2])) + "+"
+    new = Side(new_name, (kernel_version(*landed), 1 << 24), new_macros, old_macros)
+    return Sides(old, new)
 
 
 @dataclass(frozen=True)
@@ -210,7 +217,9 @@ class _Parser:
             self.tokens.append(m.group(1) or m.group(2) or m.group(3))
             pos = m.end()
         self.i = 0
-        self.side, self.defined, self.undefined = side, defined, undefined
+        self.side = side
+        # The side's own API macros are known too.
+        self.defined, self.undefined = defined | side.defined, undefined | side.undefined
 
     def peek(self) -> str | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -332,14 +341,12 @@ class _Parser:
             n = kernel_version(parts[0][0], parts[1][0], parts[2][0])
             return (n, n)
         if tok == "LINUX_VERSION_CODE":
-            return _VERSIONS[self.side]
-        if tok in NEW_API_MACROS or tok in self.defined or tok in self.undefined:
+            return self.side.versions
+        if tok in self.defined or tok in self.undefined:
             return _MAYBE  # a macro used as a value: its value is not known
         raise _Unknown(tok)
 
     def is_defined(self, name: str) -> Value:
-        if name in NEW_API_MACROS:
-            return _TRUE if self.side is Side.NEW else _FALSE
         if name in ("LINUX_VERSION_CODE", "KERNEL_VERSION"):
             return _TRUE
         if name in self.defined:

@@ -1,8 +1,9 @@
-"""Which files of a tree can hold a use of the old layouts.
+"""Which files of a tree can hold a use of the old API.
 
 A whole kernel tree is 1.5 GB; parsing it all would take minutes.  A byte
-search for the three names finds the few dozen files worth parsing, and is
-spread over all cores because reading is most of the cost.
+search for the migration's prefilter (its vocabulary's) finds the few dozen
+files worth parsing, and is spread over all cores because reading is most
+of the cost.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from ..errors import MigratorError
 from .source import file_type, is_c_path, is_python_path, read_regular
 from .views import is_stp_path
 
-OLD_NAMES_RE = re.compile(rb"\b(?:core|init|data)_layout\b")
 _SPLICE_BEFORE_LETTER_RE = re.compile(rb"\\\r?\n[A-Za-z_]")
 
 # Folders that never hold sources of the tree itself.
@@ -105,34 +105,42 @@ def _follow_link(root: str, real_root: str, path: str, add, problems: list) -> N
         add(os.path.relpath(target, real_root))
 
 
-def holds_old_name(data: bytes) -> bool:
-    """Whether the bytes name an old layout, also split by a backslash-newline."""
-    # The substring tests run at memory speed; the regex only on hits.
-    if b"_layout" in data and OLD_NAMES_RE.search(data):
+def holds_name(data: bytes, prefilter: re.Pattern[bytes], needle: bytes) -> bool:
+    """Whether the bytes hold a hit of `prefilter`, also split by a backslash-newline.
+
+    `needle`, a plain substring of every hit, is tested first: it runs at
+    memory speed, and the regex only on the files that hold it.
+    """
+    if needle in data and prefilter.search(data):
         return True
     # A name split by a backslash-newline has a letter right after the newline; kernel
     # continuation lines start with blanks, so this regex (a literal first) rarely hits.
     if _SPLICE_BEFORE_LETTER_RE.search(data):
         joined = data.replace(b"\\\r\n", b"").replace(b"\\\n", b"")
-        return b"_layout" in joined and OLD_NAMES_RE.search(joined) is not None
+        return needle in joined and prefilter.search(joined) is not None
     return False
 
 
-def _holds_old_names(root: str, paths: list[str]) -> list[tuple[str, str | None]]:
-    """(path, None) for files holding a name, (path, reason) for unreadable ones."""
+def _holding(root: str, paths: list[str], prefilter: bytes, needle: bytes) -> list[tuple[str, str | None]]:
+    """(path, None) for files holding a prefilter hit, (path, reason) for unreadable ones."""
+    pattern = re.compile(prefilter)
     found = []
     for path in paths:
         try:
             data = read_regular(os.path.join(root, path), follow_links=False)
-            if holds_old_name(data):
+            if holds_name(data, pattern, needle):
                 found.append((path, None))
         except OSError as e:
             found.append((path, f"cannot read: {e.strerror or e}"))
     return found
 
 
-def candidate_paths(root: str, jobs: int | None = None) -> list[tuple[str, str | None]]:
-    """Files below root that mention an old layout name, with a reason for unreadable ones.
+def candidate_paths(root: str, prefilter: bytes, needle: bytes = b"",
+                    jobs: int | None = None) -> list[tuple[str, str | None]]:
+    """Files below root holding the byte regex `prefilter`, with a reason for unreadable ones.
+
+    `needle`, a plain substring of every hit, is tested first: it runs at
+    memory speed, and the regex only on the files that hold it.
 
     An unreadable file or directory is returned with its reason rather than
     raised: one bad file must not stop a tree-wide run, nor go unmentioned.
@@ -144,11 +152,12 @@ def candidate_paths(root: str, jobs: int | None = None) -> list[tuple[str, str |
     paths, problems = source_paths(root)
     jobs = jobs or os.cpu_count() or 1
     if jobs == 1 or len(paths) < 2000:
-        return sorted(_holds_old_names(root, paths) + problems)
+        return sorted(_holding(root, paths, prefilter, needle) + problems)
     # Interleaved chunks keep both workers busy: big drivers cluster by folder.
     chunks = [paths[i::jobs * 8] for i in range(jobs * 8)]
     found: list[tuple[str, str | None]] = []
     with ProcessPoolExecutor(jobs) as pool:
-        for part in pool.map(_holds_old_names, [root] * len(chunks), chunks):
+        for part in pool.map(_holding, [root] * len(chunks), chunks,
+                             [prefilter] * len(chunks), [needle] * len(chunks)):
             found.extend(part)
     return sorted(found + problems)

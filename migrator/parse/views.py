@@ -18,6 +18,7 @@ import tree_sitter
 
 from .preproc import Conditionals, Define
 from .source import parse_c
+from .syntax import descendants
 
 STP_SUFFIXES = (".stp",)
 
@@ -43,14 +44,8 @@ def _blank(data: bytes) -> bytearray:
 
 
 def _errors(tree: tree_sitter.Tree) -> int:
-    count, stack = 0, [tree.root_node]
-    while stack:
-        n = stack.pop()
-        if n.type == "ERROR" or n.is_missing:
-            count += 1
-        if n.has_error:
-            stack.extend(n.children)
-    return count
+    return sum(1 for n in descendants(tree.root_node, into=lambda n: n.has_error)
+               if n.type == "ERROR" or n.is_missing)
 
 
 def _place(data: bytes, start: int, end: int, before: bytes, after: bytes) -> bytes | None:

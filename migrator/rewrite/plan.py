@@ -8,21 +8,24 @@ undecided, and the region rules' results; files that cannot be rewritten safely
 
 from __future__ import annotations
 
+import enum
 import os
+from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from ..errors import MigratorError
 from ..match import Rule, match_file
-from ..match.engine import Finding, Match
+from ..match.engine import Decision, Finding, Match
 from ..match.rules import Area, RuleBook, migration_rule_book
 from ..match.regions import RegionResult, RegionRule, RegionStatus, load_region_rules, match_regions
 from ..match.scan import FileScan, TreeScan, as_book, owned_findings, scan_tree
-from ..migration import Migration
+from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 from ..parse import is_c_path, parse_c, read_source
+from ..parse.syntax import descendants
 from ..parse.views import is_stp_path
 from ..profile import KERNEL, Profile
-from ..target import API_HEADER, STATEMENT_MACROS, names_defined_in, type_names
+from ..vocabulary import NewApi, Vocabulary
 from .edits import Edit, apply_edits, apply_edits_with_spans, edits_for
 from .emit import Held, emit_guarded
 from .reflow import reflow
@@ -66,6 +69,23 @@ class Skipped:
     reason: str
 
 
+class FileOutcome(enum.StrEnum):
+    """What planning did to one file: a closed set the command line sums up."""
+
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"  # nothing a rule rewrites, or every site left
+    SKIPPED = "skipped"  # it could not be rewritten safely; the reason says why
+    FAILED = "failed"  # an error stopped its planning; the others went on
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    outcome: FileOutcome
+    reason: str = ""  # why it was skipped, or the error it failed with
+    change: FileChange | None = None
+
+
 @dataclass(frozen=True)
 class RewritePlan:
     root: str
@@ -77,6 +97,10 @@ class RewritePlan:
     book: RuleBook = RuleBook(())
     held: tuple[Held, ...] = ()  # out-of-tree: tied uses left together, with the reason
     profile: Profile = KERNEL
+    files: tuple[FileResult, ...] = ()  # one per file planned or skipped
+
+    def outcome_counts(self) -> Counter:
+        return Counter(f.outcome for f in self.files)
 
     @property
     def scope(self) -> tuple[Area, ...]:
@@ -94,7 +118,7 @@ class RewritePlan:
         for sk in self.skipped:
             if sk.path == path:
                 return sk.reason
-        if finding.severity == "rewrite":
+        if finding.severity is Decision.REWRITE:
             return "shares an expression with a use that is left as it is"
         return finding.message
 
@@ -135,35 +159,34 @@ def _matches_covering(plan: RewritePlan, finding: Finding) -> list[Match]:
     return [m for m in fs.result.matches if m.start <= at < m.end]
 
 
-def target_names(root: str, style: str) -> Mapping[str, str]:
-    """The tree's own names when its module.h defines enum mod_mem_type; else the style's."""
+def target_names(root: str, style: str, new: NewApi | None = None) -> Mapping[str, str]:
+    """The tree's own names when its API header already defines the new enum; else the style's.
+
+    `new` (the new API's names) defaults to the default migration's.
+    """
+    new = new or load_migration(DEFAULT_MIGRATION).vocabulary.new
+    if new.api_header is None:
+        return new.type_names(style)
     try:
-        header = read_source(root, API_HEADER).data
+        header = read_source(root, new.api_header).data
     except MigratorError:
-        return type_names(style)
-    return names_defined_in(header) or type_names(style)
+        return new.type_names(style)
+    return new.names_defined_in(header) or new.type_names(style)
 
 
-def _uses_statement_macro(text: bytes) -> bool:
-    return any(m.encode() + b"(" in text for m in STATEMENT_MACROS)
+def _uses_statement_macro(text: bytes, macros: Sequence[str]) -> bool:
+    return any(m.encode() + b"(" in text for m in macros)
 
 
 def _error_count(data: bytes, exempt: Sequence[tuple[int, int]] = (), tree=None) -> int:
     """ERROR and MISSING nodes starting outside the exempt byte ranges.
 
     Recipe text and text using the new API's iterator macros
-    (`for_class_mod_mem_type(t, core) {`) are exempt: tree-sitter cannot
+    (`for_each_x(t) {`) are exempt: tree-sitter cannot
     parse those, and the compile check judges them instead.
     """
-    count, stack = 0, [(tree or parse_c(data)).root_node]
-    while stack:
-        n = stack.pop()
-        if (n.type == "ERROR" or n.is_missing) and not any(
-                s <= n.start_byte < e for s, e in exempt):
-            count += 1
-        if n.has_error:
-            stack.extend(n.children)
-    return count
+    return sum(1 for n in descendants((tree or parse_c(data)).root_node, into=lambda n: n.has_error)
+               if (n.type == "ERROR" or n.is_missing) and not any(s <= n.start_byte < e for s, e in exempt))
 
 
 # Where a full expression ends: its parent is one of these, or it is a condition.
@@ -194,20 +217,20 @@ def _left_expressions(tree, findings) -> list[tuple[int, int]]:
     spans = []
     for f in findings:
         o = f.occurrence
-        if not o.is_site or f.severity == "rewrite":
+        if not o.is_site or f.severity is Decision.REWRITE:
             continue
-        node = tree.root_node.descendant_for_byte_range(o.name_start, o.name_start + len(o.layout))
+        node = tree.root_node.descendant_for_byte_range(o.name_start, o.name_start + len(o.name))
         if node is not None:
             e = _full_expression(node)
             spans.append((e.start_byte, e.end_byte))
     return spans
 
 
-def _guarded_edits(src, matches, findings, book: RuleBook, profile: Profile):
+def _guarded_edits(src, matches, findings, book: RuleBook, profile: Profile, vocabulary: Vocabulary):
     """Out-of-tree edits: each decided unit behind the guard; or why the file is skipped."""
     stages = {r.id: r.stage for r in book.all_rules()}
     emitted = emit_guarded(src, matches, findings, profile.guard, stages, profile.guard_needs_version_h,
-                           book.guard_rule_ids())
+                           vocabulary, book.guard_rule_ids())
     if is_c_path(src.path) and emitted.rewritten:
         # The new branches must read as well as the old code did.
         inplace = apply_edits(src.data, edits_for(src.data, emitted.rewritten))
@@ -218,14 +241,15 @@ def _guarded_edits(src, matches, findings, book: RuleBook, profile: Profile):
 
 
 def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
-               regions: Sequence[RegionRule], names: Mapping[str, str], profile: Profile = KERNEL):
+               regions: Sequence[RegionRule], names: Mapping[str, str], vocabulary: Vocabulary,
+               profile: Profile = KERNEL):
     """One file's change (or None), why it is skipped (or None), its region rules' results,
     and the tied uses held together (out-of-tree)."""
     src = read_source(root, path)
     if profile.out_of_tree:
         if fs is None or fs.result is None:
             return None, None, [], ()
-        emitted, skip = _guarded_edits(src, fs.result.matches, fs.findings, book, profile)
+        emitted, skip = _guarded_edits(src, fs.result.matches, fs.findings, book, profile, vocabulary)
         if skip is not None or not emitted.edits:
             return None, skip, [], emitted.held
         new = apply_edits(src.data, list(emitted.edits))
@@ -240,7 +264,7 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
         matches, findings, results = fs.result.matches, fs.findings, list(fs.regions)
     else:  # a file only a region rule asked for
         results = [match_regions(rule, src, tree, names) for rule in regions]
-        result = match_file(src, book.for_path(path), names, tree) if is_c else None
+        result = match_file(src, book.for_path(path), names, tree, vocabulary) if is_c else None
         matches = result.matches if result is not None else ()
         findings = owned_findings(result.findings, results) if result is not None else ()
 
@@ -253,7 +277,7 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
     owned = [span for r in applied for span in r.owned]
 
     tainted = _left_expressions(tree, findings) if is_c else []
-    rewritten = [m for m in matches if m.severity == "rewrite"
+    rewritten = [m for m in matches if m.severity is Decision.REWRITE
                  and not any(s < m.end and m.start < e for s, e in owned)
                  and not any(s <= m.start and m.end <= e for s, e in tainted)]
     edits += edits_for(src.data, rewritten)
@@ -268,7 +292,9 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
         region_ids = {r.rule.id for r in applied}
         # Judged on the whole replacement: narrowing may cut into a macro's name.
         macro_matches = [(m.start, m.end) for m in rewritten
-                         if any(_uses_statement_macro(t.encode("utf-8", "surrogateescape")) for _, _, t in m.replacements)]
+                         if any(_uses_statement_macro(t.encode("utf-8", "surrogateescape"),
+                                                      vocabulary.new.statement_macros)
+                                for _, _, t in m.replacements)]
         exempt = [span for span, e in zip(spans, edits)
                   if e.rule_id in region_ids or any(s <= e.start < end for s, end in macro_matches)]
         before, after = _error_count(src.data, owned, tree), _error_count(new, exempt)
@@ -295,33 +321,52 @@ def plan_rewrite(
     style: str = "short",
     jobs: int | None = None,
     scope: Sequence[Area] | None = None,
+    vocabulary: Vocabulary | None = None,
     profile: Profile = KERNEL,
 ) -> RewritePlan:
-    """Plan the rewrite; `scope` (the areas) defaults to the default pack's profile.
+    """Plan the rewrite; `scope` (the areas) and `vocabulary` default to the default pack's.
 
     Out of the tree (`profile`), the region rules for the kernel's own files do not
     apply, and each rewrite is emitted behind the profile's guard.
     """
-    names = target_names(root, style)
+    vocabulary = vocabulary or load_migration(DEFAULT_MIGRATION).vocabulary
+    names = target_names(root, style, vocabulary.new)
     book = as_book(rules, scope)
     if profile.out_of_tree:
         regions = ()  # they are written for the kernel's own files
-    scan = scan_tree(root, book, names, jobs, profile, regions)
+    scan = scan_tree(root, book, names, jobs, vocabulary=vocabulary, profile=profile, regions=regions)
     scanned = {fs.path: fs for fs in scan.files}
     paths = {fs.path for fs in scan.files if fs.result is not None and fs.result.matches}
     paths |= {r.file for r in regions if os.path.isfile(os.path.join(root, r.file))}
 
-    changes, results, held = [], [], []
-    skipped = [Skipped(fs.path, fs.error) for fs in scan.skipped]
+    results, held = [], []
+    files = [FileResult(fs.path, FileOutcome.SKIPPED, fs.error) for fs in scan.skipped]
     for path in sorted(paths):
         file_regions = [r for r in regions if r.file == path]
-        change, skip, file_results, file_held = _plan_file(root, path, scanned.get(path), book, file_regions,
-                                                           names, profile)
+        file, file_results, file_held = plan_file(root, path, scanned.get(path), book, file_regions,
+                                                  names, vocabulary, profile)
+        files.append(file)
         results += file_results
         held += file_held
-        if change is not None:
-            changes.append(change)
-        if skip is not None:
-            skipped.append(Skipped(path, skip))
-    return RewritePlan(os.path.abspath(root), names, tuple(changes), scan, tuple(results),
-                       tuple(skipped), book, tuple(held), profile)
+    changes = tuple(f.change for f in files if f.outcome is FileOutcome.CHANGED)
+    skipped = tuple(Skipped(f.path, f.reason) for f in files
+                    if f.outcome in (FileOutcome.SKIPPED, FileOutcome.FAILED))
+    return RewritePlan(os.path.abspath(root), names, changes, scan, tuple(results),
+                       skipped, book, tuple(held), profile, tuple(files))
+
+
+def plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook, regions: Sequence[RegionRule],
+              names: Mapping[str, str], vocabulary: Vocabulary, profile: Profile = KERNEL):
+    """One file's result, its region rules' results and its held uses.  Never
+    raises: one odd file (unreadable, a template that fails to render) fails alone."""
+    try:
+        change, skip, results, held = _plan_file(root, path, fs, book, regions, names, vocabulary, profile)
+    except MigratorError as e:
+        return FileResult(path, FileOutcome.FAILED, str(e)), [], ()
+    except Exception as e:  # noqa: BLE001 - the run goes on; the result carries the error
+        return FileResult(path, FileOutcome.FAILED, f"{type(e).__name__}: {e}"), [], ()
+    if skip is not None:
+        return FileResult(path, FileOutcome.SKIPPED, skip), results, held
+    if change is None:
+        return FileResult(path, FileOutcome.UNCHANGED), results, held
+    return FileResult(path, FileOutcome.CHANGED, change=change), results, held

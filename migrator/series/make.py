@@ -29,6 +29,7 @@ from gitdb.base import IStream
 from ..errors import MigratorError
 from ..match import Rule, RuleBook
 from ..match.scan import as_book
+from ..match.regions import RegionStatus
 from ..parse.source import printable
 from ..rewrite.plan import RewritePlan
 from . import text
@@ -353,7 +354,7 @@ def _cover_text(plan: RewritePlan, tr: TreeRepo, patches: Sequence[Patch], files
         tree_name=_tree_name(tr.root),
         prepare_numbers=prepare_numbers,
         prepare_count=len(prep),
-        api_changed=any(f.path == "include/linux/module.h" for p in patches for f in p.files),
+        api_changed=any(f.path == text.API_HEADER for p in patches for f in p.files),
         flag_day_number=flag_day,
         total_sites=sum(p.sites for p in patches),
         files=_file_lines(patches),
@@ -361,7 +362,7 @@ def _cover_text(plan: RewritePlan, tr: TreeRepo, patches: Sequence[Patch], files
         used=_used_lines(patches, rules, recipes),
         left=text.left_groups(plan),
         skipped=list(plan.skipped),
-        refused=[r for r in plan.recipes if r.status == "refused"],
+        refused=[r for r in plan.recipes if r.status is RegionStatus.REFUSED],
         verdict=verdict,
         checkpatch=_checkpatch_lines(files, total),
         broken=_broken_lines(plan, patches, targets),

@@ -3,7 +3,7 @@
 The default cut puts the preparation rewrites first, one patch per
 architecture: they use helpers that exist before and after the change, so
 each builds on the old API by itself.  One flag-day patch follows with the
-API change in include/linux/module.h and every remaining use.  The atomic
+API change (the header's regions) and every remaining use.  The atomic
 cut puts everything into that one patch.
 """
 
@@ -16,6 +16,7 @@ from typing import Sequence
 from ..errors import MigratorError
 from ..match import Rule, RuleBook
 from ..match.scan import as_book
+from ..match.regions import RegionStatus
 from ..rewrite.plan import FileChange, RewritePlan, staged_bytes
 
 PREPARE = "prepare"
@@ -92,7 +93,7 @@ def _site_stages(plan: RewritePlan, change: FileChange, stages: dict[str, str]) 
     """Per (stage, rule id or recipe id): how many of the file's sites it rewrites."""
     left = {(f.occurrence.path, f.occurrence.name_start) for f in plan.left()}
     owned = [(s, e, r.rule.id) for r in plan.recipes if r.rule.file == change.path
-             and r.status == "applied" for s, e in r.owned]
+             and r.status is RegionStatus.APPLIED for s, e in r.owned]
     counts: Counter = Counter()
     for f in plan.scan.findings:
         o = f.occurrence

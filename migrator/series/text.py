@@ -19,17 +19,19 @@ from ..errors import MigratorError
 from ..migration import DEFAULT_MIGRATION, load_migration
 from .split import FLAG_DAY, PREPARE, Patch
 
-# The texts are the migration's: its pack's series/ folder.
-TEMPLATES_DIR = load_migration(DEFAULT_MIGRATION).series_dir
+# The texts are the migration's: its pack's series/ folder and vocabulary.
+_MIGRATION = load_migration(DEFAULT_MIGRATION)
+TEMPLATES_DIR = _MIGRATION.series_dir
 WIDTH = 72
-FLAG_DAY_SUBJECT = "module: replace module_layout with module_memory"
+FLAG_DAY_SUBJECT = _MIGRATION.vocabulary.series.flag_day_subject
 # The subject of out-of-tree code's one patch, after the project's own prefix.
-OUT_OF_TREE_SUMMARY = "build on kernels with struct module_memory (v6.4)"
+OUT_OF_TREE_SUMMARY = _MIGRATION.vocabulary.series.out_of_tree_summary
 _CONDITIONAL_RE = re.compile(rb"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif)[ \t]+(.*?)[ \t]*$", re.M)
 _VERSION_H_RE = re.compile(rb"^[ \t]*#[ \t]*include[ \t]*<linux/version\.h>", re.M)
 # Helpers that exist before and after the change; a preparation patch's
 # subject names the ones it starts to use.
-HELPERS = ("within_module_init", "within_module_core", "within_module")
+HELPERS = _MIGRATION.vocabulary.series.helpers
+API_HEADER = _MIGRATION.vocabulary.new.api_header
 
 
 def fill(text: str, width: int = WIDTH, indent: str = "", first: str | None = None) -> str:

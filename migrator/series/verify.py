@@ -29,7 +29,6 @@ import git
 
 from ..errors import MigratorError
 from ..migration import Migration, load_migration
-from ..target import API_HEADER
 from .checkpatch import CheckpatchResult, run_checkpatch
 from .make import COVER_NAME, default_targets
 from .repo import find_repo
@@ -266,8 +265,9 @@ def verify_series(
         try:
             # What an in-place rewrite of the base writes, and what it leaves.
             t0 = time.monotonic()
-            book, recipes = load_pack(migration or load_migration(), rules_dir)
-            plan = plan_rewrite(str(tree), book, recipes, names)
+            migration = migration or load_migration()
+            book, recipes = load_pack(migration, rules_dir)
+            plan = plan_rewrite(str(tree), book, recipes, names, vocabulary=migration.vocabulary)
             timings["plan"] = round(time.monotonic() - t0, 1)
             left_code = sorted({f.occurrence.path for f in plan.left() if f.occurrence.kind == "use"}
                                | {s.path for s in plan.skipped})
@@ -291,7 +291,7 @@ def verify_series(
                         on_patch(check)
                     break
                 touched = _touched(clone, prefix)
-                api_changed = api_changed or API_HEADER in touched
+                api_changed = api_changed or migration.vocabulary.new.api_header in touched
                 expected = _expected_failures(targets, left_code) if api_changed else ()
                 result = run_checkpatch(tree, patch)
                 builds: tuple = ()

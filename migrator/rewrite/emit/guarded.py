@@ -24,21 +24,39 @@ them stay, with one reason that names them all.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from tree_sitter import Node
 
 from ...match.context import ancestors
-from ...match.engine import Finding, Match
-from ...parse.preproc import Block, Conditionals, Side, evaluate, read_conditionals, taken
+from ...parse.syntax import descendants
+from ...match.engine import Decision, Finding, Match
+from ...parse.preproc import Block, Conditionals, evaluate, read_conditionals, taken
+from ...vocabulary import Vocabulary
 from ...parse.source import SourceFile
 from ...parse.views import is_stp_path
 from ...match.uses import out_of_tree_views
 from ..edits import Edit, apply_edits, edits_for
 
-# Conditions that choose an API: kernel versions, or a project's probe macros.
-_LADDER_RE = re.compile(r"LINUX_VERSION_CODE|KERNEL_VERSION|\b(?:STAPCONF|HAVE)_\w+|\b\w*MODULE_(?:LAYOUT|MEMORY)\w*")
+# Conditions that choose an API: kernel versions, or probe macros (a project's
+# configure results, the API's own macros, and the names the pack knows
+# projects give their probes of it).
+_LADDER = r"LINUX_VERSION_CODE|KERNEL_VERSION|\b(?:STAPCONF|HAVE)_\w+"
+
+
+def _ladder_re(vocabulary: Vocabulary) -> re.Pattern[str]:
+    new = vocabulary.sides.new
+    return _ladder(new.defined | new.undefined, vocabulary.old.probe_names)
+
+
+@lru_cache(maxsize=8)
+def _ladder(macros: frozenset[str], probe_names: str | None) -> re.Pattern[str]:
+    words = [_LADDER, *(re.escape(m) for m in sorted(macros))]
+    if probe_names:
+        words.append(probe_names)
+    return re.compile("|".join(words))
 
 # The smallest units a maintainer guards: whole statements and declarations.
 _UNIT_TYPES = {
@@ -88,37 +106,32 @@ _WORD_RE = re.compile(r"[A-Za-z_]\w*")
 _PREPROCESSOR_WORDS = {"defined", "KERNEL_VERSION", "LINUX_VERSION_CODE"}
 
 
-def _about_the_api(condition: str) -> bool:
+def _about_the_api(condition: str, ladder: re.Pattern[str]) -> bool:
     """Whether a condition tests only kernel versions and probe macros (no CONFIG_X)."""
     words = set(_WORD_RE.findall(condition)) - _PREPROCESSOR_WORDS
-    return all(_LADDER_RE.fullmatch(w) for w in words)
+    return all(ladder.fullmatch(w) for w in words)
 
 
-def gains_rung(block: Block, index: int) -> bool:
+def gains_rung(block: Block, index: int, vocabulary: Vocabulary) -> bool:
     """Whether the new code belongs in a rung of its own before this branch.
 
     Only when the branch stands for "the API of some kernels": its condition
-    holds on every 6.4+ kernel (`>= 4.5`), or tests only versions and probe
+    holds on every kernel with the change (`>= 4.5`), or tests only versions and probe
     macros; an #else after such tests.  A branch that also tests anything
     else (`defined(CONFIG_KALLSYMS) && ...`) keeps that test: its code is
     guarded inside it instead.
     """
+    ladder = _ladder_re(vocabulary)
     br = block.branches[index]
     if br.directive == "else":
-        return index > 0 and all(_about_the_api(b.condition) for b in block.branches[:index])
-    if evaluate(br.directive, br.condition, Side.NEW) is True:
+        return index > 0 and all(_about_the_api(b.condition, ladder) for b in block.branches[:index])
+    if evaluate(br.directive, br.condition, vocabulary.sides.new) is True:
         return True
-    return _about_the_api(br.condition) and _LADDER_RE.search(br.condition) is not None
+    return _about_the_api(br.condition, ladder) and ladder.search(br.condition) is not None
 
 
 def _identifiers(node: Node) -> set[bytes]:
-    out, stack = set(), [node]
-    while stack:
-        n = stack.pop()
-        if n.type == "identifier":
-            out.add(n.text)
-        stack.extend(n.children)
-    return out
+    return {n.text for n in descendants(node) if n.type == "identifier"}
 
 
 def _assigned(node: Node) -> set[bytes]:
@@ -157,10 +170,10 @@ def _statement_unit(data: bytes, root: Node, offset: int, finding: Finding) -> _
                  names_set=frozenset(_assigned(unit_node)), names_read=frozenset(_identifiers(unit_node)))
 
 
-def _unit_of(data: bytes, conds: Conditionals, roots, finding: Finding) -> _Unit:
+def _unit_of(data: bytes, conds: Conditionals, roots, finding: Finding, vocabulary: Vocabulary) -> _Unit:
     at = finding.occurrence.name_start
     for block, i in reversed(conds.enclosing(at)):
-        if gains_rung(block, i) and taken(block, i, Side.NEW) is not False:
+        if gains_rung(block, i, vocabulary) and taken(block, i, vocabulary.sides.new) is not False:
             br = block.branches[i]
             return _Unit(br.body_start, br.body_end, [finding], rung=(block, i))
     define = conds.define_at(at)
@@ -253,25 +266,25 @@ def _version_include(data: bytes, conds: Conditionals, first_unit: int) -> Edit 
 
 def emit_guarded(src: SourceFile, matches: Sequence[Match], findings: Sequence[Finding],
                  guard: str, stages: Mapping[str, str], needs_version_h: bool,
-                 guard_rules: frozenset[str] = frozenset()) -> Emitted:
+                 vocabulary: Vocabulary, guard_rules: frozenset[str] = frozenset()) -> Emitted:
     """The edits that put a file's decided rewrites behind the guard, unit by unit,
     and the in-place edits of the rules (ids in guard_rules) that decide existing guards."""
     data = src.data
     conds = read_conditionals(data)
-    views = out_of_tree_views(src, None, conds)
+    views = out_of_tree_views(src, None, conds, vocabulary)
     roots = [(v.start, v.end, v.tree.root_node) for v in reversed(views)]
     sites = [f for f in findings if f.occurrence.is_site and f.occurrence.kind in ("use", "string")]
-    units = _tie(data, [_unit_of(data, conds, roots, f) for f in sites])
+    units = _tie(data, [_unit_of(data, conds, roots, f, vocabulary) for f in sites])
 
     edits: list[Edit] = []
     rewritten: list[Match] = []
     held: list[Held] = []
     guarded = 0
     for unit in units:
-        inside = [m for m in matches if m.severity == "rewrite" and unit.start <= m.start and m.end <= unit.end
+        inside = [m for m in matches if m.severity is Decision.REWRITE and unit.start <= m.start and m.end <= unit.end
                   and any(m.start <= f.occurrence.name_start < m.end for f in unit.findings)]
         covered = lambda f: any(m.start <= f.occurrence.name_start < m.end for m in inside)  # noqa: E731
-        left = [f for f in unit.findings if f.severity != "rewrite" or not covered(f)]
+        left = [f for f in unit.findings if f.severity is not Decision.REWRITE or not covered(f)]
         if left:
             if len(unit.findings) > 1:
                 names = ", ".join(_where(f) for f in unit.findings)

@@ -12,7 +12,7 @@ from test_model_builder import MODULE_SYMBOLS, Obj, build_object, module_section
 
 from migrator.errors import MigratorError
 from migrator.model import check_modules
-from migrator.model import modules as debian
+from migrator.model import packages as debian
 
 CONFIG = b"CONFIG_STRICT_MODULE_RWX=y\nCONFIG_MODULE_UNLOAD=y\nCONFIG_KALLSYMS=y\nCONFIG_SMP=y\n"
 
@@ -111,7 +111,7 @@ def test_real_package_has_no_violations(arch):
     packages = [p for p in _real_packages() if p.parent.name == arch]
     if not packages:
         pytest.skip(f"no {arch} module package in {debian.module_cache(arch)} "
-                    f"(fetch one with migrator.model.modules.fetch_package('{arch}'))")
+                    f"(fetch one with migrator.model.packages.fetch_package('{arch}'))")
     report = check_modules(packages[-1], arch)
     assert report.totals.checked > 1000
     assert report.violations == (), [str(v) for v in report.violations[:5]]
