@@ -107,3 +107,17 @@ def test_kernel_mode_is_refused(tmp_path: Path) -> None:
     out = CliRunner().invoke(cli, ["rewrite", "--migration", "class-create", "--mode", "kernel", str(tmp_path)])
     assert out.exit_code == 2 and "supports only out-of-tree" in out.output
     assert (tmp_path / "drv.c").read_text() == 'c = class_create(THIS_MODULE, "x");\n'
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_the_command_line_rewrite_uses_the_chosen_pack(dry_run: bool, tmp_path: Path) -> None:
+    """`rewrite` and `rewrite --dry-run` both read the pack --migration names, not the default one."""
+    driver = tmp_path / "drv.c"
+    original = 'static int __init drv_init(void)\n{\n\tcls = class_create(THIS_MODULE, "drv");\n\treturn 0;\n}\n'
+    driver.write_text(original)
+    args = ["rewrite", "--migration", "class-create", "--mode", "out-of-tree"]
+    run = CliRunner().invoke(cli, args + (["--dry-run"] if dry_run else []) + [str(tmp_path)])
+    assert run.exit_code == 0, run.output
+    shown = run.stdout if dry_run else driver.read_text()
+    assert 'class_create("drv")' in shown and "1 unit behind the guard" in run.output
+    assert driver.read_text() == original if dry_run else driver.read_text() != original

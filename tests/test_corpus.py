@@ -41,7 +41,7 @@ def test_case(name, tmp_path):
     meta, plan, new = rewrite_case(name, tmp_path)
     assert new == (CASES / name / "after.c").read_bytes()
     assert [f"{f.occurrence.line}:{f.rule_id or f.severity}" for f in plan.left()] == meta["left"]
-    refused = [r for r in plan.recipes if r.status is RegionStatus.REFUSED]
+    refused = [r for r in plan.regions if r.status is RegionStatus.REFUSED]
     assert [r.rule.id for r in refused] == ([meta["refused"]] if "refused" in meta else [])
     if "reason_contains" in meta:
         assert meta["reason_contains"] in refused[0].reason

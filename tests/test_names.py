@@ -58,7 +58,7 @@ def test_the_trees_own_enum_wins(tmp_path):
     # whatever was asked, and its header is left alone.
     new, plan = rewrite(tree(tmp_path, EARLY_HEADER), "short")
     assert b"me->mem[MOD_MEM_TYPE_TEXT].base" in new
-    assert [(r.rule.id, r.status) for r in plan.recipes] == [("module-h-api", "done")]
+    assert [(r.rule.id, r.status) for r in plan.regions] == [("module-h-api", "done")]
     assert all(c.path != "include/linux/module.h" for c in plan.changes)
 
 

@@ -105,3 +105,28 @@ def test_names_in_strings_and_other_identifiers_are_no_uses(tree):
         b'static const char *s = "core_layout";\nint init_layout;\n#include "data_layout.h"\n')
     run = migrator("scan", "--mode", "kernel", tree)
     assert run.returncode == 0 and "0 sites in 0 files" in run.stdout, run.stdout
+
+
+def test_the_workers_find_what_one_process_finds(tmp_path):
+    """A tree big enough for worker processes gives the same files and reasons as one process."""
+    from migrator.parse.tree import _PARTS_FOR_WORKERS, _parts, candidate_paths
+
+    use = b"void f(struct module *m) { g(m->core_layout.base); }\n"
+    for i in range(12):
+        d = tmp_path / f"d{i}" / "sub" / "deep"
+        d.mkdir(parents=True)
+        (d / "a.c").write_bytes(use if i % 3 == 0 else b"int x;\n")
+        (tmp_path / f"d{i}" / "top.h").write_bytes(use if i % 4 == 0 else b"\n")
+    os.mkfifo(tmp_path / "d1" / "pipe.c")
+    (tmp_path / "d2" / "gone.c").symlink_to(tmp_path / "nowhere.c")
+    # The same file reached through a link from another part: listed once, under its own path.
+    (tmp_path / "d5" / "again.c").symlink_to(tmp_path / "d0" / "sub" / "deep" / "a.c")
+    (tmp_path / "root.c").write_bytes(use)
+    assert len(_parts(str(tmp_path))) >= _PARTS_FOR_WORKERS
+    one = candidate_paths(str(tmp_path), rb"\bcore_layout\b", b"_layout", jobs=1)
+    two = candidate_paths(str(tmp_path), rb"\bcore_layout\b", b"_layout", jobs=2)
+    assert two == one
+    assert [p for p, why in one if why is None] == [
+        "d0/sub/deep/a.c", "d0/top.h", "d3/sub/deep/a.c", "d4/top.h", "d6/sub/deep/a.c",
+        "d8/top.h", "d9/sub/deep/a.c", "root.c"]
+    assert {p for p, why in one if why is not None} == {"d1/pipe.c", "d2/gone.c"}

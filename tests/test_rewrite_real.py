@@ -50,7 +50,7 @@ def test_every_site_is_rewritten(plan):
         ARCH_FILES + LOADER_FILES + GDB_FILES + ["include/linux/module.h"])
     assert plan.sites_rewritten == 217
     assert plan.left() == []
-    assert sorted((r.rule.id, r.status) for r in plan.recipes) == [
+    assert sorted((r.rule.id, r.status) for r in plan.regions) == [
         ("gdb-constants", "applied"), ("gdb-scripts", "applied"), ("gdb-symbols", "applied"),
         ("module-h-api", "applied"), ("module-internal-h", "applied"),
         ("module-main-c", "applied"), ("module-procfs-c", "applied"),
@@ -68,7 +68,7 @@ def test_no_new_parse_errors_outside_the_recipes(plan):
     def errors(data):
         return sum(1 for _ in _error_nodes(parse_c(data).root_node))
     for c in plan.changes:
-        if not c.recipes and b"for_class_mod_mem_type(" not in c.new:
+        if not c.regions and b"for_class_mod_mem_type(" not in c.new:
             assert errors(c.new) <= errors(c.old), c.path
 
 
@@ -82,7 +82,7 @@ def _error_nodes(node):
 
 def test_only_lines_with_old_uses_change(plan):
     for c in plan.changes:
-        if c.recipes:
+        if c.regions:
             continue
         old, new = c.old.split(b"\n"), c.new.split(b"\n")
         for tag, i1, i2, _, _ in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():

@@ -27,7 +27,7 @@ def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
     for path, m, done in guards:
         state = verb if done else "left as it is"
         echo(f"  {path}:{m.line}:{m.col}: {m.rule_id} ({state}): {m.message}")
-    for r in plan.recipes:
+    for r in plan.regions:
         detail = f": {r.reason}" if r.reason else ""
         echo(f"  recipe {r.rule.id} on {r.rule.file}: {r.status.value}{detail}")
     left = plan.left()
@@ -95,9 +95,9 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
                                 mode=profile.mode.value)
         tree_repo, ident = open_for_series(path, options, series_dir, force)
         # The same plan as an in-place rewrite, so the series ends where it would.
-        rules, recipes = load_pack(migration, rules_dir)
-        plan = plan_rewrite(path, rules, recipes, names, vocabulary=migration.vocabulary, profile=profile)
-        series = make_series(tree_repo, ident, plan, rules, recipes, options)
+        rules, regions = load_pack(migration, rules_dir)
+        plan = plan_rewrite(path, rules, regions, names, vocabulary=migration.vocabulary, profile=profile)
+        series = make_series(tree_repo, ident, plan, rules, regions, options)
         written = write_series(series, series_dir, force)
         if apply:
             apply_series(tree_repo, series)
@@ -187,7 +187,7 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
         with tree_lock(path) as recovery:
             if recovery is not None:
                 click.echo(f"migrator: {recovery}", err=True)
-            plan = plan_rewrite(path, rules, regions, names, profile=profile)
+            plan = plan_rewrite(path, rules, regions, names, vocabulary=migration.vocabulary, profile=profile)
             dirty = dirty_paths(path, [c.path for c in plan.changes])
             if dirty and not force:
                 fail(f"{printable(dirty[0])}: uncommitted changes ({len(dirty)} files); "

@@ -124,16 +124,19 @@ def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, n
     too.  Exit 1 if a file could not be read (it is listed with the reason)
     or, out of the tree, while a use is undecided.
     """
+    from ..parse import CandidateSearch
     from ..rewrite.plan import load_pack, target_names
 
     migration = open_migration(migration_name)
+    vocabulary = migration.vocabulary
     try:
         profile, mode_line = resolve_profile(path, mode, guard, migration)
-        # Matched, not planned: the region rules decide the sites inside their regions.
-        book, regions = load_pack(migration, rules_dir)
-        vocabulary = migration.vocabulary
-        result = scan_tree(path, book, target_names(path, names, vocabulary.new), vocabulary=vocabulary,
-                           profile=profile, regions=regions)
+        # The workers search the tree while this process loads the rules.
+        with CandidateSearch(path, vocabulary.old.prefilter, vocabulary.old.needle) as candidates:
+            # Matched, not planned: the region rules decide the sites inside their regions.
+            book, regions = load_pack(migration, rules_dir)
+            result = scan_tree(path, book, target_names(path, names, vocabulary.new), vocabulary=vocabulary,
+                               profile=profile, regions=regions, candidates=candidates)
         findings = result.findings
     except MigratorError as e:
         fail(str(e))

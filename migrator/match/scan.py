@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from ..errors import MigratorError
-from ..parse import candidate_paths, is_c_path, parse_c, read_source
+from ..parse import CandidateSearch, candidate_paths, is_c_path, parse_c, read_source
 from ..migration import DEFAULT_MIGRATION, load_migration
 from ..profile import KERNEL, Profile
 from ..vocabulary import Vocabulary
@@ -123,11 +123,14 @@ def scan_tree(
     vocabulary: Vocabulary | None = None,
     profile: Profile = KERNEL,
     regions: Sequence[RegionRule] = (),
+    candidates: CandidateSearch | None = None,
 ) -> TreeScan:
     """Scan every candidate file below root (a directory), each with its area's rules
     and the region rules written for it.
 
-    `vocabulary` (what an occurrence looks like) defaults to the default migration's.
+    `vocabulary` (what an occurrence looks like) defaults to the default
+    migration's; `candidates` is a search for them already under way (started
+    before the rules were loaded, so that the two overlap).
     """
     vocabulary = vocabulary or load_migration(DEFAULT_MIGRATION).vocabulary
     names = names or vocabulary.new.type_names()
@@ -135,7 +138,9 @@ def scan_tree(
     if profile.out_of_tree:
         regions = ()  # they are written for the kernel's own files
     files = []
-    for path, unreadable in candidate_paths(root, vocabulary.old.prefilter, vocabulary.old.needle, jobs):
+    found = (candidates.result() if candidates is not None
+             else candidate_paths(root, vocabulary.old.prefilter, vocabulary.old.needle, jobs))
+    for path, unreadable in found:
         if unreadable is not None:
             files.append(FileScan(path, error=unreadable))
             continue

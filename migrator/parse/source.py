@@ -73,7 +73,10 @@ def read_regular(path: str, follow_links: bool = True) -> bytes:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, f"{file_type(st.st_mode)}, not a regular file", path)
-        chunks = [os.read(fd, st.st_size + 1)]  # one read for a file that does not grow
+        data = os.read(fd, st.st_size + 1)
+        if len(data) <= st.st_size:
+            return data  # a short read of a regular file is its end: one read, no copy
+        chunks = [data]  # the file grew while being read
         while chunks[-1]:
             chunks.append(os.read(fd, 1 << 20))
         return b"".join(chunks)

@@ -42,6 +42,11 @@ def source_paths(root: str) -> tuple[list[str], list[tuple[str, str]]]:
     stays a link; a link to a directory inside the tree is not followed
     because the directory is walked where it is.
     """
+    return _walk(root, "", descend=True)
+
+
+def _walk(root: str, start: str, descend: bool) -> tuple[list[str], list[tuple[str, str]]]:
+    """source_paths() of the folder start (relative to root): all below it, or only its own entries."""
     real_root = os.path.realpath(root)
     files: list[str] = []
     problems: list[tuple[str, str]] = []
@@ -52,7 +57,7 @@ def source_paths(root: str) -> tuple[list[str], list[tuple[str, str]]]:
             seen.add(path)
             files.append(path)
 
-    stack = [""]
+    stack = [start]
     while stack:
         rel = stack.pop()
         try:
@@ -79,7 +84,8 @@ def source_paths(root: str) -> tuple[list[str], list[tuple[str, str]]]:
                         problems.append((path, f"{file_type(mode)}, not a regular file"))
             except OSError as e:
                 problems.append((os.path.join(rel, name), f"cannot read: {e.strerror}"))
-        stack.extend(reversed(subdirs))
+        if descend:
+            stack.extend(reversed(subdirs))
     return files, problems
 
 
@@ -135,29 +141,91 @@ def _holding(root: str, paths: list[str], prefilter: bytes, needle: bytes) -> li
     return found
 
 
-def candidate_paths(root: str, prefilter: bytes, needle: bytes = b"",
-                    jobs: int | None = None) -> list[tuple[str, str | None]]:
-    """Files below root holding the byte regex `prefilter`, with a reason for unreadable ones.
+def _search(root: str, start: str, descend: bool, prefilter: bytes,
+            needle: bytes) -> list[tuple[str, str | None]]:
+    """One worker's share: walk a part of the tree and keep what holds a prefilter hit."""
+    paths, problems = _walk(root, start, descend)
+    return _holding(root, paths, prefilter, needle) + problems
+
+
+# Below this many parts a tree is small: searched in this process, no workers.
+_PARTS_FOR_WORKERS = 8
+
+
+def _parts(root: str) -> list[tuple[str, bool]]:
+    """The tree cut for the workers: (folder, walk below it too).
+
+    The top two levels are each their own part (their own entries only), and
+    every folder below them is a part with everything under it; the workers
+    take parts as they finish, so a few big folders do not leave one idle.
+    """
+    parts: list[tuple[str, bool]] = []
+    level = [""]
+    for _ in range(2):
+        below = []
+        for folder in level:
+            parts.append((folder, False))
+            try:
+                with os.scandir(os.path.join(root, folder) if folder else root) as it:
+                    names = sorted(e.name for e in it if e.is_dir(follow_symlinks=False) and e.name not in _SKIP_DIRS)
+            except OSError:
+                continue  # the part's own walk reports it
+            below += [os.path.join(folder, n) if folder else n for n in names]
+        level = below
+    return parts + [(folder, True) for folder in level]
+
+
+class CandidateSearch:
+    """The files below root holding the byte regex `prefilter`, searched by
+    worker processes while the caller goes on (loading rules, say).
 
     `needle`, a plain substring of every hit, is tested first: it runs at
-    memory speed, and the regex only on the files that hold it.
-
-    An unreadable file or directory is returned with its reason rather than
+    memory speed, and the regex only on the files that hold it.  An
+    unreadable file or directory is listed with its reason rather than
     raised: one bad file must not stop a tree-wide run, nor go unmentioned.
+    Use it as a context manager, or call close(), so that the workers stop
+    when the caller gives up early.
     """
-    if not os.path.exists(root):
-        raise MigratorError(f"{root}: no such file or directory")
-    if not os.path.isdir(root):
-        raise MigratorError(f"{root}: not a directory")
-    paths, problems = source_paths(root)
-    jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or len(paths) < 2000:
-        return sorted(_holding(root, paths, prefilter, needle) + problems)
-    # Interleaved chunks keep both workers busy: big drivers cluster by folder.
-    chunks = [paths[i::jobs * 8] for i in range(jobs * 8)]
-    found: list[tuple[str, str | None]] = []
-    with ProcessPoolExecutor(jobs) as pool:
-        for part in pool.map(_holding, [root] * len(chunks), chunks,
-                             [prefilter] * len(chunks), [needle] * len(chunks)):
-            found.extend(part)
-    return sorted(found + problems)
+
+    def __init__(self, root: str, prefilter: bytes, needle: bytes = b"", jobs: int | None = None):
+        if not os.path.exists(root):
+            raise MigratorError(f"{root}: no such file or directory")
+        if not os.path.isdir(root):
+            raise MigratorError(f"{root}: not a directory")
+        jobs = jobs or os.cpu_count() or 1
+        parts = _parts(root) if jobs > 1 else []
+        self._pool = None
+        self._found: list[tuple[str, str | None]] | None = None
+        if len(parts) < _PARTS_FOR_WORKERS:
+            self._found = _search(root, "", True, prefilter, needle)
+            return
+        self._pool = ProcessPoolExecutor(jobs)
+        self._futures = [self._pool.submit(_search, root, folder, descend, prefilter, needle)
+                         for folder, descend in parts]
+
+    def result(self) -> list[tuple[str, str | None]]:
+        """(path, None) per file holding a hit, (path, reason) per unreadable one; sorted."""
+        if self._found is None:
+            found = [item for f in self._futures for item in f.result()]
+            self.close()
+            self._found = found
+        return sorted(set(self._found))  # a link's target may be reached from two parts
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> "CandidateSearch":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def candidate_paths(root: str, prefilter: bytes, needle: bytes = b"",
+                    jobs: int | None = None) -> list[tuple[str, str | None]]:
+    """Files below root holding the byte regex `prefilter`, with a reason for unreadable ones
+    (see CandidateSearch)."""
+    with CandidateSearch(root, prefilter, needle, jobs) as search:
+        return search.result()

@@ -38,7 +38,7 @@ class FileChange:
     old: bytes
     new: bytes
     rewritten: tuple[Match, ...]  # the rule matches whose edits were applied
-    recipes: tuple[str, ...]  # ids of the region rules applied to the file
+    regions: tuple[str, ...]  # ids of the region rules applied to the file
     guarded: int = 0  # units emitted behind a dual-kernel guard (out-of-tree)
 
 
@@ -92,7 +92,7 @@ class RewritePlan:
     names: Mapping[str, str]
     changes: tuple[FileChange, ...]
     scan: TreeScan
-    recipes: tuple[RegionResult, ...]  # every region rule's result on its file
+    regions: tuple[RegionResult, ...]  # every region rule's result on its file
     skipped: tuple[Skipped, ...]
     book: RuleBook = RuleBook(())
     held: tuple[Held, ...] = ()  # out-of-tree: tied uses left together, with the reason
@@ -125,7 +125,7 @@ class RewritePlan:
     def left(self) -> list[Finding]:
         """Sites not rewritten: reported by a rule, undecided, or in a skipped file."""
         done = {(c.path, m.start) for c in self.changes for m in c.rewritten}
-        owned = {(r.rule.file, s, e) for r in self.recipes for s, e in r.owned}
+        owned = {(r.rule.file, s, e) for r in self.regions for s, e in r.owned}
         left = []
         for f in self.scan.findings:
             o = f.occurrence

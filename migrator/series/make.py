@@ -250,7 +250,7 @@ def _file_lines(patches: Sequence[Patch]) -> list[str]:
         for f in p.files:
             entry = per_file[f.path]
             entry[0] += f.sites
-            for rid, _ in f.recipes:
+            for rid, _ in f.regions:
                 if f"{rid} (recipe)" not in entry[1]:
                     entry[1].append(f"{rid} (recipe)")
             for rid, _ in f.rules:
@@ -268,12 +268,12 @@ def _file_lines(patches: Sequence[Patch]) -> list[str]:
     return lines
 
 
-def _used_lines(patches: Sequence[Patch], rules: dict, recipes: dict) -> list[str]:
+def _used_lines(patches: Sequence[Patch], rules: dict, regions: dict) -> list[str]:
     sites: dict[str, int] = defaultdict(int)
     order: list[tuple[str, str]] = []
     for p in patches:
         for f in p.files:
-            for kind, pairs in (("recipe", f.recipes), ("rule", f.rules)):
+            for kind, pairs in (("recipe", f.regions), ("rule", f.rules)):
                 for rid, n in pairs:
                     sites[rid] += n
                     if (kind, rid) not in order:
@@ -281,7 +281,7 @@ def _used_lines(patches: Sequence[Patch], rules: dict, recipes: dict) -> list[st
     lines = []
     for kind, rid in sorted(order, key=lambda kr: (kr[0] != "recipe", kr[1])):
         if kind == "recipe":
-            r = recipes[rid]
+            r = regions[rid]
             lines.append(f"{rid} (recipe on {r.file}, {text.sites(sites[rid])})")
         else:
             r = rules[rid]
@@ -338,7 +338,7 @@ def _unchecked(patches: Sequence[Patch], targets) -> list[str]:
 
 
 def _cover_text(plan: RewritePlan, tr: TreeRepo, patches: Sequence[Patch], files: Sequence[PatchFile],
-                rules: dict, recipes: dict, options: SeriesOptions, targets) -> tuple[str, str]:
+                rules: dict, regions: dict, options: SeriesOptions, targets) -> tuple[str, str]:
     total = len(patches)
     prep = [i for i, p in enumerate(patches, start=1) if p.kind == PREPARE]
     flag_day = next((i for i, p in enumerate(patches, start=1) if p.kind == FLAG_DAY), None)
@@ -359,10 +359,10 @@ def _cover_text(plan: RewritePlan, tr: TreeRepo, patches: Sequence[Patch], files
         total_sites=sum(p.sites for p in patches),
         files=_file_lines(patches),
         file_count=len({f.path for p in patches for f in p.files}),
-        used=_used_lines(patches, rules, recipes),
+        used=_used_lines(patches, rules, regions),
         left=text.left_groups(plan),
         skipped=list(plan.skipped),
-        refused=[r for r in plan.recipes if r.status is RegionStatus.REFUSED],
+        refused=[r for r in plan.regions if r.status is RegionStatus.REFUSED],
         verdict=verdict,
         checkpatch=_checkpatch_lines(files, total),
         broken=_broken_lines(plan, patches, targets),
@@ -382,7 +382,7 @@ def default_targets():
 
 
 def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
-                rules: Sequence[Rule] | RuleBook, recipes: Sequence, options: SeriesOptions) -> Series:
+                rules: Sequence[Rule] | RuleBook, regions: Sequence, options: SeriesOptions) -> Series:
     """The series for plan, based on HEAD of tr; nothing is written outside git's object store."""
     book = getattr(plan, "book", None) or as_book(rules)
     check_clean(tr, plan)
@@ -390,8 +390,8 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
     if not patches:
         raise MigratorError(f"{tr.root}: nothing to rewrite; no series made")
     rule_by_id = {r.id: r for r in book.all_rules()}
-    recipe_by_id = {r.id: r for r in recipes}
-    recipe_by_id.update({r.rule.id: r.rule for r in plan.recipes})
+    region_by_id = {r.id: r for r in regions}
+    region_by_id.update({r.rule.id: r.rule for r in plan.regions})
     prefixer = Prefixer(load_table(), tr.repo if options.prefixes == "history" else None,
                         tr.head.hexsha, tr.prefix)
     signoff = f"{ident[0]} <{ident[1]}>"
@@ -399,7 +399,7 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
     subjects, messages, sources = [], [], []
     prepared = [text.area_name(p) for p in patches if p.kind == PREPARE]
     for p in patches:
-        explained = text.explain(p, rule_by_id, recipe_by_id)
+        explained = text.explain(p, rule_by_id, region_by_id)
         if options.out_of_tree:
             subject = text.out_of_tree_subject(_project_prefix(tr, p, options))
             subjects.append(subject)
@@ -438,7 +438,7 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
                 files.append(PatchFile(name, Path(path).read_bytes(), subject, patch, result))
             if cover_letter:
                 cover_subject, blurb = _cover_text(plan, tr, patches, files, rule_by_id,
-                                                   recipe_by_id, options, default_targets())
+                                                   region_by_id, options, default_targets())
                 cover = Path(out, COVER_NAME).read_bytes()
     except git.GitCommandError as e:
         raise _git_error(e) from None

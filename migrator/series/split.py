@@ -34,11 +34,11 @@ class FileDiff:
     # (rule id, sites it rewrites here), by first use; a rule that only
     # rewrites comments counts no site
     rules: tuple[tuple[str, int], ...]
-    recipes: tuple[tuple[str, int], ...]  # (recipe id, sites inside its regions)
+    regions: tuple[tuple[str, int], ...]  # (region rule id, sites inside its regions)
 
     @property
     def sites(self) -> int:
-        return sum(n for _, n in self.rules) + sum(n for _, n in self.recipes)
+        return sum(n for _, n in self.rules) + sum(n for _, n in self.regions)
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,12 @@ class Patch:
         return _unique(r for f in self.files for r, _ in f.rules)
 
     @property
-    def recipes(self) -> tuple[str, ...]:
-        return _unique(r for f in self.files for r, _ in f.recipes)
+    def regions(self) -> tuple[str, ...]:
+        return _unique(r for f in self.files for r, _ in f.regions)
 
     def sites_of(self, rule_id: str) -> dict[str, int]:
-        """The files one rule (or recipe) rewrites here, with their sites."""
-        return {f.path: n for f in self.files for r, n in f.rules + f.recipes if r == rule_id}
+        """The files one rule (or region rule) rewrites here, with their sites."""
+        return {f.path: n for f in self.files for r, n in f.rules + f.regions if r == rule_id}
 
     @property
     def arch(self) -> str | None:
@@ -90,9 +90,9 @@ def group_of(path: str) -> str:
 
 
 def _site_stages(plan: RewritePlan, change: FileChange, stages: dict[str, str]) -> Counter:
-    """Per (stage, rule id or recipe id): how many of the file's sites it rewrites."""
+    """Per (stage, rule id or region rule id): how many of the file's sites it rewrites."""
     left = {(f.occurrence.path, f.occurrence.name_start) for f in plan.left()}
-    owned = [(s, e, r.rule.id) for r in plan.recipes if r.rule.file == change.path
+    owned = [(s, e, r.rule.id) for r in plan.regions if r.rule.file == change.path
              and r.status is RegionStatus.APPLIED for s, e in r.owned]
     counts: Counter = Counter()
     for f in plan.scan.findings:
@@ -130,7 +130,7 @@ def split_plan(plan: RewritePlan, rules: Sequence[Rule] | RuleBook, split: str =
                                if stage is None or stages.get(m.rule_id, FLAG_DAY) == stage)
             flag_day.append(FileDiff(change.path, staged, change.new,
                                      _with_sites(rule_ids, counts, stage),
-                                     _with_sites(change.recipes, counts, FLAG_DAY)))
+                                     _with_sites(change.regions, counts, FLAG_DAY)))
     patches = [Patch(PREPARE, group, tuple(files)) for group, files in sorted(prepare.items())]
     if flag_day:
         patches.append(Patch(FLAG_DAY, "", tuple(flag_day)))

@@ -153,11 +153,11 @@ def helpers_used(patch: Patch) -> list[str]:
     return [f"{name}()" for _, name in sorted(found)]
 
 
-def explain(patch: Patch, rules: Mapping[str, object], recipes: Mapping[str, object]) -> list[Explained]:
+def explain(patch: Patch, rules: Mapping[str, object], regions: Mapping[str, object]) -> list[Explained]:
     """The patch's recipes, then its rules, in order of first use, with their files."""
     out = []
-    for rid in patch.recipes:
-        r = recipes[rid]
+    for rid in patch.regions:
+        r = regions[rid]
         out.append(Explained(rid, "recipe", FLAG_DAY, r.summary, body_of(r.description),
                              tuple(patch.sites_of(rid).items())))
     for rid in patch.rules:

@@ -266,8 +266,8 @@ def verify_series(
             # What an in-place rewrite of the base writes, and what it leaves.
             t0 = time.monotonic()
             migration = migration or load_migration()
-            book, recipes = load_pack(migration, rules_dir)
-            plan = plan_rewrite(str(tree), book, recipes, names, vocabulary=migration.vocabulary)
+            book, regions = load_pack(migration, rules_dir)
+            plan = plan_rewrite(str(tree), book, regions, names, vocabulary=migration.vocabulary)
             timings["plan"] = round(time.monotonic() - t0, 1)
             left_code = sorted({f.occurrence.path for f in plan.left() if f.occurrence.kind == "use"}
                                | {s.path for s in plan.skipped})
