@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from migrator.errors import MigratorError
 from migrator.parse import parse_c
-from migrator.verify.header import declared_callables, declared_field_names, enum_members, struct_fields
+from migrator.verify.header import declared_callables, enum_members, struct_fields
 from migrator.migration import DEFAULT_MIGRATION, load_migration
 from .cexpr import Scope
 
