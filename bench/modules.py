@@ -28,10 +28,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from migrator.migration import load_migration  # noqa: E402
 from migrator.errors import MigratorError  # noqa: E402
-from migrator.model import packages as debian  # noqa: E402
-from migrator.model.check import check_images  # noqa: E402
-from migrator.model.kconfig import parse_config  # noqa: E402
+from migrator.verify import packages as debian  # noqa: E402
+from migrator.verify.kconfig import parse_config  # noqa: E402
+
+# The module-memory pack's model plug-in, reached through the migration.
+check_images = load_migration().model("check").check_images
 
 
 def cold_count(arch: str) -> tuple[int, int]:

@@ -12,6 +12,14 @@ up to date file by file: a file whose rewritten text differs is replaced, a
 file the rewrite no longer touches goes back to a hard link of the original,
 every other file is left alone.  migrator replaces files and never writes
 into them, so the fetched tree stays pristine.
+
+    python3 corpus/rewritten.py --out-of-tree   # prints the rewritten scenario folders
+
+rewrites a copy of each corpus/out-of-tree/ scenario with migrator (its
+out-of-tree mode) into $MIGRATOR_CACHE/out-of-tree-rewritten/: the modules
+`migrator boot --modules` loads into the rewritten tree, a kernel with the
+new API under the old version number, as vendor kernels with the change
+backported are.
 """
 
 from __future__ import annotations
@@ -27,6 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fetch import cache_dir, fetch  # noqa: E402
 
 NAME = "linux-rewritten-6.1"
+OUT_OF_TREE = Path(__file__).resolve().parent / "out-of-tree"
+OUT_OF_TREE_NAME = "out-of-tree-rewritten"
+# What kbuild leaves in a module folder, and the scenario's description: not copied.
+_NOT_SOURCE = ("*.o", "*.ko", "*.mod", "*.mod.c", ".*.cmd", "Module.symvers", "modules.order", "case.toml")
 
 
 def _own_files(tree: Path, pristine: Path) -> set[str]:
@@ -73,5 +85,27 @@ def rewritten_tree() -> Path:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def rewritten_out_of_tree(dest: Path | None = None) -> list[Path]:
+    """Each out-of-tree scenario, copied into dest (default: the cache's) and rewritten
+    by migrator; the folders."""
+    dest = dest or cache_dir() / OUT_OF_TREE_NAME
+    shutil.rmtree(dest, ignore_errors=True)
+    folders = []
+    for case in sorted(OUT_OF_TREE.glob("*/case.toml")):
+        copy = dest / case.parent.name
+        shutil.copytree(case.parent, copy, ignore=shutil.ignore_patterns(*_NOT_SOURCE))
+        done = subprocess.run([sys.executable, "-m", "migrator", "rewrite", str(copy)],
+                              capture_output=True, text=True, cwd=OUT_OF_TREE.parent.parent)
+        if done.returncode != 0:
+            raise SystemExit(f"rewritten: migrator rewrite {copy} failed: {done.stderr.strip()}")
+        folders.append(copy)
+    return folders
+
+
 if __name__ == "__main__":
-    print(rewritten_tree())
+    if sys.argv[1:] == ["--out-of-tree"]:
+        print("\n".join(str(folder) for folder in rewritten_out_of_tree()))
+    elif sys.argv[1:]:
+        raise SystemExit("usage: corpus/rewritten.py [--out-of-tree]")
+    else:
+        print(rewritten_tree())

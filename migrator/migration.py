@@ -3,15 +3,21 @@
 A pack is a folder holding `pack.toml` (its id, what it changes, the Linux
 version the change landed in, and its default profile), its rules
 (`rules/sites`, `rules/loader`, `rules/regions`), its profiles (which rules
-apply where in a tree), its series texts and its corpus cases.  The packs
+apply where in a tree), its series texts, its corpus cases and, if it has
+one, its model plug-in (a Python package that `migrator check` checks a
+rewrite's meaning with).  The packs
 migrator ships sit in `migrations/`, beside the package in a checkout and
 inside it in a wheel; a pack elsewhere is named by its path.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import re
+import sys
+import types
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,10 +31,14 @@ PACK_FILE = "pack.toml"
 # The fields of pack.toml: required strings, and `modes`, the runs the pack
 # supports (a pack that does not change the API's own definition in a
 # kernel tree cannot migrate a kernel tree without half-migrating it).
-_PACK_FIELDS = {"id": str, "description": str, "landed_in": str, "default_profile": str, "modes": list}
+_PACK_FIELDS = {"id": str, "description": str, "landed_in": str, "default_profile": str, "modes": list,
+                "model": str}
 _REQUIRED = ("id", "description", "landed_in", "default_profile")
 MODES = ("kernel", "out-of-tree")
 _VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+(?:\.[0-9]+)?$")
+# The package a pack's model plug-in is imported under: migrator_packs.<id>.<folder>,
+# with the id's dashes as underscores, so that its relative imports work.
+PLUGIN_ROOT = "migrator_packs"
 
 
 def shipped_root() -> Path:
@@ -57,6 +67,7 @@ class Migration:
     default_profile: str
     vocabulary: Vocabulary  # vocabulary.toml: the old API's occurrences, the new API's names
     modes: tuple[str, ...] = MODES  # the runs it supports: kernel, out-of-tree
+    model_dir: str | None = None  # pack.toml's `model`: the folder of its model plug-in, if any
 
     @property
     def landed_version(self) -> tuple[int, int, int]:
@@ -85,6 +96,22 @@ class Migration:
     def cases_dir(self) -> Path:
         return self.root / "cases"
 
+    @property
+    def has_model(self) -> bool:
+        return self.model_dir is not None
+
+    def model(self, part: str | None = None) -> types.ModuleType:
+        """The pack's model plug-in (a Python package in the pack), or its module `part`.
+
+        The model checks a rewrite by meaning: a loader's layout before and
+        after, address tests on real modules.  A pack without one is a
+        MigratorError.
+        """
+        if self.model_dir is None:
+            raise MigratorError(f"the {self.id} pack has no model to check with")
+        package = _import_plugin(self.id, self.root / self.model_dir)
+        return importlib.import_module(f"{package.__name__}.{part}") if part else package
+
     def profile(self, name: str | None = None) -> Path:
         """The profile file `name` (default: the pack's default profile)."""
         name = name or self.default_profile
@@ -98,6 +125,31 @@ def version_numbers(version: str) -> tuple[int, int, int]:
     """A version like "5.10" as the three numbers of KERNEL_VERSION(5, 10, 0)."""
     parts = [int(p) for p in version.split(".")]
     return tuple(parts + [0] * (3 - len(parts)))  # type: ignore[return-value]
+
+
+def _import_plugin(pack_id: str, folder: Path) -> types.ModuleType:
+    """Import `folder` (a package) as migrator_packs.<pack_id>.<folder name>, once."""
+    parent = f"{PLUGIN_ROOT}.{pack_id.replace('-', '_')}"
+    name = f"{parent}.{folder.name}"
+    if name in sys.modules:
+        return sys.modules[name]
+    init = folder / "__init__.py"
+    if not init.is_file():
+        raise MigratorError(f"{folder}: the pack's model is not a Python package (no __init__.py)")
+    for namespace in (PLUGIN_ROOT, parent):  # plain parents: the plug-ins are found by path
+        if namespace not in sys.modules:
+            module = types.ModuleType(namespace)
+            module.__path__ = []
+            sys.modules[namespace] = module
+    spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(folder)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
 
 
 def _pack_folder(name_or_path: str | os.PathLike) -> Path:
@@ -133,6 +185,9 @@ def load_migration(name_or_path: str | os.PathLike = DEFAULT_MIGRATION) -> Migra
         raise MigratorError(f"{path}: field 'landed_in': '{data['landed_in']}' is not a version like 6.5")
     migration = Migration(data["id"], folder.resolve(), " ".join(data["description"].split()),
                           data["landed_in"], data["default_profile"],
-                          load_vocabulary(folder.resolve() / VOCABULARY_FILE, version_numbers(data["landed_in"])), modes)
+                          load_vocabulary(folder.resolve() / VOCABULARY_FILE, version_numbers(data["landed_in"])), modes,
+                          data.get("model"))
     migration.profile()  # the default profile must exist
+    if migration.model_dir is not None and not (migration.root / migration.model_dir).is_dir():
+        raise MigratorError(f"{path}: field 'model': no folder {migration.model_dir}")
     return migration

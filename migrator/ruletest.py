@@ -109,17 +109,21 @@ def _only_comments(code: str) -> bool:
     return all(n.type == "comment" for n in parse_c(code.encode()).root_node.children)
 
 
-def derived_no_match_cases(case: MatchCase, landed: tuple[int, int, int]) -> list[tuple[str, NoMatchCase]]:
-    """The no_match cases that any match case implies; `landed` is the change's kernel version."""
+def derived_no_match_cases(case: MatchCase, landed: tuple[int, int, int],
+                           decides: str = "use") -> list[tuple[str, NoMatchCase]]:
+    """The no_match cases that any match case implies; `landed` is the change's kernel version.
+
+    Code under a version guard is left by a rule that decides uses; a rule
+    that decides guards judges exactly such guards, so it gets no such case.
+    """
     derived = []
     if not _only_comments(case.code):
         derived.append(
             ("comment", NoMatchCase("/* " + case.code.replace("*/", "* /") + " */\n", "the code in a comment")))
-    derived += [
-        ("guarded", NoMatchCase(
+    if decides == "use":
+        derived.append(("guarded", NoMatchCase(
             "#if LINUX_VERSION_CODE < KERNEL_VERSION(%d, %d, %d)\n" % landed + case.code + "\n#endif\n",
-            "the code inside a LINUX_VERSION_CODE guard")),
-    ]
+            "the code inside a LINUX_VERSION_CODE guard")))
     if case.expect is not None:
         derived.append(("migrated", NoMatchCase(case.expect, "the rewritten code, again")))
     return derived
@@ -143,7 +147,7 @@ def run_rule_tests(rules: Iterable[Rule], style: str = "short", regions: Iterabl
                                       "the rule has no no_match case of its own"))
         for i, case in enumerate(rule.match_cases):
             results.append(_run_case(rule, "match", i, case, names, vocabulary))
-            for kind, derived in derived_no_match_cases(case, migration.landed_version):
+            for kind, derived in derived_no_match_cases(case, migration.landed_version, rule.decides):
                 results.append(_run_case(rule, f"no_match:{kind}", i, derived, names, vocabulary))
         for i, case in enumerate(rule.no_match_cases):
             results.append(_run_case(rule, "no_match", i, case, names, vocabulary))

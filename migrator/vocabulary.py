@@ -59,6 +59,12 @@ class OccurrenceKind(enum.StrEnum):
         return self in (OccurrenceKind.USE, OccurrenceKind.COMMENT, OccurrenceKind.API,
                         OccurrenceKind.STRING)
 
+    @property
+    def is_kept(self) -> bool:
+        """Whether an existing conditional keeps it from kernels with the change: what a
+        rule that decides guards (rules.DECIDES) decides, through that conditional."""
+        return self in (OccurrenceKind.GUARDED, OccurrenceKind.SUPPORTS_BOTH)
+
 
 class TextForm(enum.StrEnum):
     """What a scan line shows of an occurrence."""

@@ -65,3 +65,19 @@ def test_against_loader_needs_the_real_loader_source(tmp_path):
     run = _migrator("check", "--against-loader", "--loader-source", str(tmp_path))
     assert run.returncode == 2
     assert "no loader source at" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_a_boot_that_puts_a_module_within_branch_range_is_one_to_repeat():
+    from migrator.boot.checks import modules_within_branch_range
+
+    def console(*plts):
+        sections = "".join(f"m{i} .plt {plt:#x}\n" for i, plt in enumerate(plts))
+        return (f"@@begin kernel\nffff800008000000 T _text\n@@end kernel\n"
+                f"@@begin sections\n{sections}@@end sections\n@@done\n")
+
+    text = 0xffff800008000000
+    far, near = text - (1527 << 20), text - (64 << 20)
+    assert not modules_within_branch_range("arm64", BootLog("arm64", (), console(far, far), Ending.COMPLETED, 0, 1))
+    assert modules_within_branch_range("arm64", BootLog("arm64", (), console(far, near), Ending.COMPLETED, 0, 1))
+    # x86_64 calls the kernel directly: no PLT row to judge, nothing to repeat.
+    assert not modules_within_branch_range("x86_64", BootLog("x86_64", (), console(near), Ending.COMPLETED, 0, 1))

@@ -56,6 +56,14 @@ def test_bad_input_is_one_line(tmp_path):
     assert_one_line_error(migrator("check", tmp_path / "a"), "not in a git repository")
 
 
+def test_a_pack_without_a_model_is_refused(tmp_path):
+    # class-create ships no model plug-in: nothing to check a rewrite's meaning with.
+    original, rewritten, _ = build_trees("reservation-in-text", tmp_path)
+    run = migrator("check", rewritten, "--original", original, "--migration", "class-create")
+    assert_one_line_error(run, "the class-create pack has no model to check with")
+    assert run.stdout == ""
+
+
 def test_a_header_without_the_new_api_is_bad_input(tmp_path):
     original, rewritten, _ = build_trees("reservation-in-text", tmp_path)
     (rewritten / "include/linux/module.h").write_text("struct module { int x; };\n")

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from migrator.model.findings import SOURCE_INVARIANTS
-from migrator.model.probes import synthetic_probe_sets
-from migrator.model.source import check_tree
+from migrator.migration import load_migration
+
+# The module-memory pack's model plug-in, reached through the migration.
+synthetic_probe_sets = load_migration().model("probes").synthetic_probe_sets
+_source = load_migration().model("source")
+check_tree, SOURCE_INVARIANTS = _source.check_tree, _source.SOURCE_INVARIANTS
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "check"
 API = FIXTURES / "api"

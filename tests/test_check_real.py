@@ -6,13 +6,16 @@ import sys
 import pytest
 
 from migrator.match import load_rules
-from migrator.model import packages as debian
-from migrator.model.probes import cached_package, real_probe_sets, synthetic_probe_sets
-from migrator.model.source import check_tree
+from migrator.verify import packages as debian
 from migrator.rewrite.plan import plan_rewrite
 from migrator.match.regions import load_region_rules
 from migrator.migration import load_migration
 from migrator.rewrite.write import write_changes
+
+# The module-memory pack's model plug-in, reached through the migration.
+_probes = load_migration().model("probes")
+cached_package, real_probe_sets, synthetic_probe_sets = _probes.cached_package, _probes.real_probe_sets, _probes.synthetic_probe_sets
+check_tree = load_migration().model("source").check_tree
 
 # The loader (kernel/module/) is migrated in a later step; gdb scripts are not C.
 LATER = ("kernel/module/", "scripts/")

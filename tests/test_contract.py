@@ -181,7 +181,7 @@ def test_check_fails_when_no_module_could_be_read(tmp_path):
 
 def _one_real_module(tmp_path):
     from conftest import real_input
-    from migrator.model.packages import iter_package
+    from migrator.verify.packages import iter_package
 
     deb = real_input(next(iter(sorted((_cache() / "modules" / "amd64").glob("*.deb"))), _cache() / "none.deb"),
                      "the amd64 linux-image package")

@@ -6,8 +6,12 @@ import sys
 import pytest
 
 from migrator.errors import MigratorError
-from migrator.model.loader_table import placement_table, tree_table
-from migrator.model.table import MAINLINE_V6_4
+from migrator.migration import load_migration
+
+# The module-memory pack's model plug-in, reached through the migration.
+_loader_table = load_migration().model("loader_table")
+placement_table, tree_table = _loader_table.placement_table, _loader_table.tree_table
+MAINLINE_V6_4 = load_migration().model("table").MAINLINE_V6_4
 
 EARLY_NAMES = b"""
 static void __layout_sections(struct module *mod, struct load_info *info, bool is_init)
@@ -83,6 +87,14 @@ def test_the_real_loader_is_read(real_v6_loader):
     assert real_v6_loader.core_types[0] == "MOD_TEXT"
 
 
+def test_the_default_table_is_the_real_loaders(real_v6_loader):
+    # The table the model falls back on when no loader source is cached is
+    # written out in table.py; the real loader is its reference, field by field.
+    fields = ("masks", "core_types", "init_types", "kallsyms_core", "kallsyms_init", "arch_reserved")
+    default = load_migration().model().DEFAULT_TABLE
+    assert [getattr(default, f) for f in fields] == [getattr(real_v6_loader, f) for f in fields]
+
+
 @pytest.mark.realtree
 def test_rewritten_loader_places_like_the_real_one(rewritten, real_v6_loader):
     table = loader_table(rewritten)
@@ -91,9 +103,10 @@ def test_rewritten_loader_places_like_the_real_one(rewritten, real_v6_loader):
 
 
 def _modules_or_skip(arch):
-    from migrator.model import check_modules
     from tests.conftest import real_input
-    from migrator.model.packages import cache_root
+    from migrator.verify.packages import cache_root
+
+    check_modules = load_migration().model().check_modules
 
     real_input(cache_root() / "modules" / arch, f"Debian's {arch} module package")
     return lambda table: check_modules(None, arch, table=table)

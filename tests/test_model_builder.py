@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from migrator.errors import MigratorError
-from migrator.model import elf
-from migrator.model.elf import (SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_NOBITS, SHT_PROGBITS,
+from migrator.verify import elf
+from migrator.verify.elf import (SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_NOBITS, SHT_PROGBITS,
                                 SHT_RELA, read_elf, relocations, symbol_fields)
 
 

@@ -2,11 +2,16 @@
 
 import pytest
 
-from migrator.model.cexpr import Compiler, Scope, Unevaluable
-from migrator.model.kconfig import KernelConfig
-from migrator.model.memmap import NEW_BASES, OLD_BASES, new_point, old_point
-from migrator.model.probes import synthetic_probe_sets
+from migrator.migration import load_migration
+from migrator.verify.kconfig import KernelConfig
 from migrator.parse import parse_c
+
+# The module-memory pack's model plug-in, reached through the migration.
+_cexpr = load_migration().model("cexpr")
+Compiler, Scope, Unevaluable = _cexpr.Compiler, _cexpr.Scope, _cexpr.Unevaluable
+_memmap = load_migration().model("memmap")
+NEW_BASES, OLD_BASES, new_point, old_point = _memmap.NEW_BASES, _memmap.OLD_BASES, _memmap.new_point, _memmap.old_point
+synthetic_probe_sets = load_migration().model("probes").synthetic_probe_sets
 
 HEADER = b"""
 enum mod_mem_type { MOD_TEXT = 0, MOD_DATA, MOD_RODATA, MOD_RO_AFTER_INIT,

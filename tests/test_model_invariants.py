@@ -5,13 +5,17 @@ import dataclasses
 import pytest
 from test_model_builder import MODULE_SYMBOLS, Obj, Sec, build_object, module_sections
 
+from migrator.migration import load_migration
 from migrator.errors import MigratorError
-from migrator.model import elf
-from migrator.model.check import check_image
-from migrator.model.elf import SHF_ALLOC, SHF_IA_64_SHORT, SHF_WRITE
-from migrator.model.image import read_image
-from migrator.model.kconfig import KernelConfig
-from migrator.model.table import MAINLINE_V6_4, MOD_INVALID
+from migrator.verify import elf
+from migrator.verify.elf import SHF_ALLOC, SHF_IA_64_SHORT, SHF_WRITE
+from migrator.verify.image import read_image
+from migrator.verify.kconfig import KernelConfig
+
+# The module-memory pack's model plug-in, reached through the migration.
+check_image = load_migration().model("check").check_image
+_table = load_migration().model("table")
+MAINLINE_V6_4, MOD_INVALID = _table.MAINLINE_V6_4, _table.MOD_INVALID
 
 X86 = KernelConfig("amd64")
 # An ia64-like kernel: small data sections carry SHF_IA_64_SHORT and have a row of their own.

@@ -4,13 +4,18 @@ import dataclasses
 
 from test_model_builder import MODULE_SYMBOLS, Obj, Sec, build_object, module_sections
 
-from migrator.model import elf
-from migrator.model.elf import SHF_ALLOC, SHF_EXECINSTR
-from migrator.model.image import read_image
-from migrator.model.kconfig import KernelConfig, parse_config
-from migrator.model.layout import new_layout, old_layout
-from migrator.model.loader import ARCH_RESERVED, CORE_SYMTAB, prepare
-from migrator.model.table import MAINLINE_V6_4
+from migrator.migration import load_migration
+from migrator.verify import elf
+from migrator.verify.elf import SHF_ALLOC, SHF_EXECINSTR
+from migrator.verify.image import read_image
+from migrator.verify.kconfig import KernelConfig, parse_config
+
+# The module-memory pack's model plug-in, reached through the migration.
+_layout = load_migration().model("layout")
+new_layout, old_layout = _layout.new_layout, _layout.old_layout
+_loader = load_migration().model("loader")
+ARCH_RESERVED, CORE_SYMTAB, prepare = _loader.ARCH_RESERVED, _loader.CORE_SYMTAB, _loader.prepare
+MAINLINE_V6_4 = load_migration().model("table").MAINLINE_V6_4
 
 X86 = KernelConfig("amd64")
 

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 from test_model_builder import MODULE_SYMBOLS, Obj, build_object, module_sections
 
+from migrator.migration import load_migration
 from migrator.errors import MigratorError
-from migrator.model import check_modules
-from migrator.model import packages as debian
+from migrator.verify import packages as debian
+
+# The module-memory pack's model plug-in, reached through the migration.
+check_modules = load_migration().model().check_modules
 
 CONFIG = b"CONFIG_STRICT_MODULE_RWX=y\nCONFIG_MODULE_UNLOAD=y\nCONFIG_KALLSYMS=y\nCONFIG_SMP=y\n"
 
@@ -111,7 +114,7 @@ def test_real_package_has_no_violations(arch):
     packages = [p for p in _real_packages() if p.parent.name == arch]
     if not packages:
         pytest.skip(f"no {arch} module package in {debian.module_cache(arch)} "
-                    f"(fetch one with migrator.model.packages.fetch_package('{arch}'))")
+                    f"(fetch one with migrator.verify.packages.fetch_package('{arch}'))")
     report = check_modules(packages[-1], arch)
     assert report.totals.checked > 1000
     assert report.violations == (), [str(v) for v in report.violations[:5]]

@@ -1,8 +1,13 @@
 """Allocation plans: extraction from C, and the permission model they are checked against."""
 
-from migrator.model.kconfig import KernelConfig
-from migrator.model.permissions import entry_kind, missing, permissions
-from migrator.model.plans import check_plans, extract_plan
+from migrator.migration import load_migration
+from migrator.verify.kconfig import KernelConfig
+
+# The module-memory pack's model plug-in, reached through the migration.
+_permissions = load_migration().model("permissions")
+entry_kind, missing, permissions = _permissions.entry_kind, _permissions.missing, _permissions.permissions
+_plans = load_migration().model("plans")
+check_plans, extract_plan = _plans.check_plans, _plans.extract_plan
 
 FROB = b"""
 int module_frob_arch_sections(Elf_Ehdr *h, Elf_Shdr *s, char *n, struct module *me)

@@ -110,7 +110,8 @@ static unsigned long text_size(struct module *mod)
 }
 #endif
 """,
-    # Code that no 6.4+ kernel compiles is handled already.
+    # Code that no 6.4+ kernel compiles, by its version alone: a kernel with
+    # the change backported compiles it, so the guard gains the probe.
     "old/only.c": b"""\
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0)
 static void *text(void) { return THIS_MODULE->core_layout.base; }
@@ -137,12 +138,14 @@ def test_every_kind_of_use_is_listed_and_decided(kinds_tree):
         ("helpers/module.py", "python-reader", "python-reader", "report"),
         ("broken/odd.c", "text", "unread-code", "report"),
         ("runtime/symbols.c", "use", "layout-text-size", "rewrite"),
-        ("old/only.c", "guarded", None, None),
+        ("old/only.c", "guarded", "version-only-guard", "rewrite"),
     }
     assert {f.occurrence.path for f in plan.left()} == {"reader/offsets.c", "helpers/module.py", "broken/odd.c"}
     assert "fall back" in plan.left_reason(next(f for f in plan.left() if f.occurrence.kind == "python-reader"))
     new = {c.path: c.new for c in plan.changes}
-    assert set(new) == {"runtime/alloc.c", "tapset/mod.stp", "runtime/symbols.c"}
+    assert set(new) == {"runtime/alloc.c", "tapset/mod.stp", "runtime/symbols.c", "old/only.c"}
+    assert new["old/only.c"] == KINDS["old/only.c"].replace(
+        b"KERNEL_VERSION(6, 4, 0)\n", b"KERNEL_VERSION(6, 4, 0) && !defined(mod_mem_type_is_init)\n")
     assert b"#elif defined(HAVE_MODULE_LAYOUT)\n#define MODULE_FOOTPRINT (THIS_MODULE->core_layout.size)\n" \
         in new["runtime/alloc.c"]
     assert new["tapset/mod.stp"] == (

@@ -118,18 +118,41 @@ def test_the_body_names_the_guard_the_patch_adds_and_what_was_left():
     assert msg.endswith(f"Signed-off-by: {SIGNOFF}\n")
 
 
-def test_a_history_without_prefixes_gives_a_plain_sentence(tmp_path):
-    # A corpus scenario as a small project whose subjects name no subsystem.
-    repo = tmp_path / "textseal"
-    shutil.copytree(REPO / "corpus" / "out-of-tree" / "unguarded-text-hash", repo)
+def scenario_repo(tmp_path, scenario, subject):
+    """A corpus scenario as a small project of one commit."""
+    repo = tmp_path / scenario
+    shutil.copytree(REPO / "corpus" / "out-of-tree" / scenario, repo)
     git(repo, "init", "-q")
     git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "Seal the module's own text at load time")
+    git(repo, "commit", "-qm", subject)
+    return repo
+
+
+def the_patch(repo, out):
+    """The one patch `rewrite --series` writes for out-of-tree code, and the run."""
+    run = series(repo, out)
+    assert run.returncode == 0, run.stdout + run.stderr
+    [name] = os.listdir(out)
+    return (out / name).read_text(), run
+
+
+def test_a_history_without_prefixes_gives_a_plain_sentence(tmp_path):
+    # A corpus scenario as a small project whose subjects name no subsystem.
+    repo = scenario_repo(tmp_path, "unguarded-text-hash", "Seal the module's own text at load time")
     git(repo, "commit", "-q", "--allow-empty", "-m", "Print the seal in hex",
         date="2023-02-01T09:30:00+00:00")
-    run = series(repo, tmp_path / "out")
-    assert run.returncode == 0, run.stdout + run.stderr
-    [name] = os.listdir(tmp_path / "out")
-    patch = (tmp_path / "out" / name).read_text()
+    patch, _ = the_patch(repo, tmp_path / "out")
     assert "\nSubject: [PATCH] Build on kernels with struct module_memory (v6.4)\n" in patch
     assert "Date: Wed, 1 Feb 2023 09:30:01 +0000" in patch
+
+
+def test_a_widened_version_test_is_named_as_such(tmp_path):
+    # The supports-both scenario: nothing but its version-only guard changes.
+    repo = scenario_repo(tmp_path, "supports-both", "fipskm: power-on self-test over the module's own text")
+    patch, run = the_patch(repo, tmp_path / "out")
+    assert ("  #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)\n  becomes\n"
+            "  #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || defined(mod_mem_type_is_init)\n") in patch
+    flat = " ".join(patch.split())
+    assert "Kernels with the change backported (vendor kernels)" in flat
+    assert "changes 0 uses" not in flat and "the old code stays as it was" not in flat
+    assert "fipskm.c:39:1: version-only-guard (to rewrite): `#if LINUX_VERSION_CODE" in run.stdout

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migrator.errors import MigratorError
-from migrator.model.packages import apt_options, cache_root, update_index
+from migrator.verify.packages import apt_options, cache_root, update_index
 
 KERNELS = Path(__file__).with_name("kernels.toml")
 STAMP = ".migrator-unpacked"

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from migrator.boot.debian import PinnedDeb, module_name, sha256, unpack
 from migrator.errors import MigratorError
-from migrator.model.packages import _run, apt_options, cache_root, decompress_module, host_arch
+from migrator.verify.packages import _run, apt_options, cache_root, decompress_module, host_arch
 
 # qemu's architecture name -> Debian's.
 DEBIAN_ARCH = {"x86_64": "amd64", "arm64": "arm64"}

@@ -21,7 +21,7 @@ from migrator.boot.debian import module_name
 from migrator.build.compile import compile_targets, kbuild_env
 from migrator.build.targets import Target, load_targets
 from migrator.errors import MigratorError
-from migrator.model import elf
+from migrator.verify import elf
 
 TARGETS = Path(__file__).with_name("targets.toml")
 PROBE = Path(__file__).with_name("probe")
@@ -37,6 +37,7 @@ class BuiltModule:
     path: Path
     depends: tuple[str, ...]
     in_tree: bool
+    folder: str = ""  # the out-of-tree folder it was built from (its name), "" in the tree
 
     @property
     def name(self) -> str:
@@ -110,7 +111,8 @@ def build_kernel(tree: Path, arch: str, build_dir: Path, external: tuple[Path, .
     for folder in external:
         if not (folder / "Makefile").exists() and not (folder / "Kbuild").exists():
             raise MigratorError(f"{folder}: no Kbuild or Makefile: not a module folder")
-    [linked] = compile_targets(tree, [target], build_dir, jobs=jobs, timeout=MAKE_TIMEOUT)
+    # make decides what changed: an unchanged tree relinks nothing.
+    [linked] = compile_targets(tree, [target], build_dir, jobs=jobs, timeout=MAKE_TIMEOUT, fresh=False)
     if not linked.ok:
         return result(configured=linked.configured, failure=f"vmlinux: {linked.reason}")
     make = ["make", "-C", str(tree.resolve()), f"O={out}", f"ARCH={target.arch}",
@@ -125,7 +127,7 @@ def build_kernel(tree: Path, arch: str, build_dir: Path, external: tuple[Path, .
         failure = _make(make + [f"M={copy}", "modules"], out)
         if failure:
             return result(modules, linked.configured, f"{folder}: {failure}")
-        modules += [BuiltModule(ko, depends(ko), False) for ko in sorted(copy.rglob("*.ko"))]
+        modules += [BuiltModule(ko, depends(ko), False, copy.name) for ko in sorted(copy.rglob("*.ko"))]
     return result(modules, linked.configured)
 
 

@@ -25,15 +25,19 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from migrator.migration import load_migration
 from migrator.boot.debian import DebianKernel, fetch_kernel, module_name
 from migrator.boot.initramfs import GuestModule, build_initramfs
 from migrator.boot.qemu import BootLog, boot
-from migrator.model.image import read_image
-from migrator.model.kconfig import parse_config
-from migrator.model.layout import new_layout, old_layout
-from migrator.model.loader import prepare
-from migrator.model.packages import decompress_module
-from migrator.model.table import PlacementTable
+from migrator.verify.image import read_image
+from migrator.verify.kconfig import parse_config
+from migrator.verify.packages import decompress_module
+
+# The module-memory pack's model plug-in, reached through the migration.
+_layout = load_migration().model("layout")
+new_layout, old_layout = _layout.new_layout, _layout.old_layout
+prepare = load_migration().model("loader").prepare
+PlacementTable = load_migration().model("table").PlacementTable
 
 KERNELS = ("debian-6.1-cloud-amd64", "debian-6.12-cloud-amd64")
 # Modules that only register things (filesystems, protocols, ciphers,
@@ -80,6 +84,11 @@ class LoaderComparison:
     @property
     def ok(self) -> bool:
         return self.ending == "completed" and not self.disagreements and self.modules_compared > 0
+
+    @property
+    def api_label(self) -> str:
+        """Which side of the change the kernel is on, as its report names it."""
+        return "mem[] types" if self.new_api else "module_layout"
 
 
 def candidates(kernel: DebianKernel, count: int) -> tuple[str, ...]:

@@ -111,13 +111,15 @@ def compile_targets(
     *,
     jobs: int = 2,
     timeout: float | None = 1800,
+    fresh: bool = True,
 ) -> list[CompileResult]:
     """Build each target's objects out of ``tree``; one result per target, in order.
 
     ``build_root`` defaults to ``default_build_root()``; target NAME builds
     in ``build_root/NAME``.  ``timeout`` bounds each make call, in seconds.
-    The objects asked for are always compiled afresh, so each result (and
-    its warnings) reflects the tree as it is now.
+    The objects asked for are compiled afresh, so each result (and its
+    warnings) reflects the tree as it is now; with ``fresh=False`` make
+    alone decides what is out of date (a boot only needs the image current).
     """
     if jobs < 1:
         raise MigratorError(f"jobs must be at least 1, got {jobs}")
@@ -133,11 +135,11 @@ def compile_targets(
     names = [t.name for t in targets]
     if len(set(names)) != len(names):
         raise MigratorError("two targets share a name; each needs its own build directory")
-    return [_compile_one(tree, t, root, jobs, timeout) for t in targets]
+    return [_compile_one(tree, t, root, jobs, timeout, fresh) for t in targets]
 
 
 def _compile_one(
-    tree: Path, target: Target, root: Path, jobs: int, timeout: float | None
+    tree: Path, target: Target, root: Path, jobs: int, timeout: float | None, fresh: bool = True
 ) -> CompileResult:
     start = time.monotonic()
     out = root / target.name
@@ -172,7 +174,7 @@ def _compile_one(
                 if error:
                     return result(Outcome.FAILED, True, error, runner.output)
             log.info("%s: building %s", target.name, " ".join(target.objects))
-            for obj in target.objects:
+            for obj in target.objects if fresh else ():
                 # Force the compile, so that the result describes this call.
                 (out / _product(obj)).unlink(missing_ok=True)
             ok = runner.make(f"-j{jobs}", *target.objects)

@@ -22,7 +22,8 @@ from . import EXIT_FAILED, cli, fail, progress_bar, quiet_option
                    "Default: ~/.cache/migrator/boot-build/<tree>-<hash>.")
 @click.option("--modules", "external", multiple=True, type=click.Path(exists=True, file_okay=False),
               metavar="SRC", help="An out-of-tree module folder, built against TREE and loaded too "
-                                  "(repeatable).")
+                                  "(repeatable); its modules must print 'FOLDER: self-check PASS' at "
+                                  "load, FOLDER being the folder's name.")
 @click.option("--cycles", type=click.IntRange(0, 100), default=3, show_default=True,
               help="Unload and reload every module this many times, watching vmalloc use.")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False), default=None,
@@ -67,6 +68,8 @@ def boot_command(trees: tuple[str, ...], arch: str, build_dir: str | None,
     for report in reports:
         build, log = report.build, report.log
         boot_time = f", boot {log.seconds:.0f} s" if log else ""
+        if report.boots > 1:  # the earlier boots put a module within branch range (arm64)
+            boot_time += f" (boot {report.boots}: the module region fell within branch range before)"
         click.echo(f"{report.tree}: build {build.seconds:.0f} s"
                    f"{' (configured)' if build.configured else ''}{boot_time}"
                    f"{', ' + report.failure if report.failure else ''}")

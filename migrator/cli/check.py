@@ -10,7 +10,7 @@ import sys
 import click
 
 from ..errors import MigratorError
-from ..model.kconfig import KERNEL_ARCH
+from ..verify.kconfig import KERNEL_ARCH
 from . import (EXIT_FAILED, cli, count, fail, migration_option, open_migration, progress, progress_bar,
                quiet_option, read_text_file)
 
@@ -23,9 +23,10 @@ def _git_original(path: str, api_header: str | None) -> tuple[str, list[str]]:
     return head_versions(path, also=[api_header] if api_header else [])
 
 
-def _probe_sets(kind: str, arches: tuple[str, ...], quiet: bool):
-    from ..model import packages as debian
-    from ..model.probes import real_probe_sets, synthetic_probe_sets
+def _probe_sets(model, kind: str, arches: tuple[str, ...], quiet: bool):
+    from ..verify import packages as debian
+
+    real_probe_sets, synthetic_probe_sets = model.probes.real_probe_sets, model.probes.synthetic_probe_sets
 
     real = ()
     if kind == "cache":
@@ -57,7 +58,7 @@ def _print_meaning(result, verbose: bool) -> None:
                f"{'' if verbose or not result.notes else ' (-v lists them)'}")
 
 
-def _print_out_of_tree(result, verbose: bool) -> None:
+def _print_out_of_tree(result, verbose: bool, landed_in: str) -> None:
     click.echo(f"mode: out-of-tree, against {count(len(result.sides), 'kernel')}")
     for v in result.violations:
         click.echo(str(v))
@@ -75,7 +76,7 @@ def _print_out_of_tree(result, verbose: bool) -> None:
                    f"{len(side.notes)} under conditions it cannot evaluate"
                    f"{'' if verbose or not side.notes else ' (-v lists them)'}")
     if result.meaning is None:
-        click.echo("  meaning: not judged: it needs a kernel before v6.4 and one after it")
+        click.echo(f"  meaning: not judged: it needs a kernel before v{landed_in} and one after it")
     else:
         old, new = result.meaning_kernels
         click.echo(f"  the original as {old.release} compiles it, the code as {new.release} does:")
@@ -88,11 +89,10 @@ def _arch_of(source: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_file: str | None,
+def _check_modules(model, source: str, arches: tuple[str, ...], verbose: bool, config_file: str | None,
                    quiet: bool) -> int:
-    from ..model import check_modules
-    from ..model import packages as debian
-    from ..model.kconfig import parse_config
+    from ..verify import packages as debian
+    from ..verify.kconfig import parse_config
 
     if source == "cache":
         if config_file is not None:
@@ -101,7 +101,7 @@ def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_f
         if unknown:
             raise MigratorError(f"--arch {unknown[0]}: no Debian package is fetched for it; "
                                 f"one of {', '.join(sorted(debian.FLAVOURS))}")
-        jobs = [(None if not _cached(arch) else _cached(arch), arch)
+        jobs = [(None if not _cached(model, arch) else _cached(model, arch), arch)
                 for arch in (arches or tuple(sorted(debian.FLAVOURS)))]
     else:
         if not os.path.exists(source):
@@ -118,7 +118,7 @@ def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_f
     with progress_bar(jobs, "checking modules", quiet, length=len(jobs)) as bar:
         for path, arch in bar:
             config = parse_config(config_text, arch) if config_text is not None else None
-            reports.append(check_modules(path, arch, table=_reference_table(), config=config))
+            reports.append(model.check_modules(path, arch, table=_reference_table(model), config=config))
     bad = 0
     for r in reports:
         # A module that could not be read was not checked: that is no pass.
@@ -147,40 +147,36 @@ def _check_modules(source: str, arches: tuple[str, ...], verbose: bool, config_f
 
 def _real_loader():
     """Where corpus/fetch.py unpacks Debian's linux-source-6.12 loader."""
-    from ..model.packages import cache_root
+    from ..verify.packages import cache_root
 
     return cache_root() / "linux-source-6.12"
 
 
-def _reference_table():
-    """The placement table of the real v6.x loader when its source is cached, else mainline's."""
-    from ..model.loader_table import tree_table
-    from ..model.table import MAINLINE_V6_4
-
+def _reference_table(model):
+    """The placement table of the real v6.x loader when its source is cached, else the model's default."""
     source = _real_loader()
     if (source / "kernel/module/main.c").exists():
-        return tree_table(source, source.name)
-    return MAINLINE_V6_4
+        return model.loader_table.tree_table(source, source.name)
+    return model.DEFAULT_TABLE
 
 
-def _check_against_loader(count_: int, loader_source: str | None) -> int:
+def _check_against_loader(model, count_: int, loader_source: str | None) -> int:
     """Boot both Debian kernels; print and count every section the model places elsewhere."""
     from pathlib import Path
 
     from ..boot.oracle import KERNELS, compare_with_loader
-    from ..model.loader_table import tree_table
 
     source = Path(loader_source) if loader_source else _real_loader()
     if not (source / "kernel/module/main.c").exists():
         raise MigratorError(f"no loader source at {source} "
                             "(fetch it: python3 corpus/fetch.py linux-source-6_12)")
-    table = tree_table(source, source.name)
+    table = model.loader_table.tree_table(source, source.name)
     click.echo(f"placement table: {table.source}")
     bad = 0
     for key in KERNELS:
         progress(f"booting {key} with {count_} of its modules")
         r = compare_with_loader(key, table, count_)
-        click.echo(f"{r.release} ({'mem[] types' if r.new_api else 'module_layout'}): "
+        click.echo(f"{r.release} ({r.api_label}): "
                    f"boot {r.ending} in {r.boot_seconds:.0f} s; {r.loaded} of {r.requested} "
                    f"modules loaded, {r.modules_compared} compared, "
                    f"{count(r.sections_compared, 'section')} compared, "
@@ -193,10 +189,8 @@ def _check_against_loader(count_: int, loader_source: str | None) -> int:
     return bad
 
 
-def _cached(arch: str):
-    from ..model.probes import cached_package
-
-    return cached_package(arch)
+def _cached(model, arch: str):
+    return model.probes.cached_package(arch)
 
 
 @cli.command()
@@ -219,7 +213,8 @@ def _cached(arch: str):
                    "synthetic ones, or synthetic ones only.")
 @click.option("--kernel", "kernels", multiple=True, type=click.Path(),
               help="Out-of-tree code: a kernel's headers or build directory (KDIR of make -C "
-                   "KDIR M=...) to check it against; give one before v6.4 and one after.")
+                   "KDIR M=...) to check it against; give one before the migration's change and "
+                   "one after.")
 @click.option("--against-loader", is_flag=True,
               help="Boot Debian's real 6.1 and 6.12 cloud-amd64 kernels in qemu, load their own "
                    "modules and compare every section's address with the model's layout.")
@@ -250,8 +245,9 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
     kernel compiles it and the code as the new one does, judged by meaning
     as above with each kernel's module.h.
 
-    With --modules: every .ko of Debian's kernel packages is laid out as 6.1
-    and v6.4 do and checked against the model's invariants; per-architecture
+    With --modules: every .ko of Debian's kernel packages is laid out as the
+    loaders before and after the change do and checked against the model's
+    invariants; per-architecture
     pages and allocations before and after are printed.
 
     With --against-loader: the real loader is the oracle.  Debian's 6.1 and
@@ -263,11 +259,7 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
 
     Exit 0 when nothing is violated, 1 when something is, 2 on bad input.
     """
-    from ..model.kernel import read_kernel
-    from ..model.out_of_tree import check_out_of_tree
-    from ..model.source import check_tree
-
-    migration = open_migration(migration_name)  # the model moves into the pack's plug-in in phase 2
+    migration = open_migration(migration_name)
 
     if path is None and modules is None and not against_loader:
         fail("nothing to check: give a PATH, --modules or --against-loader")
@@ -276,6 +268,7 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
     bad = 0
     temp = None
     try:
+        model = migration.model()  # a pack without a model plug-in is refused here
         if path is not None:
             if not os.path.exists(path):
                 raise MigratorError(f"{path}: no such file or directory")
@@ -286,23 +279,26 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
             else:
                 original_dir = original
             if kernels:
-                found = tuple(read_kernel(k) for k in kernels)
+                found = tuple(model.kernel.read_kernel(k) for k in kernels)
                 own = arches or _debian_arches(found)
-                result = check_out_of_tree(path, original_dir, found,
-                                           lambda: _probe_sets(probes, own, quiet),
-                                           table=_reference_table())
+                result = model.out_of_tree.check_out_of_tree(path, original_dir, found,
+                                                             lambda: _probe_sets(model, probes, own, quiet),
+                                                             table=_reference_table(model))
             else:
-                result = check_tree(path, original_dir, lambda: _probe_sets(probes, arches, quiet),
-                                    table=_reference_table(),
-                                    paths=paths)
+                result = model.source.check_tree(path, original_dir,
+                                                 lambda: _probe_sets(model, probes, arches, quiet),
+                                                 table=_reference_table(model), paths=paths)
             if temp is not None:
                 result = _relabel(result, "HEAD")
-            (_print_out_of_tree if kernels else _print_source)(result, verbose)
+            if kernels:
+                _print_out_of_tree(result, verbose, migration.landed_in)
+            else:
+                _print_source(result, verbose)
             bad += len(result.violations)
         if modules is not None:
-            bad += _check_modules(modules, arches, verbose, config_file, quiet)
+            bad += _check_modules(model, modules, arches, verbose, config_file, quiet)
         if against_loader:
-            bad += _check_against_loader(count, loader_source)
+            bad += _check_against_loader(model, count, loader_source)
     except MigratorError as e:
         fail(str(e))
     finally:
@@ -313,8 +309,8 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
 
 def _debian_arches(kernels) -> tuple[str, ...]:
     """The Debian architectures of the kernels' own (their modules judge the code)."""
-    from ..model import packages as debian
-    from ..model.kconfig import KERNEL_ARCH
+    from ..verify import packages as debian
+    from ..verify.kconfig import KERNEL_ARCH
 
     wanted = {k.arch for k in kernels}
     return tuple(a for a in sorted(debian.FLAVOURS) if KERNEL_ARCH.get(a) in wanted)

@@ -21,6 +21,12 @@ def _print_rewrite_summary(plan, wrote: bool, err: bool) -> None:
     guarded = sum(c.guarded for c in plan.changes)
     behind = f", {count(guarded, 'unit')} behind the guard" if plan.profile.out_of_tree else ""
     echo(f"{count(plan.sites_rewritten, 'site')} {verb} in {count(files, 'file')}{behind}")
+    guards = plan.guards()
+    if guards:
+        echo(f"{count(len(guards), 'existing guard')} decided by a rule:")
+    for path, m, done in guards:
+        state = verb if done else "left as it is"
+        echo(f"  {path}:{m.line}:{m.col}: {m.rule_id} ({state}): {m.message}")
     for r in plan.regions:
         detail = f": {r.reason}" if r.reason else ""
         echo(f"  recipe {r.rule.id} on {r.rule.file}: {r.status.value}{detail}")

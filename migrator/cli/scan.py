@@ -53,6 +53,7 @@ def _print_scan(scan: TreeScan, findings) -> None:
     kinds, decided = _counts(findings)
     files = sum(1 for fs in by_path.values() if any(f.occurrence.is_site for f in fs))
     if scan.profile.out_of_tree:
+        _print_guards(scan.guards())
         listed = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
         click.echo(f"{count(sum(decided.values()), 'site')} in {count(files, 'file')}: "
                    f"{decided['rewrite']} rewrite, {decided['report']} report, "
@@ -68,6 +69,15 @@ def _print_scan(scan: TreeScan, findings) -> None:
         f"{count(kinds['alias'], 'alias')}, {kinds['python']} Python; "
         f"{count(len(scan.skipped), 'file')} skipped"
     )
+
+
+def _print_guards(guards) -> None:
+    """The existing conditionals that rules decided, with the reason (out of the tree)."""
+    if not guards:
+        return
+    click.echo(f"{count(len(guards), 'existing guard')} decided by a rule:")
+    for path, m in guards:
+        click.echo(f"  {path}:{m.line}:{m.col}: {m.rule_id} ({m.severity}): {m.message}")
 
 
 def _scan_json(scan: TreeScan, findings) -> dict:
@@ -88,6 +98,8 @@ def _scan_json(scan: TreeScan, findings) -> dict:
             for fs in scan.files if not fs.error
         ],
         "skipped": [{"path": fs.path, "reason": fs.error} for fs in scan.skipped],
+        "guards": [{"path": path, "line": m.line, "col": m.col, "rule": m.rule_id,
+                    "decision": m.severity, "message": m.message} for path, m in scan.guards()],
         "totals": {"kinds": dict(kinds), "decisions": {str(k): v for k, v in decided.items()}},
     }
 

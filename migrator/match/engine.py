@@ -6,7 +6,10 @@ hit must cover at least one occurrence a rule may decide (a use, a comment,
 an old API name) and no guarded code, declaration or alias.  Overlapping hits are
 settled by priority, then by size: the widest meaning wins, so a range test
 over a whole layout beats the rule for its `base` inside it.  A use that no
-hit covers is reported as undecided: the tool never guesses.
+hit covers is reported as undecided: the tool never guesses.  A rule that
+decides guards (out of the tree) matches the other way round: its hit is a
+conditional holding uses the conditional already keeps from new kernels, and
+no use that still needs a decision.
 """
 
 from __future__ import annotations
@@ -288,8 +291,12 @@ def _match_file(
         tree = tree or parse_c(src.data)
         occs = find_occurrences(src, tree, vocabulary)
         roots = [tree.root_node]
+    if not out_of_tree:  # their kinds of occurrence exist only out of the tree
+        rules = [r for r in rules if r.mode != "out-of-tree"]
     sites = [o for o in occs if o.is_decidable]
     others = [o for o in occs if not o.is_decidable]
+    kept = [o for o in occs if o.kind.is_kept]
+    undecided_sites = [o for o in occs if o.is_site]
 
     # Occurrences in order of their names, so a hit finds those it covers by bisection:
     # thousands of uses in one file must not cost thousands of scans each.
@@ -313,8 +320,12 @@ def _match_file(
     for order, rule, site, caps in (c for root in roots
                                     for c in _candidates(rules, root, units(root), inside_seen)):
         s, e = _span(rule, site, caps)
+        if rule.decides == "guard":
+            # A conditional over kept uses; a use in it that needs a decision of its own comes first.
+            if not covered(s, e, kept) or covered(s, e, undecided_sites):
+                continue
         # A hit must decide something, and must not swallow guarded code or a declaration.
-        if not covered(s, e, sites) or covered(s, e, others):
+        elif not covered(s, e, sites) or covered(s, e, others):
             continue
         hits.append((-rule.priority, -(e - s), s, order, e, rule, caps))
     hits.sort(key=lambda h: h[:4])

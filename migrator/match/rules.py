@@ -37,6 +37,12 @@ SEVERITIES = tuple(Severity)
 STAGES = ("prepare", "flag-day")
 CONFIDENCES = ("high", "medium", "low")
 RULE_MODES = ("any", "out-of-tree")
+# use: a hit decides uses of the old API (and comments, names, strings);
+# guard: its @site is an existing conditional whose branches hold uses that
+# the conditional already keeps from kernels with the new API (occurrence
+# kinds guarded and supports-both, listed only out of the tree), and its fix
+# changes the condition, never the code under it.
+DECIDES = ("use", "guard")
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 # The defaults are the default migration pack's (migrations/module-memory):
@@ -98,6 +104,7 @@ class Rule:
     # out-of-tree: the rule decides kinds of use that only out-of-tree runs
     # list (member names in strings), so its cases run in that mode.
     mode: str = "any"
+    decides: str = "use"  # see DECIDES
     inside: tuple[Inside, ...] = ()
     holds: Holds | None = None
     # Rows of a meaning table: capture values -> template variables.  When
@@ -129,7 +136,7 @@ class Rule:
 _TOP_FIELDS = {
     "id": str, "description": str, "severity": str, "confidence": str,
     "pattern": str, "fix": (str, dict), "reason": str, "priority": int, "stage": str,
-    "inside": list, "when": list, "tests": dict, "mode": str, "holds": dict,
+    "inside": list, "when": list, "tests": dict, "mode": str, "decides": str, "holds": dict,
 }
 _INSIDE_FIELDS = {"kind": str, "name": str, "has": str}
 _HOLDS_FIELDS = {"capture": str, "value": str, "same": dict, "steps_in_bytes": bool}
@@ -249,6 +256,11 @@ def load_rule(path: str | os.PathLike) -> Rule:
         raise _RuleFileError(f"{path}: field 'stage' must be one of {', '.join(STAGES)}")
     if data.get("mode", "any") not in RULE_MODES:
         raise _RuleFileError(f"{path}: field 'mode' must be one of {', '.join(RULE_MODES)}")
+    if data.get("decides", "use") not in DECIDES:
+        raise _RuleFileError(f"{path}: field 'decides' must be one of {', '.join(DECIDES)}")
+    if data.get("decides") == "guard" and data.get("mode") != "out-of-tree":
+        raise _RuleFileError(f"{path}: field 'mode' must be out-of-tree for a rule that decides guards "
+                             "(only out-of-tree runs evaluate conditionals)")
     if data["confidence"] not in CONFIDENCES:
         raise _RuleFileError(f"{path}: field 'confidence' must be one of {', '.join(CONFIDENCES)}")
 
@@ -349,7 +361,8 @@ def load_rule(path: str | os.PathLike) -> Rule:
         severity=Severity(data["severity"]), confidence=data["confidence"],
         pattern=data["pattern"], fix=data.get("fix"), reason=data.get("reason"),
         priority=data.get("priority", 0), stage=data.get("stage", "flag-day"),
-        mode=data.get("mode", "any"), inside=tuple(inside), holds=holds, when=tuple(when),
+        mode=data.get("mode", "any"), decides=data.get("decides", "use"), inside=tuple(inside),
+        holds=holds, when=tuple(when),
         match_cases=tuple(match_cases), no_match_cases=tuple(no_match_cases),
         compiled=(query, tuple(inside_queries), holds_query),
     )
@@ -379,6 +392,10 @@ class RuleBook:
         if area is None:
             return self.default
         return area.rules or ()
+
+    def guard_rule_ids(self) -> frozenset[str]:
+        """The rules that decide existing guards rather than uses (DECIDES)."""
+        return frozenset(r.id for r in self.all_rules() if r.decides == "guard")
 
     def all_rules(self) -> tuple[Rule, ...]:
         rules = list(self.default)

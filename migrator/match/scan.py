@@ -12,7 +12,7 @@ from ..parse import CandidateSearch, candidate_paths, is_c_path, parse_c, read_s
 from ..migration import DEFAULT_MIGRATION, load_migration
 from ..profile import KERNEL, Profile
 from ..vocabulary import Vocabulary
-from .engine import UNDECIDED, Decision, FileMatches, Finding, match_file
+from .engine import UNDECIDED, Decision, FileMatches, Finding, Match, match_file
 from .uses import find_occurrences
 from .regions import RegionResult, RegionRule, match_regions, owner_of
 from .rules import Rule, RuleBook, load_areas
@@ -39,6 +39,7 @@ class TreeScan:
     root: str
     files: tuple[FileScan, ...]
     profile: Profile = KERNEL
+    guard_rules: frozenset[str] = frozenset()  # ids of the rules that decide existing guards
 
     @property
     def findings(self) -> list[Finding]:
@@ -52,6 +53,11 @@ class TreeScan:
     def unread(self) -> list[Finding]:
         """Sites the parser could not read: listed, and a failure a script must see."""
         return [f for f in self.findings if f.occurrence.kind in UNREAD_KINDS]
+
+    def guards(self) -> list[tuple[str, Match]]:
+        """(path, match) of every existing conditional a rule that decides guards matched."""
+        return [(fs.path, m) for fs in self.files if fs.result is not None
+                for m in fs.result.matches if m.rule_id in self.guard_rules]
 
     def kind_counts(self) -> Counter:
         return Counter(f.occurrence.kind for f in self.findings)
@@ -142,7 +148,7 @@ def scan_tree(
                        [r for r in regions if r.file == path])
         if fs.findings or fs.error:
             files.append(fs)
-    return TreeScan(os.path.abspath(root), tuple(files), profile)
+    return TreeScan(os.path.abspath(root), tuple(files), profile, book.guard_rule_ids())
 
 
 __all__ = ["FileScan", "TreeScan", "owned_findings", "scan_file", "scan_tree", "UNDECIDED"]

@@ -140,6 +140,11 @@ class RewritePlan:
         """The scan's findings: sites in a region a region rule replaces are decided by it."""
         return self.scan.findings
 
+    def guards(self) -> list[tuple[str, Match, bool]]:
+        """Existing conditionals a rule that decides guards matched: (path, match, rewritten)."""
+        done = {(c.path, m.start) for c in self.changes for m in c.rewritten}
+        return [(path, m, (path, m.start) in done) for path, m in self.scan.guards()]
+
     @property
     def sites_rewritten(self) -> int:
         return sum(1 for f in self.scan.findings if f.occurrence.is_site) - len(self.left())
@@ -224,7 +229,7 @@ def _guarded_edits(src, matches, findings, book: RuleBook, profile: Profile, voc
     """Out-of-tree edits: each decided unit behind the guard; or why the file is skipped."""
     stages = {r.id: r.stage for r in book.all_rules()}
     emitted = emit_guarded(src, matches, findings, profile.guard, stages, profile.guard_needs_version_h,
-                           vocabulary)
+                           vocabulary, book.guard_rule_ids())
     if is_c_path(src.path) and emitted.rewritten:
         # The new branches must read as well as the old code did.
         inplace = apply_edits(src.data, edits_for(src.data, emitted.rewritten))

@@ -210,23 +210,29 @@ def _as_condition(directive: str, condition: str) -> str:
     return condition
 
 
-def conditionals_changed(patch: Patch) -> tuple[list[dict], list[dict]]:
-    """The guards the patch adds, and the old tests it turns into later rungs of a ladder.
+def conditionals_changed(patch: Patch) -> tuple[list[dict], list[dict], list[dict]]:
+    """The guards the patch adds, the old tests it turns into later rungs of a
+    ladder, and the old conditions it widens in place.
 
     Each is a list of {directive, condition, count} (a rung also has
     ``was``, the directive it replaces: `#ifdef X` becoming `#elif
-    defined(X)`), most frequent first.
+    defined(X)`; a widened condition too: `#if C` becoming `#if C || D`),
+    most frequent first.
     """
     guards: Counter = Counter()
     rungs: Counter = Counter()
+    widened: Counter = Counter()
     for f in patch.files:
         added = _conditionals(f.new) - _conditionals(f.old)
         removed = _conditionals(f.old) - _conditionals(f.new)
         was = {_as_condition(d, c): f"#{d} {c}" for d, c in removed}
         for (d, c), n in added.items():
             old = was.get(_as_condition(d, c)) if d == "elif" else None
+            kept = next((f"#{rd} {rc}" for rd, rc in removed if rd == d and c.startswith(rc + " ")), None)
             if old is not None:
                 rungs[(d, c, old)] += n
+            elif kept is not None:
+                widened[(d, c, kept)] += n
             else:
                 guards[(d, c, "")] += n
 
@@ -234,7 +240,7 @@ def conditionals_changed(patch: Patch) -> tuple[list[dict], list[dict]]:
         return [{"directive": d, "condition": c, "was": w, "count": n}
                 for (d, c, w), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
-    return listed(guards), listed(rungs)
+    return listed(guards), listed(rungs), listed(widened)
 
 
 def version_h_added(patch: Patch) -> list[str]:
@@ -245,9 +251,9 @@ def version_h_added(patch: Patch) -> list[str]:
 
 def out_of_tree_message(patch: Patch, subject_line: str, explained: Sequence[Explained], *,
                         signoff: str, left: Sequence[dict], generator: str) -> str:
-    guards, rungs = conditionals_changed(patch)
+    guards, rungs, widened = conditionals_changed(patch)
     body = render("out-of-tree.txt.j2", patch=patch, explained=explained,
-                  guards=guards, rungs=rungs, version_h=version_h_added(patch),
+                  guards=guards, rungs=rungs, widened=widened, version_h=version_h_added(patch),
                   left=list(left), generator=generator)
     return f"{subject_line}\n\n{body}\nSigned-off-by: {signoff}\n"
 

@@ -11,7 +11,9 @@ how the new code sits beside the old so that both kernels build:
 - any other use is guarded with its whole unit, as a maintainer would guard
   it: the statement or declaration, the whole #define, or the run of
   statements (or the function body) that locals tie together:
-  `#if GUARD` new `#else` old `#endif`.
+  `#if GUARD` new `#else` old `#endif`;
+- a rule that decides guards changes an existing conditional's condition in
+  place (the code under it is already right on both sides).
 
 The old code stays byte for byte; only preprocessor lines are added or
 changed.  Uses tied together (one unit, one #define, locals of a function)
@@ -264,8 +266,9 @@ def _version_include(data: bytes, conds: Conditionals, first_unit: int) -> Edit 
 
 def emit_guarded(src: SourceFile, matches: Sequence[Match], findings: Sequence[Finding],
                  guard: str, stages: Mapping[str, str], needs_version_h: bool,
-                 vocabulary: Vocabulary) -> Emitted:
-    """The edits that put a file's decided rewrites behind the guard, unit by unit."""
+                 vocabulary: Vocabulary, guard_rules: frozenset[str] = frozenset()) -> Emitted:
+    """The edits that put a file's decided rewrites behind the guard, unit by unit,
+    and the in-place edits of the rules (ids in guard_rules) that decide existing guards."""
     data = src.data
     conds = read_conditionals(data)
     views = out_of_tree_views(src, None, conds, vocabulary)
@@ -315,6 +318,13 @@ def emit_guarded(src: SourceFile, matches: Sequence[Match], findings: Sequence[F
         else:
             edits.append(Edit(unit.start, unit.end, head + new + b"#else\n" + old + old_tail + b"#endif\n", "guard"))
         guarded += 1
+    units_edited = [(e.start, e.end) for e in edits]
+    for m in matches:
+        # A conditional inside a unit above keeps its old copy byte for byte: left as it is.
+        if m.rule_id in guard_rules and m.severity == "rewrite" \
+                and not any(s < m.end and m.start < e for s, e in units_edited):
+            edits += edits_for(data, [m])
+            rewritten.append(m)
     if guarded and needs_version_h and not is_stp_path(src.path):
         include = _version_include(data, conds, min(e.start for e in edits if e.rule_id == "guard"))
         if include is not None:

@@ -18,8 +18,8 @@ non-executable: every live type stays ``rwx``.
 
 from __future__ import annotations
 
-from migrator.model.kconfig import KernelConfig
-from migrator.model.table import MEMORY_TYPES
+from migrator.verify.kconfig import KernelConfig
+from .table import MEMORY_TYPES
 
 PHASES = ("relocation", "running", "after-init")
 

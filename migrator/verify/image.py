@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from migrator.model import arch, elf
+from migrator.verify import arch, elf
 
 # Sections whose headers an arch hook rewrites, kept even when not SHF_ALLOC.
 ARCH_SECTIONS = frozenset({".plt", ".init.plt", ".text.ftrace_trampoline", ".stubs", ".toc"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from migrator.errors import MigratorError
-from migrator.model.elf import SHF_IA_64_SHORT
+from migrator.verify.elf import SHF_IA_64_SHORT
 
 # Debian architecture -> kernel architecture directory.
 KERNEL_ARCH = {
@@ -32,7 +32,7 @@ _PAGE_OPTIONS = {
 
 @dataclass(frozen=True, slots=True)
 class KernelConfig:
-    """What the 6.1 and 6.4 loaders read from .config, plus the arch's constants."""
+    """What a module loader reads from .config, plus the arch's constants."""
 
     arch: str
     page_size: int = 4096

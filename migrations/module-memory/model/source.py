@@ -3,14 +3,14 @@
 For every file that differs from the original (among those the original
 held an old layout in, plus include/linux/module.h), four checks run:
 
-* names (:mod:`migrator.model.identifiers`): what the rewrite introduces
+* names (:mod:`identifiers`): what the rewrite introduces
   exists in the tree's module.h;
-* allocation plans (:mod:`migrator.model.plans`): reservations and the
+* allocation plans (:mod:`plans`): reservations and the
   addresses computed from them agree in type and permissions;
-* meaning (:mod:`migrator.model.meaning`): rewritten address tests and
+* meaning (:mod:`meaning`): rewritten address tests and
   addresses agree with the original on every section of every module of the
   probe sets;
-* arithmetic (:mod:`migrator.model.arithmetic`): no size or offset mixes two
+* arithmetic (:mod:`arithmetic`): no size or offset mixes two
   memory types the way 6.1's cumulative offsets allowed.
 """
 
@@ -20,21 +20,47 @@ import os
 from dataclasses import dataclass
 
 from migrator.errors import MigratorError
-from migrator.model.api import read_api
-from migrator.model.arithmetic import check_arithmetic
 from migrator.migration import DEFAULT_MIGRATION, load_migration
-from migrator.model.cexpr import Scope
-from migrator.model.findings import Note, SourceViolation
-from migrator.model.identifiers import check_names
-from migrator.model.kconfig import KernelConfig
-from migrator.model.meaning import ProbeSet, Stats, judge, pair_changes
-from migrator.model.plans import check_plans, extract_plan
-from migrator.model.probes import ProbeChooser
-from migrator.model.table import MAINLINE_V6_4, PlacementTable
+from migrator.verify.findings import Note, SourceViolation
+from migrator.verify.kconfig import KernelConfig
 from migrator.parse import candidate_paths, is_c_path
+from .api import read_api
+from .arithmetic import check_arithmetic
+from .cexpr import Scope
+from .identifiers import check_names
+from .meaning import ProbeSet, Stats, judge, pair_changes
+from .plans import check_plans, extract_plan
+from .probes import ProbeChooser
+from .table import MAINLINE_V6_4, PlacementTable
 
 # The header that defines the target API (the model is still the default pack's).
 API_HEADER = load_migration(DEFAULT_MIGRATION).vocabulary.new.api_header
+
+
+# The invariants of the source check, by id.
+SOURCE_INVARIANTS = {
+    "api-name": "every name the rewrite introduces exists in the tree's module.h",
+    "kernel-name": "every module API name on the lines a kernel compiles exists in that "
+                   "kernel's headers (out-of-tree code, --kernel)",
+    "reservation-type": "an address from a type's base plus a reserved offset uses the type "
+                        "the offset was reserved in",
+    "reservation-unknown": "an address from a type's base plus an arch offset has a reservation "
+                           "of that offset",
+    "reservation-offset": "an offset recorded from a type's size is reserved by growing that "
+                          "same type",
+    "size-from-other-type": "a memory type's size is never assigned from another type's size "
+                            "or base",
+    "size-difference": "no value is the difference of two types' sizes (6.1's cumulative "
+                       "offsets have no v6.4 counterpart)",
+    "offset-other-type": "an offset added to a type's base is not another type's size",
+    "gp-small-data": "ia64's gp is placed from the type the placement table gives small data",
+    "reservation-moved": "a reservation lands in the memory type the model gives the 6.1 one",
+    "reservation-permission": "reserved memory has the permissions its use needs when it is used",
+    "reservation-lifetime": "memory reserved for core code outlives init",
+    "predicate-agrees": "a rewritten address test classifies every section address of every "
+                        "module as 6.1's test did",
+    "address-agrees": "a rewritten address points at what 6.1's address pointed at",
+}
 
 
 @dataclass(frozen=True)
@@ -116,7 +142,7 @@ def check_sources(changes: list[tuple[str, bytes, bytes]], api_header: bytes,
     new_scopes: dict[str, Scope] = {}
     pairs = []
     config = KernelConfig("generic")
-    from migrator.model.identifiers import declared_fields
+    from .identifiers import declared_fields
 
     declared = frozenset().union(*(declared_fields(new) for _p, _o, new in changes))
     for path, old, new in changes:

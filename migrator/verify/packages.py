@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterator
 
 from migrator.errors import MigratorError
-from migrator.model.image import ModuleImage, read_image
+from migrator.verify.image import ModuleImage, read_image
 
 # Debian architecture -> flavour of its linux-image-<flavour> metapackage.
 FLAVOURS = {

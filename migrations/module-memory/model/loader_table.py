@@ -15,10 +15,10 @@ from typing import Mapping
 import tree_sitter
 from tree_sitter import Node
 
-from ..errors import MigratorError
-from ..parse.syntax import descendants, function_name
-from ..parse.source import c_language, parse_c
-from ..migration import DEFAULT_MIGRATION, load_migration
+from migrator.errors import MigratorError
+from migrator.parse.syntax import descendants, function_name
+from migrator.parse.source import c_language, parse_c
+from migrator.migration import DEFAULT_MIGRATION, load_migration
 from .table import MOD_INVALID, MaskRow, PlacementTable
 
 _NEW = load_migration(DEFAULT_MIGRATION).vocabulary.new  # the model is still the default pack's

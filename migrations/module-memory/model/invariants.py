@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from migrator.model.kconfig import KernelConfig
-from migrator.model.layout import NewLayout, OldLayout, Placement
-from migrator.model.loader import Prepared
-from migrator.model.table import MEMORY_TYPES
+from migrator.verify.kconfig import KernelConfig
+from .layout import NewLayout, OldLayout, Placement
+from .loader import Prepared
+from .table import MEMORY_TYPES
 
 INVARIANTS = ("placed-once", "invalid-type", "permission-class", "init-ness", "type-size",
               "alignment", "overlap")

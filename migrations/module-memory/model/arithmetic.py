@@ -23,10 +23,10 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from migrator.parse.syntax import descendants, strip_casts, text as node_text
-from migrator.model.findings import SourceViolation
-from migrator.model.plans import _arch_variable, _memory
-from migrator.model.table import MEMORY_TYPES, PlacementTable
+from migrator.verify.findings import SourceViolation
 from migrator.parse import parse_c
+from .plans import _arch_variable, _memory
+from .table import MEMORY_TYPES, PlacementTable
 
 
 def _reads(node: Node, data: bytes, field: str) -> list[tuple[str, Node]]:

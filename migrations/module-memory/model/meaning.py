@@ -1,7 +1,7 @@
 """Does a rewritten expression mean what the 6.1 expression meant, on real modules?
 
 Two kinds of expression are judged, each against the module's 6.1 and v6.4
-memory maps (:mod:`migrator.model.memmap`):
+memory maps (:mod:`memmap`):
 
 * an address test ("is this address in X"): a comparison or a call of a
   predicate such as ``within_module_init()``, or a whole predicate function
@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from migrator.model.cexpr import (ADDR, BOOL, OLD_LAYOUTS, Compiler, Scope, Unevaluable, is_module_pointer,
-                                  parameter_types)
 from migrator.parse.syntax import descendants, function_name, strip_casts, text as node_text
-from migrator.model.findings import Note, SourceViolation
-from migrator.model.kconfig import KernelConfig
-from migrator.model.memmap import MemoryMap, new_point, old_point
+from migrator.verify.findings import Note, SourceViolation
+from migrator.verify.kconfig import KernelConfig
 from migrator.parse import parse_c
+from .cexpr import (ADDR, BOOL, OLD_LAYOUTS, Compiler, Scope, Unevaluable, is_module_pointer,
+                                  parameter_types)
+from .memmap import MemoryMap, new_point, old_point
 
 _EXPRESSION_PARENTS = {"binary_expression", "unary_expression", "cast_expression",
                        "parenthesized_expression", "conditional_expression", "field_expression",

@@ -21,7 +21,7 @@ offset (``me->mem[MOD_TEXT].base + me->arch.got_offset``).
   any section, so at the start of its text) lands in the type the placement
   table gives loader reservations (``arch_reserved``, MOD_TEXT in mainline);
 * ``reservation-permission`` and ``reservation-lifetime``: the memory has what
-  the entries need when they are used (:mod:`migrator.model.permissions`):
+  the entries need when they are used (:mod:`permissions`):
   a PLT must be executable once the module runs, a GOT writable while
   relocations are applied, and nothing core code uses may sit in init memory.
 """
@@ -32,13 +32,13 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from migrator.model.cexpr import OLD_LAYOUTS
-from migrator.model.findings import SourceViolation
-from migrator.model.kconfig import KernelConfig
-from migrator.model.permissions import entry_kind, missing
-from migrator.model.table import MAINLINE_V6_4, MEMORY_TYPES, PlacementTable
+from migrator.verify.findings import SourceViolation
+from migrator.verify.kconfig import KernelConfig
 from migrator.parse import parse_c
 from migrator.parse.syntax import strip_casts, text as node_text
+from .cexpr import OLD_LAYOUTS
+from .permissions import entry_kind, missing
+from .table import MAINLINE_V6_4, MEMORY_TYPES, PlacementTable
 
 
 @dataclass(frozen=True, slots=True)

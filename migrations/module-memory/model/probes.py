@@ -1,8 +1,8 @@
 """The modules a source check judges expressions on, and which of them apply to a file.
 
 Real modules come from the Debian packages already in the cache (see
-:mod:`migrator.model.packages`); nothing is downloaded here.  The synthetic
-modules of :mod:`migrator.model.synthetic` are always added: they hold the
+:mod:`packages`); nothing is downloaded here.  The synthetic
+modules of :mod:`synthetic` are always added: they hold the
 corner cases on purpose.
 """
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from migrator.model import packages as debian
-from migrator.model.kconfig import KERNEL_ARCH, parse_config
-from migrator.model.memmap import image_map
-from migrator.model.meaning import ProbeSet
-from migrator.model.synthetic import synthetic_sets
-from migrator.model.table import MAINLINE_V6_4, PlacementTable
+from migrator.verify import packages as debian
+from migrator.verify.kconfig import KERNEL_ARCH, parse_config
+from .memmap import image_map
+from .meaning import ProbeSet
+from .synthetic import synthetic_sets
+from .table import MAINLINE_V6_4, PlacementTable
 
 # The 6.1 data layout (CONFIG_ARCH_WANTS_MODULES_DATA_IN_VMALLOC) is judged on
 # the generic helpers, which 6.1 wrote for it; arch code is judged under the

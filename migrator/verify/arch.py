@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from migrator.model import elf
-from migrator.model.elf import ElfFile
+from migrator.verify import elf
+from migrator.verify.elf import ElfFile
 
 # What the counts in a module's facts are keyed by.
 PLT = "plt"            # arm/arm64: PLT entries needed by branches in section `index`
@@ -44,7 +44,7 @@ class InitRule:
     exit_prefixes: tuple[str, ...]
 
     def is_init(self, name: str, module_unload: bool) -> bool:
-        """``module_init_layout_section()``: exit code is init when it can never run."""
+        """The loader's init-section test: exit code is init when it can never run."""
         if not module_unload and name.startswith(self.exit_prefixes):
             return True
         return name.startswith(self.init_prefixes)

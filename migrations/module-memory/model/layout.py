@@ -7,7 +7,7 @@ each mask row and page-aligned with CONFIG_STRICT_MODULE_RWX.  A placement's
 permission class is read back from those boundaries, as ``frob_*`` would.
 
 :func:`new_layout` follows v6.4's ``__layout_sections()`` driven by a
-:class:`~migrator.model.table.PlacementTable`: one running size per memory
+:class:`~.table.PlacementTable`: one running size per memory
 type, no padding between classes, each type its own page-aligned allocation.
 """
 
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from migrator.model.kconfig import KernelConfig
-from migrator.model.loader import Item, Prepared
-from migrator.model.table import MEMORY_TYPES, MOD_INVALID, V6_1_MASKS, PlacementTable, resolve_masks
+from migrator.verify.kconfig import KernelConfig
+from .loader import Item, Prepared
+from .table import MEMORY_TYPES, MOD_INVALID, V6_1_MASKS, PlacementTable, resolve_masks
 
 CLASSES = ("text", "rodata", "ro_after_init", "data")
 # The class each 6.1 mask row fills (rows 3 and 4 are both data).

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migrator.errors import MigratorError
-from migrator.model import packages as debian
-from migrator.model.image import ModuleImage
-from migrator.model.invariants import Footprint, Violation, check, footprint
-from migrator.model.kconfig import KernelConfig, parse_config
-from migrator.model.layout import new_layout, old_layout
-from migrator.model.loader import prepare
-from migrator.model.table import MAINLINE_V6_4, PlacementTable
+from migrator.verify import packages as debian
+from migrator.verify.image import ModuleImage
+from migrator.verify.kconfig import KernelConfig, parse_config
+from .invariants import Footprint, Violation, check, footprint
+from .layout import new_layout, old_layout
+from .loader import prepare
+from .table import MAINLINE_V6_4, PlacementTable
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,9 @@ import re
 from dataclasses import dataclass
 
 from migrator.migration import load_migration
-from migrator.model.kernel import Kernel
 from migrator.parse.preproc import (Block, Conditionals, Side, _Parser, _truth, _Unknown,
                                     read_conditionals)
+from .kernel import Kernel
 
 _CONFIG_TESTS = ("IS_ENABLED", "IS_BUILTIN", "IS_MODULE", "IS_REACHABLE")
 

@@ -2,7 +2,7 @@
 
 A rewritten line may use a field, a memory type or a helper that the
 original file did not.  Each such name must be declared by the tree's
-include/linux/module.h (see :mod:`migrator.model.api`): a field of ``struct
+include/linux/module.h (see :mod:`api`): a field of ``struct
 module`` or ``struct module_memory``, an enumerator of ``enum mod_mem_type``,
 a function or macro of the header (for calls, checked for the names of the
 module_memory family: ``within_module*``, ``*mod_mem*``).  That catches ``mod.mod_mem[...]`` and
@@ -16,10 +16,11 @@ import difflib
 
 from tree_sitter import Node
 
-from migrator.model.api import Api, declared_field_names
 from migrator.parse.syntax import descendants, function_name, text as node_text
-from migrator.model.findings import SourceViolation
+from migrator.verify.findings import SourceViolation
 from migrator.parse import parse_c
+from migrator.verify.header import declared_field_names
+from .api import Api
 
 
 def changed_rows(old: bytes, new: bytes) -> list[tuple[int, int]]:

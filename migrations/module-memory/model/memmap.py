@@ -15,11 +15,11 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-from migrator.model.kconfig import KernelConfig
-from migrator.model.layout import NewLayout, OldLayout, new_layout, old_layout
-from migrator.model.loader import Prepared, prepare
-from migrator.model.image import ModuleImage
-from migrator.model.table import MAINLINE_V6_4, MEMORY_TYPES, PlacementTable
+from migrator.verify.kconfig import KernelConfig
+from migrator.verify.image import ModuleImage
+from .layout import NewLayout, OldLayout, new_layout, old_layout
+from .loader import Prepared, prepare
+from .table import MAINLINE_V6_4, MEMORY_TYPES, PlacementTable
 
 WINDOW = 0x0800_0000
 OLD_REGIONS = ("core", "init", "data")

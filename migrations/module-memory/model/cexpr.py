@@ -24,7 +24,7 @@ from typing import Callable
 from tree_sitter import Node
 
 from migrator.migration import DEFAULT_MIGRATION, load_migration
-from migrator.model.kconfig import KernelConfig
+from migrator.verify.kconfig import KernelConfig
 from migrator.parse import parse_c
 from migrator.parse.syntax import descendants, function_name, text as node_text
 

@@ -3,7 +3,7 @@
 Out-of-tree code carries both sides of the change, each under a condition
 (`#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || ...`).  So it is
 checked once per kernel, on the lines that kernel compiles
-(:mod:`migrator.model.branches`):
+(:mod:`branches`):
 
 * names: a name of the module API (a layout member of struct module such
   as ``core_layout`` or ``mem``, a field of the layout struct, an
@@ -14,7 +14,7 @@ checked once per kernel, on the lines that kernel compiles
   probe), it is a note instead.
 * meaning: the original as the old kernel compiles it and the rewrite as
   the new kernel compiles it go through the kernel mode's source check
-  (:func:`migrator.model.source.check_sources`), with each kernel's own
+  (:func:`source.check_sources`), with each kernel's own
   module.h: address tests and addresses judged on real modules, and the
   allocation plans.
 """
@@ -28,17 +28,17 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from migrator.errors import MigratorError
-from migrator.model.branches import Facts, project, read_branches
-from migrator.model.findings import Note, SourceViolation
-from migrator.model.identifiers import declared_fields
-from migrator.model.kernel import Kernel
-from migrator.model.probes import ProbeChooser
-from migrator.model.table import MAINLINE_V6_4, PlacementTable
+from migrator.verify.findings import Note, SourceViolation
 from migrator.parse.syntax import descendants, text as node_text
-from migrator.model.source import TreeCheck, check_sources, read_file
 from migrator.parse import is_c_path, parse_c
 from migrator.parse.tree import source_paths
 from migrator.parse.views import embedded_c, is_stp_path
+from .branches import Facts, project, read_branches
+from .identifiers import declared_fields
+from .kernel import Kernel
+from .probes import ProbeChooser
+from .table import MAINLINE_V6_4, PlacementTable
+from .source import TreeCheck, check_sources, read_file
 
 _MACRO_DEF_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+(\w+)", re.M)
 _FUNCTION_DEF_RE = re.compile(rb"^\w[\w \t*]*?\b(\w+)\s*\([^;{)]*\)\s*\{", re.M)

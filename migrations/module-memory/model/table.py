@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from migrator.errors import MigratorError
-from migrator.model import elf
+from migrator.verify import elf
 
 # enum mod_mem_type -> (permission class, init?).  MOD_INVALID is no memory.
 MEMORY_TYPES: dict[str, tuple[str, bool]] = {

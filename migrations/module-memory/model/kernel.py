@@ -25,10 +25,10 @@ import re
 from dataclasses import dataclass
 
 from migrator.errors import MigratorError
-from migrator.model.api import _callables, _enumerators, _struct_fields
-from migrator.model.source import read_file
 from migrator.parse import parse_c
 from migrator.migration import load_migration
+from migrator.verify.header import declared_callables, enum_members, struct_fields
+from .source import read_file
 
 # The header that defines struct module, the same before and after the change.
 API_HEADER = load_migration().vocabulary.new.api_header
@@ -151,11 +151,11 @@ def read_kernel(kdir: str) -> Kernel:
                             f"VERSION/PATCHLEVEL in the Makefile")
     module_h = read_file(source, API_HEADER)
     root = parse_c(module_h).root_node
-    module_fields = _struct_fields(root, module_h, "module")
+    module_fields = struct_fields(root, module_h, "module")
     if module_fields is None:
         raise MigratorError(f"{os.path.join(source, API_HEADER)}: no struct module")
     for layout in reversed(LAYOUT_STRUCTS):
-        layout_fields = _struct_fields(root, module_h, layout)
+        layout_fields = struct_fields(root, module_h, layout)
         if layout_fields is not None:
             break
     else:
@@ -163,5 +163,5 @@ def read_kernel(kdir: str) -> Kernel:
                             f"{' nor struct '.join(LAYOUT_STRUCTS)}")
     return Kernel(kdir, source, version[1], version[0], config, frozenset(_defines(module_h)),
                   module_fields, layout, layout_fields,
-                  frozenset(_enumerators(root, module_h, "mod_mem_type") or ()),
-                  _callables(root, module_h), module_h)
+                  frozenset(enum_members(root, module_h, "mod_mem_type") or ()),
+                  declared_callables(root, module_h), module_h)

@@ -9,9 +9,9 @@ values built directly, so they need no ELF file and no package.
 
 from __future__ import annotations
 
-from migrator.model import arch, elf
-from migrator.model.image import ModuleImage, SectionFacts
-from migrator.model.kconfig import KernelConfig
+from migrator.verify import arch, elf
+from migrator.verify.image import ModuleImage, SectionFacts
+from migrator.verify.kconfig import KernelConfig
 
 AX = elf.SHF_ALLOC | elf.SHF_EXECINSTR
 A = elf.SHF_ALLOC

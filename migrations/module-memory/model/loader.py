@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from migrator.model import arch, elf
-from migrator.model.image import ModuleImage
-from migrator.model.kconfig import KernelConfig
+from migrator.verify import arch, elf
+from migrator.verify.image import ModuleImage
+from migrator.verify.kconfig import KernelConfig
 
 ARCH_RESERVED = "<arch-reserved>"
 CORE_SYMTAB = "<core-symtab>"

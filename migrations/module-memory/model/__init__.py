@@ -1,0 +1,39 @@
+"""The module-memory pack's model: where the 6.1 and v6.4 loaders put a module's sections.
+
+The engine reaches it through ``load_migration("module-memory").model()``
+(imported as ``migrator_packs.module_memory.model``), never by name:
+
+* :func:`check_modules` checks real modules against the model's invariants;
+* :mod:`source` (``source.check_tree``) checks a rewritten tree against its
+  original (names, allocation plans, and the meaning of address tests on real
+  modules), :mod:`out_of_tree` does it for code outside the tree, per kernel;
+* :mod:`loader_table` reads the placement table from a real loader's source,
+  :data:`DEFAULT_TABLE` is the one used when no such source is cached;
+* :mod:`probes` gives the modules expressions are judged on, :mod:`kernel`
+  reads a kernel's headers.
+
+It imports only the engine's public and generic modules (``migrator.verify``,
+``migrator.parse``, ``migrator.migration``, ``migrator.errors``); library code:
+results are frozen dataclasses, bad input raises
+:class:`migrator.errors.MigratorError`.
+"""
+
+from migrator.verify.findings import Note, SourceViolation
+from migrator.verify.kconfig import KernelConfig, parse_config
+
+from . import kernel, loader_table, out_of_tree, probes, source
+from .check import ModuleResult, ModulesReport, Totals, check_image, check_modules
+from .invariants import INVARIANTS, Footprint, Violation
+from .source import SOURCE_INVARIANTS, check_tree
+from .table import MAINLINE_V6_4, MaskRow, PlacementTable
+
+# The placement table when no real loader's source is at hand: mainline v6.4's,
+# held against Debian's linux-source-6.12 loader by tests/test_loader_table.py.
+DEFAULT_TABLE = MAINLINE_V6_4
+
+__all__ = [
+    "DEFAULT_TABLE", "INVARIANTS", "MAINLINE_V6_4", "SOURCE_INVARIANTS", "Footprint", "KernelConfig",
+    "MaskRow", "ModuleResult", "ModulesReport", "Note", "PlacementTable", "SourceViolation", "Totals",
+    "Violation", "check_image", "check_modules", "check_tree", "kernel", "loader_table",
+    "out_of_tree", "parse_config", "probes", "source",
+]
