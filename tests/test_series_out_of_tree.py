@@ -14,7 +14,10 @@ import pytest
 from conftest import REPO
 
 from migrator.series.prefixes import project_lead
-from migrator.series.text import FLAG_DAY_SUBJECT
+from migrator.migration import load_migration
+from migrator.series.text import Texts
+
+FLAG_DAY_SUBJECT = load_migration().vocabulary.series.flag_day_subject
 
 SIGNOFF = "Stap Dev <dev@example.org>"
 COMMITS = (
@@ -94,7 +97,6 @@ def test_out_of_tree_code_gets_one_patch_in_its_own_style(tmp_path, stap_repo):
 
 def test_the_body_names_the_guard_the_patch_adds_and_what_was_left():
     from migrator.series.split import FLAG_DAY, FileDiff, Patch
-    from migrator.series.text import out_of_tree_message
 
     fixture = REPO / "tests" / "fixtures" / "out-of-tree" / "textsum"
     old = (fixture / "original" / "textsum.c").read_bytes()
@@ -105,7 +107,7 @@ def test_the_body_names_the_guard_the_patch_adds_and_what_was_left():
                                           (("core-layout-base", 1), ("layout-text-size", 1)), ()),))
     left = [{"reason": "a pointer window spans several allocations", "count": 1,
              "files": [("textsum.c", 1)]}]
-    msg = out_of_tree_message(patch, "textsum: build on kernels with struct module_memory (v6.4)",
+    msg = Texts(load_migration()).out_of_tree_message(patch, "textsum: build on kernels with struct module_memory (v6.4)",
                               [], signoff=SIGNOFF, left=left, generator="migrator rewrite --series")
     # The guard on a line of its own, as the code has it.
     assert ("2 times:\n\n"
@@ -156,3 +158,24 @@ def test_a_widened_version_test_is_named_as_such(tmp_path):
     assert "Kernels with the change backported (vendor kernels)" in flat
     assert "changes 0 uses" not in flat and "the old code stays as it was" not in flat
     assert "fipskm.c:39:1: version-only-guard (to rewrite): `#if LINUX_VERSION_CODE" in run.stdout
+
+
+def test_a_series_speaks_the_words_of_the_pack_it_ran(tmp_path):
+    """--migration class-create: the patch's subject and body are that pack's, not the default's."""
+    repo = tmp_path / "chardev"
+    repo.mkdir()
+    (repo / "chardev.c").write_text('static int __init chardev_init(void)\n{\n'
+                                    '\tcls = class_create(THIS_MODULE, "chardev");\n\treturn 0;\n}\n')
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "chardev: a character device of its own")
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "migrator", "rewrite", "--migration", "class-create", repo,
+                          "--series", out, "--signoff", SIGNOFF], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stdout + run.stderr
+    [name] = os.listdir(out)
+    patch = (out / name).read_text().replace("\n (v6.4)", " (v6.4)")  # git folds a long subject
+    summary = load_migration("class-create").vocabulary.series.out_of_tree_summary
+    assert f"Subject: [PATCH] chardev: {summary}\n" in patch
+    assert "#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || !defined(class_create)\n" in patch
+    assert "module_memory" not in patch and "mod_mem" not in patch and 'class_create("chardev")' in patch

@@ -66,7 +66,7 @@ def profile_options(fn):
              "header of the pack's API), out-of-tree otherwise.")(fn)
 
 
-def resolve_profile(path: str, mode: str | None, guard: str, migration: Migration | None = None):
+def resolve_profile(path: str, mode: str | None, guard: str, migration: Migration):
     """The run's profile, and the first line of output that names it."""
     import os
 

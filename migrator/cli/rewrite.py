@@ -89,7 +89,7 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
     try:
         verdict_text = read_text_file(verdict)
         # Out-of-tree code gets one patch in its project's subject style.
-        profile, mode_line = resolve_profile(path, mode, guard)
+        profile, mode_line = resolve_profile(path, mode, guard, migration)
         options = SeriesOptions(split=split, signoff=signoff, date=date, prefixes=prefixes,
                                 verdict=verdict_text, checkpatch=not no_checkpatch, apply=apply,
                                 mode=profile.mode.value)
@@ -97,7 +97,7 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
         # The same plan as an in-place rewrite, so the series ends where it would.
         rules, regions = load_pack(migration, rules_dir)
         plan = plan_rewrite(path, rules, regions, names, vocabulary=migration.vocabulary, profile=profile)
-        series = make_series(tree_repo, ident, plan, rules, regions, options)
+        series = make_series(tree_repo, ident, plan, rules, regions, options, migration)
         written = write_series(series, series_dir, force)
         if apply:
             apply_series(tree_repo, series)

@@ -31,6 +31,7 @@ from ..match import Rule, RuleBook
 from ..match.scan import as_book
 from ..match.regions import RegionStatus
 from ..parse.source import printable
+from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 from ..rewrite.plan import RewritePlan
 from . import text
 from .checkpatch import CheckpatchResult, run_checkpatch
@@ -337,8 +338,9 @@ def _unchecked(patches: Sequence[Patch], targets) -> list[str]:
     return list(unplaced)
 
 
-def _cover_text(plan: RewritePlan, tr: TreeRepo, patches: Sequence[Patch], files: Sequence[PatchFile],
-                rules: dict, regions: dict, options: SeriesOptions, targets) -> tuple[str, str]:
+def _cover_text(texts: text.Texts, plan: RewritePlan, tr: TreeRepo, patches: Sequence[Patch],
+                files: Sequence[PatchFile], rules: dict, regions: dict, options: SeriesOptions,
+                targets) -> tuple[str, str]:
     total = len(patches)
     prep = [i for i, p in enumerate(patches, start=1) if p.kind == PREPARE]
     flag_day = next((i for i, p in enumerate(patches, start=1) if p.kind == FLAG_DAY), None)
@@ -348,13 +350,13 @@ def _cover_text(plan: RewritePlan, tr: TreeRepo, patches: Sequence[Patch], files
     verdict = None
     if options.verdict is not None:
         verdict = [line.rstrip() for line in options.verdict.strip("\n").splitlines()] or ["(empty)"]
-    body = text.render(
+    body = texts.render(
         "cover.txt.j2",
-        flag_day_subject=text.FLAG_DAY_SUBJECT,
+        flag_day_subject=texts.flag_day_subject,
         tree_name=_tree_name(tr.root),
         prepare_numbers=prepare_numbers,
         prepare_count=len(prep),
-        api_changed=any(f.path == text.API_HEADER for p in patches for f in p.files),
+        api_changed=any(f.path == texts.api_header for p in patches for f in p.files),
         flag_day_number=flag_day,
         total_sites=sum(p.sites for p in patches),
         files=_file_lines(patches),
@@ -369,7 +371,7 @@ def _cover_text(plan: RewritePlan, tr: TreeRepo, patches: Sequence[Patch], files
         unchecked=_unchecked(patches, targets),
         generator=generator_line(),
     )
-    return text.FLAG_DAY_SUBJECT, body
+    return texts.flag_day_subject, body
 
 
 # ------------------------------------------------------------ the series
@@ -382,8 +384,13 @@ def default_targets():
 
 
 def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
-                rules: Sequence[Rule] | RuleBook, regions: Sequence, options: SeriesOptions) -> Series:
-    """The series for plan, based on HEAD of tr; nothing is written outside git's object store."""
+                rules: Sequence[Rule] | RuleBook, regions: Sequence, options: SeriesOptions,
+                migration: Migration | None = None) -> Series:
+    """The series for plan, based on HEAD of tr; nothing is written outside git's object store.
+
+    Its words are `migration`'s (default: the default pack's): templates, subjects, helpers.
+    """
+    texts = text.Texts(migration or load_migration(DEFAULT_MIGRATION))
     book = getattr(plan, "book", None) or as_book(rules)
     check_clean(tr, plan)
     patches = split_plan(plan, book, "atomic" if options.out_of_tree else options.split)
@@ -401,21 +408,21 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
     for p in patches:
         explained = text.explain(p, rule_by_id, region_by_id)
         if options.out_of_tree:
-            subject = text.out_of_tree_subject(_project_prefix(tr, p, options))
+            subject = texts.out_of_tree_subject(_project_prefix(tr, p, options))
             subjects.append(subject)
-            messages.append(text.out_of_tree_message(p, subject, explained, signoff=signoff,
-                                                     left=text.left_groups(plan),
-                                                     generator=generator))
+            messages.append(texts.out_of_tree_message(p, subject, explained, signoff=signoff,
+                                                      left=text.left_groups(plan),
+                                                      generator=generator))
             continue
         if p.kind == PREPARE:
             prefix, source = prefixer.prefix(list(p.paths))
             sources.append((prefix, source))
         else:
             prefix = ""
-        subject = text.subject(p, prefix)
+        subject = texts.subject(p, prefix)
         left = text.left_groups(plan) if p.kind == FLAG_DAY else []
         subjects.append(subject)
-        messages.append(text.message(p, subject, explained, signoff=signoff,
+        messages.append(texts.message(p, subject, explained, signoff=signoff,
                                      atomic=options.split == "atomic", prepared=prepared,
                                      left=left, generator=generator))
     date = git_date(options.date) if options.date is not None else commit_date(tr.head)
@@ -437,7 +444,7 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
                 result = run_checkpatch(tr.root, path) if options.checkpatch else None
                 files.append(PatchFile(name, Path(path).read_bytes(), subject, patch, result))
             if cover_letter:
-                cover_subject, blurb = _cover_text(plan, tr, patches, files, rule_by_id,
+                cover_subject, blurb = _cover_text(texts, plan, tr, patches, files, rule_by_id,
                                                    region_by_id, options, default_targets())
                 cover = Path(out, COVER_NAME).read_bytes()
     except git.GitCommandError as e:
