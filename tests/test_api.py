@@ -44,14 +44,14 @@ def test_scan_plan_apply_without_the_cli(tmp_path, capsys):
 
 def test_one_failing_file_fails_alone(tmp_path, monkeypatch):
     tree = _tree(tmp_path)
-    real = plan_module.reflow
+    real = plan_module.apply_edits_with_spans
 
-    def reflow(old, new, *args):
+    def apply_edits_with_spans(old, edits):
         if b"init_layout" in old:
             raise RuntimeError("a template that cannot render")
-        return real(old, new, *args)
+        return real(old, edits)
 
-    monkeypatch.setattr(plan_module, "reflow", reflow)
+    monkeypatch.setattr(plan_module, "apply_edits_with_spans", apply_edits_with_spans)
     plan = migrator.plan(tree, mode="kernel")
     by_path = {f.path: f for f in plan.files}
     assert by_path["arch/x/a.c"].outcome is migrator.FileOutcome.CHANGED
