@@ -248,6 +248,8 @@ def _candidates(rules: Sequence[Rule], root: Node, units, inside_seen: dict):
             yield order, rule, site, {**caps, **held}
 
 
+# Every hit asks for its ancestors; each parent is looked up once per file.
+@remembered_parents()
 def match_file(
     src: SourceFile,
     rules: Sequence[Rule],
@@ -263,20 +265,6 @@ def match_file(
     which uses a kernel with the change compiles, and rules also run over
     #define values and a tapset's embedded C (parse/views.py).
     """
-    # Every hit asks for its ancestors; each parent is looked up once per file.
-    with remembered_parents():
-        return _match_file(src, rules, names, tree, vocabulary, out_of_tree)
-
-
-def _match_file(
-    src: SourceFile,
-    rules: Sequence[Rule],
-    names: Mapping[str, str] | None = None,
-    tree: tree_sitter.Tree | None = None,
-    vocabulary: Vocabulary | None = None,
-    out_of_tree: bool = False,
-) -> FileMatches:
-    """match_file() with the parents remembered."""
     vocabulary = vocabulary or load_migration(DEFAULT_MIGRATION).vocabulary
     names = names or vocabulary.new.type_names()
     if src.path.endswith(".py"):
