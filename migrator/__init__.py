@@ -70,14 +70,18 @@ def plan(root: str | os.PathLike, migration: Pack = DEFAULT_MIGRATION, *, mode: 
     return plan_rewrite(root, book, regions, names, jobs, vocabulary=m.vocabulary, profile=profile)
 
 
-def apply(plan: RewritePlan) -> tuple[FileChange, ...]:
+def apply(plan: RewritePlan, *, allow_unread: bool = False) -> tuple[FileChange, ...]:
     """Write the plan's changed files, all or none, under the tree's lock.
 
-    A MigratorError (a file changed since it was planned, another run holds
-    the lock, a write failed) leaves the tree as it was.
+    A MigratorError (a part of the tree was not read, unless allow_unread; a
+    file changed since it was planned, another run holds the lock, a write
+    failed) leaves the tree as it was.
     """
     from .rewrite.write import tree_lock, write_changes
 
+    refusal = plan.unread_refusal()
+    if refusal is not None and not allow_unread:
+        raise MigratorError(refusal)
     with tree_lock(plan.root):
         write_changes(plan.root, plan.changes)
     return plan.changes

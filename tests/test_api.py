@@ -78,3 +78,19 @@ def test_out_of_tree_code_is_planned_behind_the_guard(tmp_path):
     assert change.new.startswith(b"#include <linux/version.h>\n")
     assert b"#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)" in change.new
     assert b"mod->core_layout.base" in change.new  # the old branch kept whole
+
+
+def test_apply_refuses_a_plan_with_parts_not_read(tmp_path):
+    """A FIFO named like a source was never read: writing the rest could half-migrate the tree."""
+    import os
+
+    import pytest
+
+    tree = _tree(tmp_path)
+    os.mkfifo(tree / "arch" / "x" / "pipe.c")
+    plan = migrator.plan(tree, mode="kernel")
+    assert [(s.path, s.reason) for s in plan.not_read] == [("arch/x/pipe.c", "a FIFO, not a regular file")]
+    with pytest.raises(migrator.MigratorError, match="nothing written: 1 part of the tree could not be read"):
+        migrator.apply(plan)
+    assert (tree / "arch" / "x" / "a.c").read_bytes() == USE
+    assert [c.path for c in migrator.apply(plan, allow_unread=True)] == ["arch/x/a.c", "arch/x/b.c"]

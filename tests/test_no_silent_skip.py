@@ -67,19 +67,48 @@ def _without_root_reads() -> list[str]:
     return ["setpriv", "--bounding-set", caps, "--inh-caps", caps]
 
 
-@pytest.mark.parametrize("command", ["scan", "rewrite"])
-def test_an_unreadable_directory_fails_the_run(tree, command):
-    (tree / "kernel" / "module" / "main.c").write_bytes(USE)
+def _run_unreadable(tree, *args):
+    """migrator ARGS on the tree with kernel/module chmod 000, as a user whom that binds."""
     os.chmod(tree / "kernel" / "module", 0)
     try:
-        run = subprocess.run([*_without_root_reads(), sys.executable, "-m", "migrator", command,
-                              "--mode", "kernel", str(tree)],
-                             capture_output=True, text=True, cwd=REPO, timeout=60)
+        return subprocess.run([*_without_root_reads(), sys.executable, "-m", "migrator", *map(str, args)],
+                              capture_output=True, text=True, cwd=REPO, timeout=60)
     finally:
         os.chmod(tree / "kernel" / "module", 0o755)
+
+
+@pytest.mark.parametrize("command", [["scan"], ["rewrite"], ["rewrite", "--dry-run"]])
+def test_an_unreadable_directory_fails_the_run(tree, command):
+    (tree / "kernel" / "module" / "main.c").write_bytes(USE)
+    run = _run_unreadable(tree, *command, "--mode", "kernel", tree)
     assert run.returncode == 1, run.stdout + run.stderr
-    assert "kernel/module" in run.stdout and "cannot read directory: Permission denied" in run.stdout
+    listing = run.stderr if "--dry-run" in command else run.stdout
+    assert "kernel/module" in listing and "cannot read directory: Permission denied" in listing
     assert b"core_layout" in (tree / "kernel" / "module" / "main.c").read_bytes()
+
+
+def test_an_unreadable_directory_refuses_the_whole_write(tree):
+    """The loader unseen and the rest new would be a half-migrated tree: nothing is written."""
+    (tree / "kernel" / "module" / "main.c").write_bytes(USE)
+    run = _run_unreadable(tree, "rewrite", "--mode", "kernel", tree)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "kernel/module: cannot read directory: Permission denied" in run.stdout
+    assert run.stderr.splitlines() == [
+        "migrator: nothing written: 1 part of the tree could not be read (first: kernel/module), "
+        "and the rest alone could be half migrated; pass --allow-unread to write it anyway"]
+    assert (tree / "arch" / "a.c").read_bytes() == USE  # rewritten before the decision
+    # --dry-run still shows what would change.
+    dry = _run_unreadable(tree, "rewrite", "--mode", "kernel", "--dry-run", tree)
+    assert dry.returncode == 1 and "+\tvoid *p = mod->mem[MOD_TEXT].base;" in dry.stdout, dry.stderr
+
+
+def test_allow_unread_writes_what_was_read(tree):
+    (tree / "kernel" / "module" / "main.c").write_bytes(USE)
+    run = _run_unreadable(tree, "rewrite", "--mode", "kernel", "--allow-unread", tree)
+    assert run.returncode == 1, run.stdout + run.stderr  # a part is still unread: a script must see it
+    assert "1 site rewritten in 1 file" in run.stdout and "kernel/module: cannot read directory" in run.stdout
+    assert b"mem[MOD_TEXT]" in (tree / "arch" / "a.c").read_bytes()
+    assert (tree / "kernel" / "module" / "main.c").read_bytes() == USE
 
 
 def test_a_directory_link_out_of_the_tree_is_listed(tree, tmp_path):
@@ -90,6 +119,10 @@ def test_a_directory_link_out_of_the_tree_is_listed(tree, tmp_path):
     run = migrator("scan", "--mode", "kernel", tree)
     assert run.returncode == 1, run.stdout
     assert "drivers: skipped: a link to a directory outside the tree: not followed" in run.stdout
+    # Not followed on purpose, but what it holds is unknown: the write is refused all the same.
+    rewrite = migrator("rewrite", tree)
+    assert rewrite.returncode == 1 and "nothing written" in rewrite.stderr, rewrite.stdout + rewrite.stderr
+    assert (tree / "arch" / "a.c").read_bytes() == USE and (elsewhere / "b.c").read_bytes() == USE
 
 
 def test_a_directory_link_inside_the_tree_is_no_skip(tree):
@@ -97,6 +130,9 @@ def test_a_directory_link_inside_the_tree_is_no_skip(tree):
     run = migrator("scan", "--mode", "kernel", tree)
     assert run.returncode == 0, run.stdout
     assert run.stdout.count("a.c:3:17:") == 1 and "arch2" not in run.stdout  # once, where it is
+    rewrite = migrator("rewrite", tree)
+    assert rewrite.returncode == 0, rewrite.stdout + rewrite.stderr
+    assert b"mem[MOD_TEXT]" in (tree / "arch" / "a.c").read_bytes()
 
 
 @pytest.mark.parametrize("code, kind", [

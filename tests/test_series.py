@@ -322,6 +322,22 @@ def test_refuses_a_dirty_tree_and_changes_nothing(tree, tmp_path):
     refused([tree, "--series", tmp_path / "out", "--signoff", SIGNOFF, "--force"], "uncommitted", tmp_path)
 
 
+def test_a_part_not_read_refuses_the_series(tree, tmp_path):
+    """A committed link out of the tree is never followed: the series would miss its uses."""
+    outside = tmp_path / "elsewhere.c"
+    outside.write_bytes(S390)
+    (tree / "arch/s390/kernel/extra.c").symlink_to(outside)
+    git(tree, "add", "arch/s390/kernel/extra.c")
+    git(tree, "commit", "-q", "-m", "link")
+    code, out = rewrite(tree, "--series", tmp_path / "out", "--signoff", SIGNOFF)
+    assert code == 1, out
+    assert "arch/s390/kernel/extra.c: a link to a file outside the tree" in out
+    assert out.strip().splitlines()[-1].startswith("migrator: nothing written: 1 part of the tree")
+    assert not (tmp_path / "out").exists()
+    code, out = rewrite(tree, "--series", tmp_path / "out", "--signoff", SIGNOFF, "--allow-unread")
+    assert code == 1 and len(list((tmp_path / "out").glob("*.patch"))) > 1, out
+
+
 def test_a_dirty_file_the_series_does_not_read_is_fine(tree, tmp_path):
     (tree / "README").write_text("notes\n")
     code, out = rewrite(tree, "--series", tmp_path / "out", "--signoff", SIGNOFF)

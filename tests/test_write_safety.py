@@ -96,6 +96,12 @@ def test_a_link_to_a_file_outside_the_tree_is_listed_and_left(tmp_path):
     assert run.returncode == 1, run.stdout + run.stderr
     assert "drivers/x/ext.c: a link to a file outside the tree" in run.stdout
     assert outside.read_bytes() == USE
+    # Its uses, if any, were never seen: nothing in the tree is written either.
+    f00 = tree / "drivers" / "x" / "f00.c"
+    assert "nothing written" in run.stderr and b"core_layout" in f00.read_bytes()
+    run = migrator("rewrite", "--allow-unread", tree)
+    assert run.returncode == 1 and b"mem[MOD_TEXT]" in f00.read_bytes()
+    assert outside.read_bytes() == USE
 
 
 def test_a_directory_link_on_the_way_is_refused(tmp_path):

@@ -79,10 +79,19 @@ def _series_options(fn):
     return fn
 
 
+def _refuse_unread(plan, mode_line: str | None, err: bool) -> None:
+    """A writing run over a tree it could not read all of: list it, write nothing, exit 1."""
+    if mode_line:
+        click.echo(mode_line, err=err)
+    _print_rewrite_summary(plan, wrote=False, err=err)
+    click.echo(f"migrator: {plan.unread_refusal()}; pass --allow-unread to write it anyway", err=True)
+    sys.exit(EXIT_FAILED)
+
+
 def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
                   rules_dir: str | None, names: str, split: str, signoff: str | None,
                   date: str | None, prefixes: str, verdict: str | None, no_checkpatch: bool,
-                  apply: bool, mode: str | None, guard: str) -> None:
+                  apply: bool, mode: str | None, guard: str, allow_unread: bool) -> None:
     from ..rewrite.plan import load_pack, plan_rewrite
     from ..series.make import SeriesOptions, apply_series, make_series, open_for_series, write_series
 
@@ -97,6 +106,8 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
         # The same plan as an in-place rewrite, so the series ends where it would.
         rules, regions = load_pack(migration, rules_dir)
         plan = plan_rewrite(path, rules, regions, names, vocabulary=migration.vocabulary, profile=profile)
+        if plan.not_read and not allow_unread:
+            _refuse_unread(plan, mode_line, err=False)
         series = make_series(tree_repo, ident, plan, rules, regions, options, migration)
         written = write_series(series, series_dir, force)
         if apply:
@@ -114,6 +125,7 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
     if apply:
         click.echo(f"applied: {tree_repo.branch} is now at {series.tip[:12]}")
     _print_rewrite_summary(plan, wrote=apply, err=False)
+    sys.exit(_rewrite_status(plan))
 
 
 @cli.command()
@@ -126,9 +138,13 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
 @rules_option
 @names_option
 @profile_options
+@click.option("--allow-unread", is_flag=True,
+              help="Write even when a directory or source file could not be read (listed as "
+                   "skipped: unreadable, not a regular file, a link out of the tree); what it "
+                   "holds stays old.  Without it such a run writes nothing.")
 @_series_options
-def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_dir: str | None,
-            names: str, mode: str | None, guard: str, series_dir: str | None,
+def rewrite(path: str, dry_run: bool, force: bool, allow_unread: bool, migration_name: str,
+            rules_dir: str | None, names: str, mode: str | None, guard: str, series_dir: str | None,
             split: str, signoff: str | None, date: str | None, prefixes: str, verdict: str | None,
             no_checkpatch: bool, apply: bool) -> None:
     """Rewrite the uses of the old API in the tree at PATH.
@@ -150,9 +166,15 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
     stays byte for byte in the other.  Uses tied together are rewritten
     together or left together.
 
+    A directory or source file that could not be read (unreadable, not a
+    regular file, a link out of the tree, which is never followed) may hold
+    uses nobody saw: then nothing is written, neither in place nor as a
+    series, unless --allow-unread.  The parts are listed, and --dry-run
+    still shows the change.
+
     Exit 0 when done, 1 when a file had to be skipped (listed with the
-    reason) or, out of the tree, a use is left undecided, 2 on bad input or
-    a refusal.
+    reason; with a part not read, nothing was written) or, out of the tree, a
+    use is left undecided, 2 on bad input or a refusal.
     """
     from ..parse.source import printable
     from ..rewrite.plan import load_pack, plan_rewrite
@@ -165,7 +187,7 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
         if dry_run:
             fail("--dry-run and --series exclude each other")
         _write_series(path, series_dir, force, migration, rules_dir, names, split, signoff, date,
-                      prefixes, verdict, no_checkpatch, apply, mode, guard)
+                      prefixes, verdict, no_checkpatch, apply, mode, guard, allow_unread)
         return
     ctx = click.get_current_context()
     given = [f"--{name.replace('_', '-')}" for name in ("split", "signoff", "date", "prefixes", "verdict",
@@ -189,6 +211,8 @@ def rewrite(path: str, dry_run: bool, force: bool, migration_name: str, rules_di
             if recovery is not None:
                 click.echo(f"migrator: {recovery}", err=True)
             plan = plan_rewrite(path, rules, regions, names, vocabulary=migration.vocabulary, profile=profile)
+            if plan.not_read and not allow_unread:
+                _refuse_unread(plan, mode_line, err=False)
             dirty = dirty_paths(path, [c.path for c in plan.changes])
             if dirty and not force:
                 fail(f"{printable(dirty[0])}: uncommitted changes ({len(dirty)} files); "

@@ -28,6 +28,9 @@ class FileScan:
     result: FileMatches | None = None
     error: str | None = None
     regions: tuple[RegionResult, ...] = ()  # the results of the region rules of this file
+    # False when its bytes were never read (a directory that cannot be listed, a FIFO, a
+    # link out of the tree...): what it holds is unknown, unlike a file read and left.
+    read: bool = True
 
     @property
     def sites(self) -> int:
@@ -48,6 +51,11 @@ class TreeScan:
     @property
     def skipped(self) -> list[FileScan]:
         return [fs for fs in self.files if fs.error is not None]
+
+    @property
+    def not_read(self) -> list[FileScan]:
+        """Directories and files whose bytes were never read: their uses, if any, are unknown."""
+        return [fs for fs in self.files if not fs.read]
 
     @property
     def unread(self) -> list[Finding]:
@@ -74,7 +82,7 @@ def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, s
     try:
         src = read_source(root, path)
     except MigratorError as e:
-        return FileScan(path, error=str(e).split(": ", 1)[-1])
+        return FileScan(path, error=str(e).split(": ", 1)[-1], read=False)
     try:
         tree = parse_c(src.data) if regions and is_c_path(path) else None
         result = match_file(src, rules, names, tree, vocabulary, out_of_tree=profile.out_of_tree)
@@ -142,7 +150,7 @@ def scan_tree(
              else candidate_paths(root, vocabulary.old.prefilter, vocabulary.old.needle, jobs))
     for path, unreadable in found:
         if unreadable is not None:
-            files.append(FileScan(path, error=unreadable))
+            files.append(FileScan(path, error=unreadable, read=False))
             continue
         fs = scan_file(root, path, book.for_path(path), names, vocabulary, profile,
                        [r for r in regions if r.file == path])

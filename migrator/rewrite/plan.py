@@ -105,6 +105,25 @@ class RewritePlan:
     def scope(self) -> tuple[Area, ...]:
         return self.book.areas
 
+    @property
+    def not_read(self) -> tuple[Skipped, ...]:
+        """The directories and files that were never read (listed among the skipped).
+
+        Their uses, if any, are unknown, so writing the rest could leave the
+        tree half migrated (a header new, a loader old): a writing run
+        refuses such a plan unless told otherwise.
+        """
+        return tuple(Skipped(fs.path, fs.error or "") for fs in self.scan.not_read)
+
+    def unread_refusal(self) -> str | None:
+        """Why the plan must not be written (one line), or None when every part was read."""
+        if not self.not_read:
+            return None
+        n = len(self.not_read)
+        parts = f"{n} part{'s' if n != 1 else ''} of the tree"
+        return (f"nothing written: {parts} could not be read (first: {self.not_read[0].path}), "
+                "and the rest alone could be half migrated")
+
     def left_reason(self, finding: Finding) -> str:
         """Why a site that was not rewritten stays."""
         path = finding.occurrence.path
