@@ -113,3 +113,32 @@ def test_a_receiver_with_side_effects_is_never_collapsed(rules, statement):
     assert new.count("i++") == statement.count("i++") and new.count("get_mod(") == statement.count("get_mod(")
     assert new == statement, new
     assert any("side effects" in m.message for m in matches)
+
+
+@st.composite
+def bounds(draw):
+    """A comparison of an address with base + offset, in any spelling, either way round."""
+    sum_, kind, cast = draw(spellings())
+    if draw(st.booleans()):
+        sum_ = f"({sum_})" if not draw(st.booleans()) else f"(unsigned long)({sum_})"
+    op = draw(st.sampled_from(["<", "<=", ">", ">="]))
+    swapped = draw(st.booleans())
+    upper = op in ("<", "<=")  # a op sum, or the same test the other way round: sum flipped a
+    flipped = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}[op]
+    test = f"{sum_} {flipped} a" if swapped else f"a {op} {sum_}"
+    return test, kind, upper
+
+
+@settings(max_examples=150, derandomize=True, deadline=None)
+@given(case=bounds())
+def test_every_spelling_of_an_offset_bound_maps_alike(rules, case):
+    """Only the end of the text bounds a memory since v6.4; every other bound is left whole."""
+    test, kind, upper = case
+    new, matches = rewrite(rules, f"if ({test})\n\t\thit = 1;")
+    if upper and kind in ("RODATA", "INIT_RODATA"):  # base + text_size: the end of the text
+        text = "MOD_TEXT" if kind == "RODATA" else "MOD_INIT_TEXT"
+        assert f"mem[{text}].base" in new and f"mem[{text}].size" in new and "_layout" not in new, (test, new)
+        assert [m.rule_id for m in matches] == ["text-range-end"], (test, new)
+    else:
+        assert new == f"if ({test})\n\t\thit = 1;", (test, new)
+        assert [(m.rule_id, m.severity) for m in matches] == [("layout-offset-bound", "report")], (test, new)

@@ -4,7 +4,10 @@ The source check evaluates C expressions such as ``loc - mod->init_layout.base
 < mod->init_layout.size`` against real modules.  For that every allocation
 gets a base address: the three 6.1 layouts and the seven v6.4 memory types
 each sit in their own 128 MiB window, far apart, below 2**31 (so 32-bit casts
-keep them).  A :class:`MemoryMap` holds those bases, the fields the C code can
+keep them).  Allocations are independent, so which one lies higher is no
+promise of either loader: a second placement of the same module
+(:meth:`MemoryMap.the_other_way`) puts the windows in the opposite order.
+A :class:`MemoryMap` holds those bases, the fields the C code can
 read (``size``, ``text_size``, ``ro_size``, ``ro_after_init_size``; ``base``
 and ``size`` of ``mem[type]``), and every item placed by both loaders with its
 old and new address.
@@ -12,6 +15,7 @@ old and new address.
 
 from __future__ import annotations
 
+import copy
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
@@ -43,14 +47,6 @@ class Placed:
     new_offset: int
 
     @property
-    def old_address(self) -> int:
-        return OLD_BASES[self.old_region] + self.old_offset
-
-    @property
-    def new_address(self) -> int:
-        return NEW_BASES[TYPE_ORDER.index(self.new_type)] + self.new_offset
-
-    @property
     def label(self) -> str:
         return self.key
 
@@ -59,7 +55,7 @@ class MemoryMap:
     """The attributes compiled C code reads.  Old fields are ``<region>_<field>``;
     new ones are the lists ``mem_base`` and ``mem_size`` indexed like ``mem[]``."""
 
-    __slots__ = ("name", "arch", "items", "old_items", "new_items",
+    __slots__ = ("name", "arch", "items", "old_items", "new_items", "other_way",
                  "core_base", "core_size", "core_text_size", "core_ro_size",
                  "core_ro_after_init_size",
                  "init_base", "init_size", "init_text_size", "init_ro_size",
@@ -85,6 +81,33 @@ class MemoryMap:
         # Per allocation: (starts, items) sorted by offset, non-empty items only.
         self.old_items = _by_allocation(((p.old_region, p.old_offset, p) for p in items))
         self.new_items = _by_allocation(((p.new_type, p.new_offset, p) for p in items))
+        self.other_way: MemoryMap | None = None
+
+    def old_base(self, region: str) -> int:
+        return getattr(self, f"{region}_base")
+
+    def old_address(self, p: Placed) -> int:
+        return self.old_base(p.old_region) + p.old_offset
+
+    def new_address(self, p: Placed) -> int:
+        return self.mem_base[TYPE_ORDER.index(p.new_type)] + p.new_offset
+
+    def the_other_way(self) -> "MemoryMap":
+        """The same module with its allocations in the opposite order, both before and after.
+
+        A test whose answer differs between the two placements asks which
+        allocation lies higher, which no loader promises.
+        """
+        if self.other_way is None:
+            other = copy.copy(self)
+            old_windows = dict(zip(OLD_REGIONS, reversed([OLD_BASES[r] for r in OLD_REGIONS])))
+            for region in OLD_REGIONS:
+                same = region == "data" and self.data_base == self.core_base  # data_layout is core_layout
+                setattr(other, f"{region}_base", old_windows["core" if same else region])
+            other.mem_base = list(reversed(NEW_BASES))
+            other.other_way = self
+            self.other_way = other
+        return self.other_way
 
     def old_size(self, region: str) -> int:
         return getattr(self, f"{region}_size")
@@ -193,10 +216,10 @@ def point(items: dict[str, tuple[list[int], list[Placed]]], bases: dict[str, int
 
 def old_point(m: MemoryMap, address: int, end: bool = False) -> tuple | None:
     regions = OLD_REGIONS if any(p.old_region == "data" for p in m.items) else ("core", "init")
-    return point(m.old_items, {r: OLD_BASES[r] for r in regions},
+    return point(m.old_items, {r: m.old_base(r) for r in regions},
                  {r: m.old_size(r) for r in regions}, address, end)
 
 
 def new_point(m: MemoryMap, address: int, end: bool = False) -> tuple | None:
-    return point(m.new_items, dict(zip(TYPE_ORDER, NEW_BASES)),
+    return point(m.new_items, dict(zip(TYPE_ORDER, m.mem_base)),
                  dict(zip(TYPE_ORDER, m.mem_size)), address, end)
