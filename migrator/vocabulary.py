@@ -95,6 +95,15 @@ class OccurrencePattern:
 
 
 @dataclass(frozen=True)
+class ConfigOption:
+    """A kernel config option of the old API's world, and where it may be set."""
+
+    name: str  # CONFIG_...
+    selected_in: tuple[str, ...]  # path prefixes (an architecture's folder) whose Kconfig selects it
+    why: str = ""  # which Kconfig line selects it, for the report
+
+
+@dataclass(frozen=True)
 class OldApi:
     """Where the old API occurs."""
 
@@ -108,6 +117,13 @@ class OldApi:
     # A regex of the names projects give their own probes of the change (a
     # configure test's result): such an #if chooses an API, as a version test does.
     probe_names: str | None = None
+    # Config options that change what the old API meant, each with the folders
+    # whose Kconfig may select it: a rule's `when` row that holds only without
+    # one (its `without`) is reported, not rewritten, where the option may be set.
+    configs: tuple["ConfigOption", ...] = ()
+
+    def config(self, name: str) -> "ConfigOption | None":
+        return next((c for c in self.configs if c.name == name), None)
 
     @property
     def prefilter_re(self) -> re.Pattern[bytes]:
@@ -208,7 +224,8 @@ def _compiled(pattern: bytes) -> re.Pattern[bytes]:
 
 _TOP = {"old": dict, "new": dict, "series": dict, "notes": dict}
 _OLD = {"prefilter": str, "needle": str, "occurrence": list, "before": str, "macros": list,
-        "probe_names": str}
+        "probe_names": str, "config": list}
+_CONFIG = {"name": str, "selected_in": list, "why": str}
 _OCCURRENCE = {"kind": str, "language": str, "query": str, "regex": str, "receiver_type": str,
                "within": str, "anchor": str, "not_parent": list, "text": str, "modes": list}
 _NEW = {"api_header": str, "types": list, "init_types": list, "core_types": list, "spellings": dict,
@@ -317,12 +334,19 @@ def load_vocabulary(path: Path, landed: tuple[int, int, int]) -> Vocabulary:
     old_macros = _strings(f"{path}: [old] field 'macros'", old.get("macros", []))
     if "probe_names" in old:
         _regex(f"{path}: [old] field 'probe_names'", old["probe_names"])
+    configs = []
+    for i, table in enumerate(old.get("config", [])):
+        where = f"{path}: [[old.config]] {i + 1}"
+        check_fields(where, table, _CONFIG, ("name",))
+        configs.append(ConfigOption(table["name"], _strings(f"{where} field 'selected_in'",
+                                                            table.get("selected_in", [])),
+                                    table.get("why", "")))
     series = data.get("series", {})
     check_fields(f"{path}: [series]", series, _SERIES)
     return Vocabulary(
         path=path,
         old=OldApi(prefilter, old["needle"].encode(), patterns, tuple(map(int, before.split("."))), old_macros,
-                   old.get("probe_names")),
+                   old.get("probe_names"), tuple(configs)),
         new=NewApi(api_header=new.get("api_header"), spellings=MappingProxyType(dict(spellings)),
                    enum=new.get("enum"), count=new.get("count"), invalid=new.get("invalid"),
                    probe=new.get("probe"), **lists),

@@ -29,9 +29,9 @@ from ..parse.source import SourceFile, matches_in, parse_c, remembered_parents, 
 from ..migration import DEFAULT_MIGRATION, load_migration
 from ..vocabulary import Vocabulary
 from .context import ancestors, declaration_of, descendants, function_name, held_value
-from .rules import Rule, Severity
+from .rules import WITHOUT, Rule, Severity
 from .template_env import Capture, compiled, template_globals
-from ..parse.preproc import read_conditionals
+from ..parse.preproc import Side, compiled as compiled_on, read_conditionals
 from .uses import UNREAD_KINDS, Occurrence, find_occurrences, out_of_tree_views
 
 class Decision(enum.StrEnum):
@@ -319,6 +319,7 @@ def match_file(
     hits.sort(key=lambda h: h[:4])
 
     taken: list[tuple[int, int]] = []  # disjoint, in order
+    conditionals = _Lazy(lambda: read_conditionals(src.data))
     matches: list[Match] = []
     for _, _, s, _, e, rule, caps in hits:
         before = bisect.bisect_left(taken, (e,))  # the spans starting before e
@@ -328,6 +329,11 @@ def match_file(
         if _calls_itself(caps["site"][0], replacements):
             continue
         severity, message = Decision(rule.severity), _render(rule, rule.reason, caps, names).strip()
+        if severity is Decision.REWRITE:
+            unsafe = _config_may_be_set(rule, caps, src, s, vocabulary, conditionals)
+            if unsafe is not None:
+                # The meaning holds only without a config option that may be set here.
+                severity, replacements, message = Decision.REPORT, (), unsafe
         if replacements and tree is None:  # out of the tree the views were parsed, not the file
             tree = parse_c(src.data)
         evaluated = _evaluations_changed(tree.root_node if tree is not None else None, src.data, s, e,
@@ -367,6 +373,40 @@ def match_file(
         else:
             findings.append(Finding(o, None, None, _note(o, vocabulary)))
     return FileMatches(src.path, tuple(occs), tuple(matches), tuple(findings))
+
+
+class _Lazy:
+    """A value computed on first use: most files never ask."""
+
+    def __init__(self, make):
+        self._make, self._value = make, None
+
+    def __call__(self):
+        if self._value is None:
+            self._value = self._make()
+        return self._value
+
+
+# Any kernel: only the config option in question is known.
+_ANY_KERNEL = Side("any", (0, 1 << 24))
+
+
+def _config_may_be_set(rule: Rule, caps, src: SourceFile, at: int, vocabulary: Vocabulary,
+                       conditionals: _Lazy) -> str | None:
+    """Why the hit's `when` row, which holds only without a config option, must not
+    rewrite here (the option may be set), or None."""
+    option = (_meaning(rule, caps) or {}).get(WITHOUT)
+    if option is None:
+        return None
+    known = vocabulary.old.config(option)
+    for folder in known.selected_in if known is not None else ():
+        if src.path.startswith(folder):
+            return (f"this mapping holds only without {option}, and {folder} may have it set"
+                    f"{f' ({known.why})' if known.why else ''}; which memory type is meant depends on it")
+    if compiled_on(conditionals(), at, _ANY_KERNEL, undefined=frozenset({option})) is False:
+        return (f"this mapping holds only without {option}, and this code is compiled only with it; "
+                "which memory type is meant depends on it")
+    return None
 
 
 # Sites no C rule can read, decided here: each is reported (under this id) with what to do.

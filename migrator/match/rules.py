@@ -170,6 +170,9 @@ def _compile_query(where: str, source: str) -> tree_sitter.Query:
 
 # What every fix and reason template may use besides the captures and the `when` variables.
 TEMPLATE_VARIABLES = frozenset({"indent", "T"})
+# A `when` row's key naming a config option (the vocabulary's [[old.config]])
+# without which the row's meaning holds: where it may be set, the hit is reported.
+WITHOUT = "without"
 
 
 def _compile_template(where: str, source: str, known: set[str] | None = None,

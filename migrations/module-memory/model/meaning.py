@@ -49,6 +49,8 @@ class ProbeSet:
     label: str
     config: KernelConfig
     maps: tuple[MemoryMap, ...]
+    # Judges addresses, not address tests: see probes.ProbeChooser.
+    addresses_only: bool = False
 
 
 @dataclass
@@ -337,6 +339,8 @@ def judge(pairs: list[Pair], old_scopes: dict[str, Scope], new_scopes: dict[str,
         first = None
         try:
             for probes in probe_sets_for(pair.path):
+                if probes.addresses_only and pair.kind != "address":
+                    continue
                 compiled = _compile_pair(pair, old_scopes[pair.path], new_scopes[pair.path],
                                          probes.config, compilers)
                 if pair.kind == "address":

@@ -8,8 +8,10 @@ corner cases on purpose.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from migrator.migration import load_migration
 from migrator.verify import packages as debian
 from migrator.verify.kconfig import KERNEL_ARCH, parse_config
 from .memmap import image_map
@@ -19,8 +21,22 @@ from .table import MAINLINE_V6_4, PlacementTable
 
 # The 6.1 data layout (CONFIG_ARCH_WANTS_MODULES_DATA_IN_VMALLOC) is judged on
 # the generic helpers, which 6.1 wrote for it; arch code is judged under the
-# configurations of its own architecture.
+# configurations of its own architecture.  Where the architecture's Kconfig
+# selects it (the pack's vocabulary says which), the arch code's addresses are
+# judged under it too: core base + ro_after_init_size was the end of the core
+# there, not the data.  Its address tests are not: 6.1's own
+# within_module_core() counted data_layout as core under this option, as
+# within_module_core() does since v6.4 (upstream made powerpc's module_32.c
+# range test that call), so a test over core_layout alone is no meaning to keep.
 GENERIC_ONLY = ("synthetic-data-layout",)
+DATA_IN_VMALLOC = "CONFIG_ARCH_WANTS_MODULES_DATA_IN_VMALLOC"
+
+
+def _selecting_arches() -> frozenset[str]:
+    """The kernel arch folders whose Kconfig may select the separate data layout."""
+    option = load_migration(str(Path(__file__).resolve().parents[1])).vocabulary.old.config(DATA_IN_VMALLOC)
+    folders = option.selected_in if option is not None else ()
+    return frozenset(f.split("/")[1] for f in folders if f.startswith("arch/") and f.count("/") >= 2)
 
 
 def synthetic_probe_sets(table: PlacementTable = MAINLINE_V6_4) -> tuple[ProbeSet, ...]:
@@ -62,18 +78,22 @@ class ProbeChooser:
 
     def __init__(self, sets: tuple[ProbeSet, ...]):
         self.sets = sets
+        self.data_layout_arches = _selecting_arches()
 
     def __call__(self, path: str) -> tuple[ProbeSet, ...]:
         parts = path.split("/")
         if len(parts) > 2 and parts[0] == "arch":
             karch = parts[1]
+            data_layout = karch in self.data_layout_arches
             own = tuple(s for s in self.sets if KERNEL_ARCH.get(s.label) == karch)
             generic = tuple(s for s in self.sets if s.label.startswith("synthetic")
-                            and s.label not in GENERIC_ONLY
-                            and (s.label == "synthetic" or karch in s.label))
+                            and (data_layout if s.label in GENERIC_ONLY
+                                 else s.label == "synthetic" or karch in s.label))
+            generic = tuple(replace(s, addresses_only=True) if s.label in GENERIC_ONLY else s for s in generic)
             if own:
                 return own + generic
-            return tuple(s for s in self.sets if s.label not in GENERIC_ONLY)
+            return tuple(replace(s, addresses_only=True) if s.label in GENERIC_ONLY else s
+                         for s in self.sets if data_layout or s.label not in GENERIC_ONLY)
         return self.sets
 
     @property
