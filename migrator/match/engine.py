@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import functools
 import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -319,7 +320,7 @@ def match_file(
     hits.sort(key=lambda h: h[:4])
 
     taken: list[tuple[int, int]] = []  # disjoint, in order
-    conditionals = _Lazy(lambda: read_conditionals(src.data))
+    conditionals = functools.cache(lambda: read_conditionals(src.data))  # read when a hit asks
     matches: list[Match] = []
     for _, _, s, _, e, rule, caps in hits:
         before = bisect.bisect_left(taken, (e,))  # the spans starting before e
@@ -375,24 +376,12 @@ def match_file(
     return FileMatches(src.path, tuple(occs), tuple(matches), tuple(findings))
 
 
-class _Lazy:
-    """A value computed on first use: most files never ask."""
-
-    def __init__(self, make):
-        self._make, self._value = make, None
-
-    def __call__(self):
-        if self._value is None:
-            self._value = self._make()
-        return self._value
-
-
 # Any kernel: only the config option in question is known.
 _ANY_KERNEL = Side("any", (0, 1 << 24))
 
 
 def _config_may_be_set(rule: Rule, caps, src: SourceFile, at: int, vocabulary: Vocabulary,
-                       conditionals: _Lazy) -> str | None:
+                       conditionals) -> str | None:
     """Why the hit's `when` row, which holds only without a config option, must not
     rewrite here (the option may be set), or None."""
     option = (_meaning(rule, caps) or {}).get(WITHOUT)
