@@ -1,8 +1,9 @@
 """A mapping that holds only without a config option is reported where it may be set (issue 12).
 
-With CONFIG_ARCH_WANTS_MODULES_DATA_IN_VMALLOC, 6.1's core_layout held only
-text, rodata and ro_after_init, so core base + ro_after_init_size was the end
-of the core allocation, not the start of the data.  powerpc's Kconfig selects
+With CONFIG_ARCH_WANTS_MODULES_DATA_IN_VMALLOC, 6.1's core_layout held the
+text alone, and data_layout the rodata, ro_after_init and data, with offsets
+of its own; core's ro_size and ro_after_init_size stayed 0.  So core base +
+ro_after_init_size was no start of the data there.  powerpc's Kconfig selects
 it; elsewhere only an #ifdef of it compiles such code with it.
 """
 
@@ -16,6 +17,8 @@ DATA_START = "\tp = mod->core_layout.base + mod->core_layout.ro_after_init_size;
 DATA_WINDOW = ("\tif (a >= (unsigned long)mod->core_layout.base + mod->core_layout.ro_after_init_size &&\n"
                "\t    a < (unsigned long)mod->core_layout.base + mod->core_layout.size)\n\t\thit = 1;\n")
 DATA_SIZE = "\tn = mod->core_layout.size - mod->core_layout.ro_after_init_size;\n"
+RODATA_START = "\tp = mod->core_layout.base + mod->core_layout.text_size;\n"
+BEYOND_TEXT = "\tn = mod->core_layout.size - mod->core_layout.text_size;\n"
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,7 @@ def decided(rules, path: str, body: str) -> list[tuple[str, str, str]]:
     return [(m.rule_id, m.severity.value, m.message) for m in result.matches]
 
 
-@pytest.mark.parametrize("body", [DATA_START, DATA_WINDOW, DATA_SIZE])
+@pytest.mark.parametrize("body", [DATA_START, DATA_WINDOW, DATA_SIZE, RODATA_START, BEYOND_TEXT])
 def test_powerpc_code_keeps_what_depends_on_the_data_layout(rules, body):
     x86 = decided(rules, "arch/x86/kernel/module.c", body)
     assert [severity for _, severity, _ in x86] == ["rewrite"], x86
@@ -39,10 +42,14 @@ def test_powerpc_code_keeps_what_depends_on_the_data_layout(rules, body):
     assert "arch/powerpc/Kconfig selects it" in ppc[0][2]
 
 
-def test_what_does_not_depend_on_it_is_mapped_in_powerpc_code_too(rules):
-    ppc = decided(rules, "arch/powerpc/kernel/module_32.c",
-                  "\tp = mod->core_layout.base + mod->core_layout.text_size;\n")
-    assert [(rule, severity) for rule, severity, _ in ppc] == [("base-plus-offset", "rewrite")]
+@pytest.mark.parametrize("body, rule", [
+    ("\tp = mod->init_layout.base + mod->init_layout.text_size;\n", "base-plus-offset"),
+    ("\tvoid *text_end = mod->core_layout.base + mod->core_layout.text_size;\n", "text-range-end"),
+])
+def test_what_does_not_depend_on_it_is_mapped_in_powerpc_code_too(rules, body, rule):
+    """The init layout was the same with the option, and core's text ended at text_size either way."""
+    ppc = decided(rules, "arch/powerpc/kernel/module_32.c", body)
+    assert [(r, severity) for r, severity, _ in ppc] == [(rule, "rewrite")]
 
 
 @pytest.mark.parametrize("guard, reported", [

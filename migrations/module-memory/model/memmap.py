@@ -129,7 +129,10 @@ def old_fields(old: OldLayout, config: KernelConfig) -> dict[str, dict[str, int]
     """``size``, ``text_size``, ``ro_size`` and ``ro_after_init_size`` of each 6.1 layout.
 
     Without CONFIG_ARCH_WANTS_MODULES_DATA_IN_VMALLOC ``data_layout`` is a macro
-    for ``core_layout``, so both read the same fields.
+    for ``core_layout``, so both read the same fields.  With it, 6.1's
+    layout_sections() set core_layout's text_size and size only (the core
+    held the text alone), so its ro_size and ro_after_init_size stayed 0, as
+    struct module came from the .ko.
     """
     sizes = dict(old.sizes)
     out: dict[str, dict[str, int]] = {}
@@ -142,6 +145,8 @@ def old_fields(old: OldLayout, config: KernelConfig) -> dict[str, dict[str, int]
         out[region] = {"size": size, "text_size": text, "ro_size": ro, "ro_after_init_size": rai}
     if not config.data_in_vmalloc:
         out["data"] = dict(out["core"])
+    else:
+        out["core"].update(ro_size=0, ro_after_init_size=0)
     return out
 
 

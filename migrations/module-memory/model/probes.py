@@ -23,8 +23,8 @@ from .table import MAINLINE_V6_4, PlacementTable
 # the generic helpers, which 6.1 wrote for it; arch code is judged under the
 # configurations of its own architecture.  Where the architecture's Kconfig
 # selects it (the pack's vocabulary says which), the arch code's addresses are
-# judged under it too: core base + ro_after_init_size was the end of the core
-# there, not the data.  Its address tests are not: 6.1's own
+# judged under it too: core_layout held the text alone there, so core base +
+# ro_after_init_size was no start of the data.  Its address tests are not: 6.1's own
 # within_module_core() counted data_layout as core under this option, as
 # within_module_core() does since v6.4 (upstream made powerpc's module_32.c
 # range test that call), so a test over core_layout alone is no meaning to keep.
