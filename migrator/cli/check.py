@@ -71,7 +71,7 @@ def _print_out_of_tree(result, verbose: bool, landed_in: str) -> None:
     click.echo(f"{count(len(result.files), 'file')} checked against {result.original}")
     for side in result.sides:
         k = side.kernel
-        click.echo(f"  kernel {k.label}: struct {k.layout_struct}; "
+        click.echo(f"  kernel {k.label}: struct {k.side_struct}; "
                    f"{count(len(side.violations), 'name')} it lacks on lines it compiles, "
                    f"{len(side.notes)} under conditions it cannot evaluate"
                    f"{'' if verbose or not side.notes else ' (-v lists them)'}")
@@ -279,7 +279,9 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
             else:
                 original_dir = original
             if kernels:
-                found = tuple(model.kernel.read_kernel(k) for k in kernels)
+                from ..verify.kernel import read_kernel
+
+                found = tuple(read_kernel(k, migration.vocabulary) for k in kernels)
                 own = arches or _debian_arches(found)
                 result = model.out_of_tree.check_out_of_tree(path, original_dir, found,
                                                              lambda: _probe_sets(model, probes, own, quiet),

@@ -9,8 +9,13 @@ The engine reaches it through ``load_migration("module-memory").model()``
   modules), :mod:`out_of_tree` does it for code outside the tree, per kernel;
 * :mod:`loader_table` reads the placement table from a real loader's source,
   :data:`DEFAULT_TABLE` is the one used when no such source is cached;
-* :mod:`probes` gives the modules expressions are judged on, :mod:`kernel`
-  reads a kernel's headers.
+* :mod:`probes` gives the modules expressions are judged on.
+
+The generic parts it builds on are the engine's: a kernel's headers
+(:mod:`migrator.verify.kernel`), the branches a kernel compiles
+(:mod:`migrator.verify.branches`) and the names a rewrite may use
+(:mod:`migrator.verify.names`), all read with this pack's vocabulary
+(:mod:`pack`).
 
 It imports only the engine's public and generic modules (``migrator.verify``,
 ``migrator.parse``, ``migrator.migration``, ``migrator.errors``); library code:
@@ -21,7 +26,7 @@ results are frozen dataclasses, bad input raises
 from migrator.verify.findings import Note, SourceViolation
 from migrator.verify.kconfig import KernelConfig, parse_config
 
-from . import kernel, loader_table, out_of_tree, probes, source
+from . import loader_table, out_of_tree, probes, source
 from .check import ModuleResult, ModulesReport, Totals, check_image, check_modules
 from .invariants import INVARIANTS, Footprint, Violation
 from .source import SOURCE_INVARIANTS, check_tree
@@ -34,6 +39,6 @@ DEFAULT_TABLE = MAINLINE_V6_4
 __all__ = [
     "DEFAULT_TABLE", "INVARIANTS", "MAINLINE_V6_4", "SOURCE_INVARIANTS", "Footprint", "KernelConfig",
     "MaskRow", "ModuleResult", "ModulesReport", "Note", "PlacementTable", "SourceViolation", "Totals",
-    "Violation", "check_image", "check_modules", "check_tree", "kernel", "loader_table",
+    "Violation", "check_image", "check_modules", "check_tree", "loader_table",
     "out_of_tree", "parse_config", "probes", "source",
 ]

@@ -23,16 +23,17 @@ from typing import Callable
 
 from tree_sitter import Node
 
-from migrator.migration import DEFAULT_MIGRATION, load_migration
 from migrator.verify.kconfig import KernelConfig
 from migrator.parse import parse_c
 from migrator.parse.syntax import descendants, function_name, text as node_text
+
+from .pack import VOCABULARY
 
 MASK = (1 << 64) - 1
 OLD_LAYOUTS = {"core_layout": "core", "init_layout": "init", "data_layout": "data"}
 LAYOUT_FIELDS = ("base", "size", "text_size", "ro_size", "ro_after_init_size")
 NARROW_TYPES = {"u32", "uint32_t", "unsigned int", "int", "unsigned", "Elf32_Addr", "s32", "__u32"}
-_NEW = load_migration(DEFAULT_MIGRATION).vocabulary.new  # the model is still the default pack's
+_NEW = VOCABULARY.new
 LOOP_MACROS = _NEW.statement_macros
 NUM_TYPES = len(_NEW.types)
 # What Scope.add_source reads whole, without looking inside.
