@@ -23,12 +23,12 @@ results are frozen dataclasses, bad input raises
 :class:`migrator.errors.MigratorError`.
 """
 
-from migrator.verify.findings import Note, SourceViolation
+from migrator.verify.findings import ModuleViolation, Note, SourceViolation
 from migrator.verify.kconfig import KernelConfig, parse_config
 
 from . import loader_table, out_of_tree, probes, source
 from .check import ModuleResult, ModulesReport, Totals, check_image, check_modules
-from .invariants import INVARIANTS, Footprint, Violation
+from .invariants import INVARIANTS, Footprint
 from .source import SOURCE_INVARIANTS, check_tree
 from .table import MAINLINE_V6_4, MaskRow, PlacementTable
 
@@ -38,7 +38,7 @@ DEFAULT_TABLE = MAINLINE_V6_4
 
 __all__ = [
     "DEFAULT_TABLE", "INVARIANTS", "MAINLINE_V6_4", "SOURCE_INVARIANTS", "Footprint", "KernelConfig",
-    "MaskRow", "ModuleResult", "ModulesReport", "Note", "PlacementTable", "SourceViolation", "Totals",
-    "Violation", "check_image", "check_modules", "check_tree", "loader_table",
+    "MaskRow", "ModuleResult", "ModuleViolation", "ModulesReport", "Note", "PlacementTable",
+    "SourceViolation", "Totals", "check_image", "check_modules", "check_tree", "loader_table",
     "out_of_tree", "parse_config", "probes", "source",
 ]
