@@ -43,7 +43,9 @@ from .table import MAINLINE_V6_4, PlacementTable
 
 _MACRO_DEF_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+(\w+)", re.M)
 _FUNCTION_DEF_RE = re.compile(rb"^\w[\w \t*]*?\b(\w+)\s*\([^;{)]*\)\s*\{", re.M)
-_MEMBER_RE = re.compile(rb"struct\s+(module_layout|module_memory)\s+(\w+)")
+# The structs of each side of the change, whose members are the layout members.
+_SIDE_STRUCTS = tuple(s.encode() for s in (VOCABULARY.old.struct, VOCABULARY.new.struct))
+_MEMBER_RE = re.compile(rb"struct\s+(" + b"|".join(map(re.escape, _SIDE_STRUCTS)) + rb")\s+(\w+)")
 # In a #define body (not parsed as C): `->name`/`.name`, and plain names.
 _BODY_FIELD_RE = re.compile(r"(?:->|\.)\s*(\w+)")
 _BODY_NAME_RE = re.compile(r"(?<![\w.>])(\w+)\s*(\()?")
@@ -55,7 +57,7 @@ _PREPROC_CONDITION_PARENTS = {"preproc_if", "preproc_elif", "preproc_ifdef", "pr
 def layout_members(kernel: Kernel) -> frozenset[str]:
     """The members of struct module that hold a layout (core_layout, ..., or mem)."""
     return frozenset(m.group(2).decode() for m in _MEMBER_RE.finditer(kernel.header)
-                     if m.group(2) not in (b"module_layout", b"module_memory"))
+                     if m.group(2) not in _SIDE_STRUCTS)
 
 
 @dataclass(frozen=True)
