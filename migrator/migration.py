@@ -3,7 +3,8 @@
 A pack is a folder holding `pack.toml` (its id, what it changes, the Linux
 version the change landed in, and its default profile), its rules
 (`rules/sites`, `rules/loader`, `rules/regions`), its profiles (which rules
-apply where in a tree), its series texts, its corpus cases and, if it has
+apply where in a tree; a kernel profile's folder also holds its build targets
+and subject prefixes), its series texts, its corpus cases and, if it has
 one, its model plug-in (a Python package that `migrator check` checks a
 rewrite's meaning with).  The packs
 migrator ships sit in `migrations/`, beside the package in a checkout and
@@ -119,6 +120,12 @@ class Migration:
         if not path.is_file():
             raise MigratorError(f"{self.root}: no profile '{name}' (profiles/{name}.toml)")
         return path
+
+    def profile_file(self, file: str, name: str | None = None) -> Path | None:
+        """A data file of the profile `name` beside its areas: profiles/NAME/FILE, such as
+        the build targets or the subject prefixes of a kernel; None when it has none."""
+        path = self.profile(name).with_suffix("") / file
+        return path if path.is_file() else None
 
 
 def version_numbers(version: str) -> tuple[int, int, int]:

@@ -1,6 +1,6 @@
 """Cross-compile check: prove that rewritten files of a kernel tree still build.
 
-Targets are data (``targets.toml``); ``compile_targets`` runs kbuild for
+Targets are data (a kernel profile's ``targets.toml``, in the pack); ``compile_targets`` runs kbuild for
 each of them in a reusable ``O=`` directory and returns one result each.
 """
 
@@ -15,7 +15,9 @@ from migrator.build.targets import (
     ConfigEdit,
     Target,
     load_targets,
+    object_targets,
     parse_targets,
+    profile_targets,
     select_targets,
     targets_for_sources,
 )
@@ -29,7 +31,9 @@ __all__ = [
     "compile_targets",
     "default_build_root",
     "load_targets",
+    "object_targets",
     "parse_targets",
+    "profile_targets",
     "select_targets",
     "targets_for_sources",
 ]
