@@ -105,13 +105,18 @@ class Migration:
         """The pack's model plug-in (a Python package in the pack), or its module `part`.
 
         The model checks a rewrite by meaning: a loader's layout before and
-        after, address tests on real modules.  A pack without one is a
-        MigratorError.
+        after, address tests on real modules.  A pack without one, or a part
+        the model lacks, is a MigratorError.
         """
         if self.model_dir is None:
             raise MigratorError(f"the {self.id} pack has no model to check with")
-        package = _import_plugin(self.id, self.root / self.model_dir)
-        return importlib.import_module(f"{package.__name__}.{part}") if part else package
+        folder = self.root / self.model_dir
+        package = _import_plugin(self.id, folder)
+        if part is None:
+            return package
+        if not ((folder / f"{part}.py").is_file() or (folder / part / "__init__.py").is_file()):
+            raise MigratorError(f"the {self.id} pack's model has no part '{part}' ({self.model_dir}/{part}.py)")
+        return importlib.import_module(f"{package.__name__}.{part}")
 
     def profile(self, name: str | None = None) -> Path:
         """The profile file `name` (default: the pack's default profile)."""
