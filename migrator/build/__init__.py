@@ -1,7 +1,8 @@
 """Cross-compile check: prove that rewritten files of a kernel tree still build.
 
-Targets are data (a kernel profile's ``targets.toml``, in the pack); ``compile_targets`` runs kbuild for
-each of them in a reusable ``O=`` directory and returns one result each.
+Targets are data (a kernel profile's ``targets.toml``, in the pack);
+``compile_targets`` runs kbuild for each of them in a reusable ``O=``
+directory and returns one result each.
 """
 
 from migrator.build.compile import (
