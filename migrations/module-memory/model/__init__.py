@@ -9,7 +9,10 @@ The engine reaches it through ``load_migration("module-memory").model()``
   modules), :mod:`out_of_tree` does it for code outside the tree, per kernel;
 * :mod:`loader_table` reads the placement table from a real loader's source,
   :data:`DEFAULT_TABLE` is the one used when no such source is cached;
-* :mod:`probes` gives the modules expressions are judged on.
+* :mod:`probes` gives the modules expressions are judged on;
+* :mod:`oracle` (``check --against-loader``) holds the model against the real
+  loader of Debian's kernels booted in qemu; it is imported only when asked
+  for (``model("oracle")``), as it brings in the engine's qemu harness.
 
 The generic parts it builds on are the engine's: a kernel's headers
 (:mod:`migrator.verify.kernel`), the branches a kernel compiles
@@ -18,7 +21,8 @@ The generic parts it builds on are the engine's: a kernel's headers
 (:mod:`pack`).
 
 It imports only the engine's public and generic modules (``migrator.verify``,
-``migrator.parse``, ``migrator.migration``, ``migrator.errors``); library code:
+``migrator.parse``, ``migrator.migration``, ``migrator.errors``, and the
+harness ``migrator.boot`` in :mod:`oracle`); library code:
 results are frozen dataclasses, bad input raises
 :class:`migrator.errors.MigratorError`.
 """
