@@ -8,6 +8,8 @@ undecided, and the region rules' results; files that cannot be rewritten safely
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import enum
 import os
 from collections import Counter
@@ -22,8 +24,7 @@ from ..match.regions import RegionResult, RegionRule, RegionStatus, load_region_
 from ..match.scan import FileScan, TreeScan, as_book, owned_findings, scan_tree
 from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 from ..parse import is_c_path, parse_c, read_source
-from ..parse.source import reparse_c
-from ..parse.syntax import descendants
+from ..parse.source import looking_into, parent, remembered_parents, reparse_c
 from ..parse.views import is_stp_path
 from ..profile import KERNEL, Profile
 from ..vocabulary import NewApi, Vocabulary
@@ -125,13 +126,15 @@ class RewritePlan:
         """Sites not rewritten: reported by a rule, undecided, or in a skipped file."""
         done = {(c.path, m.start) for c in self.changes for m in c.rewritten}
         owned = {(r.rule.file, s, e) for r in self.regions for s, e in r.owned}
+        matches = {fs.path: _Matches(fs.result.matches) for fs in self.scan.files if fs.result is not None}
         left = []
         for f in self.scan.findings:
             o = f.occurrence
             if not o.is_site:
                 continue
             in_recipe = any(p == o.path and s <= o.name_start < e for p, s, e in owned)
-            decided = any((o.path, m.start) in done for m in _matches_covering(self, f))
+            covering = matches[o.path].covering(o.name_start) if o.path in matches else None
+            decided = covering is not None and (o.path, covering.start) in done
             if not (in_recipe or decided):
                 left.append(f)
         return left
@@ -150,12 +153,16 @@ class RewritePlan:
         return sum(1 for f in self.scan.findings if f.occurrence.is_site) - len(self.left())
 
 
-def _matches_covering(plan: RewritePlan, finding: Finding) -> list[Match]:
-    fs = next((fs for fs in plan.scan.files if fs.path == finding.occurrence.path), None)
-    if fs is None or fs.result is None:
-        return []
-    at = finding.occurrence.name_start
-    return [m for m in fs.result.matches if m.start <= at < m.end]
+class _Matches:
+    """A file's matches (disjoint, in order), for finding the one covering an offset by bisection."""
+
+    def __init__(self, matches: Sequence[Match]):
+        self.matches = matches
+        self.starts = [m.start for m in matches]
+
+    def covering(self, at: int) -> Match | None:
+        i = bisect.bisect_right(self.starts, at) - 1
+        return self.matches[i] if i >= 0 and at < self.matches[i].end else None
 
 
 def target_names(root: str, style: str, new: NewApi | None = None) -> Mapping[str, str]:
@@ -184,8 +191,21 @@ def _error_count(data: bytes, exempt: Sequence[tuple[int, int]] = (), tree=None)
     (`for_each_x(t) {`) are exempt: tree-sitter cannot
     parse those, and the compile check judges them instead.
     """
-    return sum(1 for n in descendants((tree or parse_c(data)).root_node, into=lambda n: n.has_error)
-               if (n.type == "ERROR" or n.is_missing) and not any(s <= n.start_byte < e for s, e in exempt))
+    exempted = _inside_any(exempt)
+    return sum(1 for n in _error_nodes((tree or parse_c(data)).root_node) if not exempted(n.start_byte, n.start_byte + 1))
+
+
+def _error_nodes(root):
+    """The ERROR and MISSING nodes below the nodes that have an error (are one, or hold
+    one); only such nodes are looked into.  (An unexpected lone token is an ERROR node
+    that tree-sitter says has no error.)"""
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n.type == "ERROR" or n.is_missing:
+            yield n
+        if n.has_error:
+            stack.extend(c for c in n.children if c.has_error or c.type == "ERROR" or c.is_missing)
 
 
 # Where a full expression ends: its parent is one of these, or it is a condition.
@@ -196,13 +216,12 @@ _FULL_EXPRESSION_PARENTS = {
 
 
 def _full_expression(node):
-    while node.parent is not None:
-        parent = node.parent
-        if parent.type in _FULL_EXPRESSION_PARENTS or parent.child_by_field_name("condition") == node:
+    while (above := parent(node)) is not None:
+        if above.type in _FULL_EXPRESSION_PARENTS or above.child_by_field_name("condition") == node:
             return node
-        if parent.type in ("compound_statement", "translation_unit"):
+        if above.type in ("compound_statement", "translation_unit"):
             return node
-        node = parent
+        node = above
     return node
 
 
@@ -214,15 +233,32 @@ def _left_expressions(tree, findings) -> list[tuple[int, int]]:
     neither version had; the whole expression stays for a human.
     """
     spans = []
-    for f in findings:
-        o = f.occurrence
-        if not o.is_site or f.severity is Decision.REWRITE:
-            continue
-        node = tree.root_node.descendant_for_byte_range(o.name_start, o.name_start + len(o.name))
-        if node is not None:
-            e = _full_expression(node)
-            spans.append((e.start_byte, e.end_byte))
+    with remembered_parents():
+        looking_into(tree.root_node)
+        for f in findings:
+            o = f.occurrence
+            if not o.is_site or f.severity is Decision.REWRITE:
+                continue
+            node = tree.root_node.descendant_for_byte_range(o.name_start, o.name_start + len(o.name))
+            if node is not None:
+                e = _full_expression(node)
+                spans.append((e.start_byte, e.end_byte))
     return spans
+
+
+def _inside_any(spans: Sequence[tuple[int, int]]):
+    """A test of whether a byte span lies inside one of the spans, by bisection."""
+    spans = sorted(spans)
+    starts = [s for s, _ in spans]
+    widest, reach = [], -1  # widest[i]: the furthest end of spans[:i + 1]
+    for _, e in spans:
+        reach = max(reach, e)
+        widest.append(reach)
+
+    def inside(start: int, end: int) -> bool:
+        i = bisect.bisect_right(starts, start) - 1
+        return i >= 0 and widest[i] >= end
+    return inside
 
 
 def _guarded_edits(src, matches, findings, book: RuleBook, profile: Profile, vocabulary: Vocabulary):
@@ -258,7 +294,10 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
         change = FileChange(path, src.data, new, emitted.rewritten, (), emitted.guarded, tuple(changed))
         return change, None, [], emitted.held
     is_c = is_c_path(path)
-    tree = parse_c(src.data) if is_c else None
+    tree = None
+    if is_c:
+        parsed = fs.parsed if fs is not None else None
+        tree = parsed[1] if parsed is not None and parsed[0] == src.data else parse_c(src.data)
     if fs is not None and fs.result is not None:
         # The scan matched the regions already: its findings know their owners.
         matches, findings, results = fs.result.matches, fs.findings, list(fs.regions)
@@ -276,10 +315,10 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
     edits = [Edit(x.start, x.end, x.text, r.rule.id) for r in applied for x in r.replacements]
     owned = [span for r in applied for span in r.owned]
 
-    tainted = _left_expressions(tree, findings) if is_c else []
+    tainted = _inside_any(_left_expressions(tree, findings) if is_c else [])
     rewritten = [m for m in matches if m.severity is Decision.REWRITE
                  and not any(s < m.end and m.start < e for s, e in owned)
-                 and not any(s <= m.start and m.end <= e for s, e in tainted)]
+                 and not tainted(m.start, m.end)]
     edits += edits_for(src.data, rewritten)
     if not edits:
         return None, None, results, ()
@@ -347,7 +386,8 @@ def plan_rewrite(
     book = as_book(rules, scope)
     if profile.out_of_tree:
         regions = ()  # they are written for the kernel's own files
-    scan = scan_tree(root, book, names, jobs, vocabulary=vocabulary, profile=profile, regions=regions)
+    scan = scan_tree(root, book, names, jobs, vocabulary=vocabulary, profile=profile, regions=regions,
+                     keep_parses=True)
     scanned = {fs.path: fs for fs in scan.files}
     paths = {fs.path for fs in scan.files if fs.result is not None and fs.result.matches}
     paths |= {r.file for r in regions if os.path.isfile(os.path.join(root, r.file))}
@@ -361,6 +401,8 @@ def plan_rewrite(
         files.append(file)
         results += file_results
         held += file_held
+    # The parses were for planning; the plan outlives them.
+    scan = dataclasses.replace(scan, files=tuple(dataclasses.replace(fs, parsed=None) for fs in scan.files))
     changes = tuple(f.change for f in files if f.outcome is FileOutcome.CHANGED)
     skipped = tuple(Skipped(f.path, f.reason) for f in files
                     if f.outcome in (FileOutcome.SKIPPED, FileOutcome.FAILED))
