@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import enum
+import itertools
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -191,8 +192,40 @@ def _error_count(data: bytes, exempt: Sequence[tuple[int, int]] = (), tree=None)
     (`for_each_x(t) {`) are exempt: tree-sitter cannot
     parse those, and the compile check judges them instead.
     """
-    exempted = _inside_any(exempt)
-    return sum(1 for n in _error_nodes((tree or parse_c(data)).root_node) if not exempted(n.start_byte, n.start_byte + 1))
+    return _ErrorCounts()(data, exempt, tree)
+
+
+class _ErrorCounts:
+    """_error_count() for the trees of one file and of its rewrites.
+
+    Those are parsed again incrementally, so a rewrite's tree shares every
+    top-level node the edits left alone with the file's tree (the same node
+    id), and such a node, away from the exempt ranges, holds as many errors
+    in both: it is counted once.  The trees are kept while the counts are,
+    since a freed node's id could be reused.
+    """
+
+    def __init__(self):
+        self.per_top: dict[int, int] = {}
+        self.trees: list = []
+
+    def __call__(self, data: bytes, exempt: Sequence[tuple[int, int]] = (), tree=None) -> int:
+        tree = tree or parse_c(data)
+        self.trees.append(tree)
+        root, exempted, near_exempt = tree.root_node, _inside_any(exempt), _touching_any(exempt)
+        if root.type == "ERROR" or root.is_missing or not root.has_error:
+            return sum(1 for n in _error_nodes(root) if not exempted(n.start_byte, n.start_byte + 1))
+        total = 0
+        for top in root.children:
+            if not (top.has_error or top.type == "ERROR" or top.is_missing):
+                continue
+            if near_exempt(top.start_byte, top.end_byte):
+                total += sum(1 for n in _error_nodes(top) if not exempted(n.start_byte, n.start_byte + 1))
+                continue
+            if top.id not in self.per_top:
+                self.per_top[top.id] = sum(1 for _ in _error_nodes(top))
+            total += self.per_top[top.id]
+        return total
 
 
 def _error_nodes(root):
@@ -259,6 +292,18 @@ def _inside_any(spans: Sequence[tuple[int, int]]):
         i = bisect.bisect_right(starts, start) - 1
         return i >= 0 and widest[i] >= end
     return inside
+
+
+def _touching_any(spans: Sequence[tuple[int, int]]):
+    """A test of whether a byte span shares a byte with one of the spans, by bisection."""
+    spans = sorted(spans)
+    starts = [s for s, _ in spans]
+    widest = list(itertools.accumulate((e for _, e in spans), max))
+
+    def touching(start: int, end: int) -> bool:
+        i = bisect.bisect_left(starts, end) - 1  # the spans starting before end
+        return i >= 0 and widest[i] > start
+    return touching
 
 
 def _guarded_edits(src, matches, findings, book: RuleBook, profile: Profile, vocabulary: Vocabulary):
@@ -340,18 +385,19 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
         # The new bytes are parsed again only around the edits; where that would
         # decide against the rewrite, a full parse has the last word.
         new_tree = reparse_c(tree, src.data, new, sorted(changed))
-        before, after = _error_count(src.data, owned, tree), _error_count(new, exempt, new_tree)
+        error_count = _ErrorCounts()
+        before, after = error_count(src.data, owned, tree), error_count(new, exempt, new_tree)
         if after > before:
             new_tree = parse_c(new)
-            after = _error_count(new, exempt, new_tree)
+            after = error_count(new, exempt, new_tree)
         if after > before:
             return None, f"the rewrite would add parse errors ({before} -> {after}); left as it is", results, ()
         wrapped, wrapped_changed = reflow_changes(src.data, new, changed)
         if wrapped != new:
-            errors = _error_count(new, tree=new_tree)
-            wrapped_errors = _error_count(wrapped, tree=reparse_c(tree, src.data, wrapped, wrapped_changed))
+            errors = error_count(new, tree=new_tree)
+            wrapped_errors = error_count(wrapped, tree=reparse_c(tree, src.data, wrapped, wrapped_changed))
             if wrapped_errors != errors:
-                wrapped_errors = _error_count(wrapped)
+                wrapped_errors = error_count(wrapped)
             if wrapped_errors == errors:
                 new, changed = wrapped, wrapped_changed
     change = FileChange(path, src.data, new, tuple(rewritten), tuple(r.rule.id for r in applied),
