@@ -10,10 +10,14 @@ The engine reaches it through ``load_migration("module-memory").model()``
 * :mod:`loader_table` reads the placement table from a real loader's source,
   :data:`DEFAULT_TABLE` is the one used when no such source is cached;
 * :mod:`probes` gives the modules expressions are judged on, :mod:`kernel`
-  reads a kernel's headers.
+  reads a kernel's headers;
+* :mod:`oracle` (``check --against-loader``) holds the model against the real
+  loader of Debian's kernels booted in qemu; it is imported only when asked
+  for (``model("oracle")``), as it brings in the engine's qemu harness.
 
 It imports only the engine's public and generic modules (``migrator.verify``,
-``migrator.parse``, ``migrator.migration``, ``migrator.errors``); library code:
+``migrator.parse``, ``migrator.migration``, ``migrator.errors``, and the
+harness ``migrator.boot`` in :mod:`oracle`); library code:
 results are frozen dataclasses, bad input raises
 :class:`migrator.errors.MigratorError`.
 """
