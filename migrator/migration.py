@@ -3,7 +3,8 @@
 A pack is a folder holding `pack.toml` (its id, what it changes, the Linux
 version the change landed in, and its default profile), its rules
 (`rules/sites`, `rules/loader`, `rules/regions`), its profiles (which rules
-apply where in a tree), its series texts, its corpus cases and, if it has
+apply where in a tree; a kernel profile's folder also holds its build targets
+and subject prefixes), its series texts, its corpus cases and, if it has
 one, its model plug-in (a Python package that `migrator check` checks a
 rewrite's meaning with).  The packs
 migrator ships sit in `migrations/`, beside the package in a checkout and
@@ -104,13 +105,18 @@ class Migration:
         """The pack's model plug-in (a Python package in the pack), or its module `part`.
 
         The model checks a rewrite by meaning: a loader's layout before and
-        after, address tests on real modules.  A pack without one is a
-        MigratorError.
+        after, address tests on real modules.  A pack without one, or a part
+        the model lacks, is a MigratorError.
         """
         if self.model_dir is None:
             raise MigratorError(f"the {self.id} pack has no model to check with")
-        package = _import_plugin(self.id, self.root / self.model_dir)
-        return importlib.import_module(f"{package.__name__}.{part}") if part else package
+        folder = self.root / self.model_dir
+        package = _import_plugin(self.id, folder)
+        if part is None:
+            return package
+        if not ((folder / f"{part}.py").is_file() or (folder / part / "__init__.py").is_file()):
+            raise MigratorError(f"the {self.id} pack's model has no part '{part}' ({self.model_dir}/{part}.py)")
+        return importlib.import_module(f"{package.__name__}.{part}")
 
     def profile(self, name: str | None = None) -> Path:
         """The profile file `name` (default: the pack's default profile)."""
@@ -119,6 +125,12 @@ class Migration:
         if not path.is_file():
             raise MigratorError(f"{self.root}: no profile '{name}' (profiles/{name}.toml)")
         return path
+
+    def profile_file(self, file: str, name: str | None = None) -> Path | None:
+        """A data file of the profile `name` beside its areas: profiles/NAME/FILE, such as
+        the build targets or the subject prefixes of a kernel; None when it has none."""
+        path = self.profile(name).with_suffix("") / file
+        return path if path.is_file() else None
 
 
 def version_numbers(version: str) -> tuple[int, int, int]:

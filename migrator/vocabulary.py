@@ -117,6 +117,9 @@ class OldApi:
     # A regex of the names projects give their own probes of the change (a
     # configure test's result): such an #if chooses an API, as a version test does.
     probe_names: str | None = None
+    # The struct only kernels before the change define: a kernel's header tells
+    # its side by defining it or the new API's `struct`.
+    struct: str | None = None
     # Config options that change what the old API meant, each with the folders
     # whose Kconfig may select it: a rule's `when` row that holds only without
     # one (its `without`) is reported, not rewritten, where the option may be set.
@@ -142,12 +145,26 @@ class NewApi:
     enum: str | None = None  # the C enum a tree with the new API already defines
     count: str | None = None  # the constant counting the types (spelt the same in every style)
     invalid: str | None = None  # the key of the "no type" marker
+    enum_not_types: tuple[str, ...] = ()  # endings of the enumerators that name no type
+    struct: str | None = None  # the struct only kernels with the change define
+    field_structs: tuple[str, ...] = ()  # the structs whose fields are the new API
+    indexed_member: str | None = None  # the member the types index: its index is an enumerator
+    index_prefix: str | None = None  # the API's constants begin with it
+    helper_names: str | None = None  # a regex searched in a called name: a helper of the API
     statement_macros: tuple[str, ...] = ()  # iterator macros used like statements
     # Macros of the new API: defined on kernels that have it, undefined before.
     macros: tuple[str, ...] = ()
     # An #if expression true on exactly the kernels with the new API, whatever
     # their version (vendor backports); None where no such test exists.
     probe: str | None = None
+
+    def is_helper(self, name: str) -> bool:
+        """Whether a called name is one of the API's helpers (by `helper_names`)."""
+        return self.helper_names is not None and re.search(self.helper_names, name) is not None
+
+    def is_type(self, enumerator: str) -> bool:
+        """Whether an enumerator of `enum` names a type (not the count, not the marker)."""
+        return not enumerator.endswith(self.enum_not_types)
 
     def type_names(self, style: str = "short") -> Mapping[str, str]:
         """Key -> constant, e.g. TEXT -> PREFIX_TEXT; NUM names the count, INVALID the marker."""
@@ -224,13 +241,14 @@ def _compiled(pattern: bytes) -> re.Pattern[bytes]:
 
 _TOP = {"old": dict, "new": dict, "series": dict, "notes": dict}
 _OLD = {"prefilter": str, "needle": str, "occurrence": list, "before": str, "macros": list,
-        "probe_names": str, "config": list}
+        "probe_names": str, "struct": str, "config": list}
 _CONFIG = {"name": str, "selected_in": list, "why": str}
 _OCCURRENCE = {"kind": str, "language": str, "query": str, "regex": str, "receiver_type": str,
                "within": str, "anchor": str, "not_parent": list, "text": str, "modes": list}
 _NEW = {"api_header": str, "types": list, "init_types": list, "core_types": list, "spellings": dict,
         "enum": str, "count": str, "invalid": str, "statement_macros": list, "macros": list,
-        "probe": str}
+        "probe": str, "enum_not_types": list, "struct": str, "field_structs": list,
+        "indexed_member": str, "index_prefix": str, "helper_names": str}
 _SERIES = {"flag_day_subject": str, "helpers": list, "out_of_tree_summary": str}
 # Kinds a pack may declare; the engine gives the others (a guard, a foreign receiver).
 _DECLARABLE = tuple(k for k in OccurrenceKind if k not in (
@@ -321,7 +339,8 @@ def load_vocabulary(path: Path, landed: tuple[int, int, int]) -> Vocabulary:
     new = data.get("new", {})
     check_fields(f"{path}: [new]", new, _NEW)
     lists = {k: _strings(f"{path}: [new] field '{k}'", new[k])
-             for k in ("types", "init_types", "core_types", "statement_macros", "macros") if k in new}
+             for k in ("types", "init_types", "core_types", "statement_macros", "macros", "enum_not_types",
+                       "field_structs") if k in new}
     for k in ("init_types", "core_types"):
         if not set(lists.get(k, ())) <= set(lists.get("types", ())):
             raise _error(f"{path}: [new] field '{k}' names a key not in 'types'")
@@ -341,15 +360,19 @@ def load_vocabulary(path: Path, landed: tuple[int, int, int]) -> Vocabulary:
         configs.append(ConfigOption(table["name"], _strings(f"{where} field 'selected_in'",
                                                             table.get("selected_in", [])),
                                     table.get("why", "")))
+    if "helper_names" in new:
+        _regex(f"{path}: [new] field 'helper_names'", new["helper_names"])
     series = data.get("series", {})
     check_fields(f"{path}: [series]", series, _SERIES)
     return Vocabulary(
         path=path,
         old=OldApi(prefilter, old["needle"].encode(), patterns, tuple(map(int, before.split("."))), old_macros,
-                   old.get("probe_names"), tuple(configs)),
+                   old.get("probe_names"), old.get("struct"), tuple(configs)),
         new=NewApi(api_header=new.get("api_header"), spellings=MappingProxyType(dict(spellings)),
                    enum=new.get("enum"), count=new.get("count"), invalid=new.get("invalid"),
-                   probe=new.get("probe"), **lists),
+                   probe=new.get("probe"), struct=new.get("struct"),
+                   indexed_member=new.get("indexed_member"), index_prefix=new.get("index_prefix"),
+                   helper_names=new.get("helper_names"), **lists),
         series=SeriesTexts(series.get("flag_day_subject", ""),
                            _strings(f"{path}: [series] field 'helpers'", series.get("helpers", [])),
                            series.get("out_of_tree_summary", "")),

@@ -81,3 +81,23 @@ def test_a_boot_that_puts_a_module_within_branch_range_is_one_to_repeat():
     assert modules_within_branch_range("arm64", BootLog("arm64", (), console(far, near), Ending.COMPLETED, 0, 1))
     # x86_64 calls the kernel directly: no PLT row to judge, nothing to repeat.
     assert not modules_within_branch_range("x86_64", BootLog("x86_64", (), console(near), Ending.COMPLETED, 0, 1))
+
+
+def test_boot_needs_a_pack_with_a_model(tmp_path):
+    run = _migrator("boot", "--migration", "class-create", str(tmp_path), "--build-dir", str(tmp_path / "build"))
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == ["migrator: the class-create pack has no model to check with"]
+
+
+def test_the_oracle_is_the_packs_and_boots_the_harness_kernels():
+    import tomllib
+
+    from migrator.boot.debian import KERNELS
+    from migrator.errors import MigratorError
+    from migrator.migration import load_migration
+
+    pack = load_migration()
+    oracle = pack.model("oracle")
+    assert set(oracle.KERNELS) <= set(tomllib.loads(KERNELS.read_text()))
+    with pytest.raises(MigratorError, match="model has no part 'no_such_part'"):
+        pack.model("no_such_part")

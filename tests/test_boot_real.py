@@ -69,9 +69,9 @@ def test_the_rewritten_kernel_boots_and_every_check_holds(rewritten_tree, tmp_pa
 
 @pytest.mark.parametrize("key", ["debian-6.1-cloud-amd64", "debian-6.12-cloud-amd64"])
 def test_the_real_loader_places_as_the_model_says(key):
-    from migrator.boot.oracle import compare_with_loader
     from migrator.migration import load_migration
 
+    compare_with_loader = load_migration().model("oracle").compare_with_loader
     tree_table = load_migration().model("loader_table").tree_table
 
     _need("qemu-system-x86_64")

@@ -24,11 +24,14 @@ from migrator.build import (
     require_build_tree,
     compile_targets,
     load_targets,
+    object_targets,
     parse_targets,
+    profile_targets,
     select_targets,
     targets_for_sources,
 )
 from migrator.errors import MigratorError
+from migrator.migration import load_migration
 
 GOOD = """
 [[target]]
@@ -53,11 +56,16 @@ def error_of(text: str) -> str:
     return message
 
 
-# --- the packaged targets ----------------------------------------------------
+# --- the kernel profile's targets ---------------------------------------------
 
 
-def test_packaged_targets_cover_every_module_layout_user_with_a_compiler():
-    targets = load_targets()
+def kernel_targets():
+    """The build targets of the default pack's linux-6.1 profile."""
+    return profile_targets(load_migration())
+
+
+def test_profile_targets_cover_every_module_layout_user_with_a_compiler():
+    targets = kernel_targets()
     objects = {o for t in targets for o in t.objects if o.endswith(".o")}
     assert [t.name for t in targets] == [
         "arm64", "arm", "s390", "powerpc32", "parisc32", "mips", "arc", "x86_64",
@@ -94,6 +102,34 @@ def test_load_targets_reads_a_file(tmp_path):
     assert target.name == "arm64"
     assert target.config == (ConfigEdit("enable", "ARM64_MODULE_PLTS"),)
     assert target.objects == ("arch/arm64/kernel/module-plts.o",)
+
+
+def test_the_default_targets_are_those_that_build_objects():
+    assert [t.name for t in object_targets(kernel_targets())] == [
+        "arm64", "arm", "s390", "powerpc32", "parisc32", "mips", "arc", "x86_64"]
+
+
+def test_build_lists_the_profiles_targets():
+    from test_cli import migrator
+
+    run = migrator("build", "--list")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:8]] == ["*"] * 8
+    assert [line.split()[0] for line in lines[8:]] == ["x86_64-kernel", "x86_64-vmlinux"]
+    assert lines[2].split() == ["*", "s390", "s390", "arch/s390/kernel/module.o"]
+
+
+def test_a_profile_without_targets_is_a_one_line_error(tmp_path):
+    from test_cli import assert_one_line_error, migrator
+
+    pack = load_migration("class-create")
+    assert profile_targets(pack, required=False) == ()
+    with pytest.raises(MigratorError, match="profile out-of-tree has no build targets"):
+        profile_targets(pack)
+    assert_one_line_error(migrator("build", "--migration", "class-create", tmp_path),
+                          "class-create pack's profile out-of-tree has no build targets",
+                          "profiles/out-of-tree/targets.toml")
 
 
 def test_missing_file_is_an_error_naming_it(tmp_path):
@@ -197,14 +233,14 @@ def test_config_edit_accepts_the_config_prefix_and_values():
 
 
 def test_select_targets_keeps_the_asked_order_and_names_unknown_ones():
-    targets = load_targets()
+    targets = kernel_targets()
     assert [t.name for t in select_targets(targets, ["s390", "arm64", "s390"])] == ["s390", "arm64"]
     with pytest.raises(MigratorError, match="unknown build target 'ia64' \\(known: arm64, arm,"):
         select_targets(targets, ["ia64"])
 
 
 def test_targets_for_sources_builds_exactly_the_touched_objects():
-    targets = load_targets()
+    targets = kernel_targets()
     planned, unplaced = targets_for_sources(
         targets,
         [
@@ -463,7 +499,7 @@ def test_real_tree_compiles_for_arm64_and_s390_and_reuses_the_build_dirs():
     tree = real_tree()
     if not (tree / "Makefile").is_file():
         pytest.skip(f"no kernel tree at {tree} (set MIGRATOR_LINUX_TREE)")
-    targets = select_targets(load_targets(), ["arm64", "s390"])
+    targets = select_targets(kernel_targets(), ["arm64", "s390"])
     missing = [t.compiler for t in targets if shutil.which(t.compiler) is None]
     if missing or shutil.which("make") is None:
         pytest.skip(f"missing tools: {', '.join(missing or ['make'])}")

@@ -15,11 +15,16 @@ from conftest import REPO
 from test_check_cli import assert_one_line_error
 
 from migrator.migration import load_migration
+from migrator.verify import kernel as _kernel
+from migrator.verify.branches import Facts, evaluate, line_states
 
-# The module-memory pack's model plug-in, reached through the migration.
-_branches = load_migration().model("branches")
-Facts, evaluate, line_states = _branches.Facts, _branches.evaluate, _branches.line_states
-read_kernel = load_migration().model("kernel").read_kernel
+# The module-memory pack's words: its header and struct say a kernel's side.
+VOCABULARY = load_migration().vocabulary
+SIDES = VOCABULARY.sides
+
+
+def read_kernel(kdir: str):
+    return _kernel.read_kernel(kdir, VOCABULARY)
 
 FIXTURE = REPO / "tests" / "fixtures" / "out-of-tree" / "textsum"
 GUARD = "LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || defined(mod_mem_type_is_init)"
@@ -65,15 +70,15 @@ def violations(run):
 
 def test_the_guard_is_false_on_6_1_and_true_on_6_12(old_kernel, new_kernel):
     old, new = read_kernel(str(old_kernel)), read_kernel(str(new_kernel))
-    assert not old.has_module_memory and new.has_module_memory
-    assert evaluate("if", GUARD, Facts.of(old, (old, new))) is False
-    assert evaluate("if", GUARD, Facts.of(new, (old, new))) is True
+    assert not old.has_change and new.has_change
+    assert evaluate("if", GUARD, Facts.of(old, SIDES, (old, new))) is False
+    assert evaluate("if", GUARD, Facts.of(new, SIDES, (old, new))) is True
     # A project's own probe has no value for either kernel, and decides nothing.
-    assert evaluate("ifdef", "STAPCONF_MODULE_LAYOUT", Facts.of(old, (old, new))) is None
+    assert evaluate("ifdef", "STAPCONF_MODULE_LAYOUT", Facts.of(old, SIDES, (old, new))) is None
     assert evaluate("if", "LINUX_VERSION_CODE >= KERNEL_VERSION(4, 5, 0) && defined(STAPCONF_X)",
-                    Facts.of(new, (old, new))) is None
+                    Facts.of(new, SIDES, (old, new))) is None
     assert evaluate("if", "LINUX_VERSION_CODE < KERNEL_VERSION(2, 6, 11) && defined(STAPCONF_X)",
-                    Facts.of(new, (old, new))) is False
+                    Facts.of(new, SIDES, (old, new))) is False
 
 
 def test_each_kernel_compiles_its_own_branch(old_kernel, new_kernel):
@@ -83,7 +88,7 @@ def test_each_kernel_compiles_its_own_branch(old_kernel, new_kernel):
     new_row = rows.index("\tconst u8 *p = THIS_MODULE->mem[MOD_TEXT].base;")
     old_row = rows.index("\tconst u8 *p = THIS_MODULE->core_layout.base;")
     for kernel, compiled, skipped in ((old, old_row, new_row), (new, new_row, old_row)):
-        states = line_states(data, Facts.of(kernel, (old, new)))
+        states = line_states(data, Facts.of(kernel, SIDES, (old, new)))
         assert states[compiled] is True and states[skipped] is False
 
 

@@ -141,11 +141,11 @@ def test_dry_run_is_a_diff_and_writes_nothing(tree_copy):
 
 @pytest.mark.cross
 def test_rewritten_arch_objects_compile(tree_copy):
-    from migrator.build import compile_targets, default_build_root, load_targets, select_targets
+    from migrator.build import compile_targets, default_build_root, profile_targets, select_targets
 
     assert migrator("rewrite", tree_copy).returncode == 0
     # Two architectures' arch objects, and the loader itself (kernel/module/*.o).
-    targets = select_targets(load_targets(), ["arm64", "s390", "x86_64"])
+    targets = select_targets(profile_targets(load_migration()), ["arm64", "s390", "x86_64"])
     results = compile_targets(tree_copy, targets, default_build_root() / "patched")
     for r in results:
         if r.outcome.name == "UNAVAILABLE" and not os.environ.get("MIGRATOR_REQUIRE_REAL_INPUTS"):

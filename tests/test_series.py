@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from migrator.cli import cli
-from migrator.series.prefixes import load_table, subject_lead
+from migrator.migration import load_migration
+from migrator.series.prefixes import profile_table, subject_lead
 from migrator.series.text import fill
 
 ARM64 = b"""\
@@ -402,10 +403,17 @@ def test_subject_leads():
 
 
 def test_prefix_table_longest_path_wins():
-    table = load_table()
+    table = profile_table(load_migration())
     assert table.prefix_for(["arch/powerpc/kernel/module_32.c"]) == "powerpc/module_32:"
     assert table.prefix_for(["arch/powerpc/kernel/module.c"]) == "powerpc/module:"
     assert table.prefix_for(["arch/newarch/kernel/module.c"]) == "newarch: module:"
+    assert table.prefix_for(["drivers/misc/x.c"]) == "drivers:"
+
+
+def test_a_profile_without_prefixes_has_the_fallbacks_alone():
+    table = profile_table(load_migration("class-create"))
+    assert table.paths == {}
+    assert table.prefix_for(["arch/powerpc/kernel/module_32.c"]) == "powerpc: module:"
     assert table.prefix_for(["drivers/misc/x.c"]) == "drivers:"
 
 
@@ -480,14 +488,14 @@ def test_code_left_on_the_old_api_is_named_with_the_targets_it_breaks(tmp_path):
 
 
 def test_what_each_patch_builds():
-    from migrator.build import load_targets
+    from migrator.build import profile_targets
     from migrator.series.make import default_targets
     from migrator.series.verify import targets_for_patch
 
     targets = default_targets()
     assert {t.name for t in targets} == {"arm64", "arm", "s390", "powerpc32", "parisc32", "mips", "arc", "x86_64"}
     assert all(all(o.endswith(".o") for o in t.objects) for t in targets)
-    assert len(targets) < len(load_targets())  # whole-kernel targets are left to `migrator build`
+    assert len(targets) < len(profile_targets(load_migration()))  # whole-kernel targets are left to `migrator build`
     planned, unbuilt = targets_for_patch(targets, ["arch/s390/kernel/module.c", "arch/ia64/kernel/module.c"])
     assert [(t.name, t.objects) for t in planned] == [("s390", ("arch/s390/kernel/module.o",))]
     assert unbuilt == ("arch/ia64/kernel/module.c",)

@@ -120,9 +120,9 @@ def test_series_applies_to_a_fresh_clone_as_the_in_place_rewrite(made, linux_git
 
 @pytest.mark.cross
 def test_each_patch_builds_on_two_arches(made, linux_git, tmp_path):
-    from migrator.build import load_targets, select_targets
+    from migrator.build import profile_targets, select_targets
 
-    targets = select_targets(load_targets(), ["arm64", "parisc32"])
+    targets = select_targets(profile_targets(load_migration()), ["arm64", "parisc32"])
     # Fixed places, so that the O= directories stay configured from one run to the next.
     cache = _git_tree_module().cache_dir()
     build_root = Path(os.environ.get("MIGRATOR_BUILD_DIR", cache / "build")) / "series-test"

@@ -5,9 +5,10 @@ It dumps the module symbols of /proc/kallsyms and the kernel page tables,
 asks the probe module (``probe/migrator_probe.c``) who owns each section
 start and each module symbol, unloads and reloads every module ``cycles``
 times watching VmallocUsed, and runs a kmemleak scan.  :func:`evaluate`
-holds the console against the modules' own ELF files, laid out by the
-model's loader steps (``prepare`` in the pack's ``model/loader.py``), and returns
-one :class:`Row` per check.
+holds the console against the modules' own ELF files, taken through the
+loader's steps before layout by the caller's :data:`Prepare` (a pack's model
+plug-in has it: ``migration.model("loader").prepare``), and returns one
+:class:`Row` per check.
 """
 
 from __future__ import annotations
@@ -15,17 +16,32 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import Callable, Protocol, Sequence
 
-from migrator.migration import load_migration
 from migrator.boot.initramfs import SECTIONS
 from migrator.boot.kbuild import BuiltModule, KernelBuild
 from migrator.boot.qemu import BootLog
 from migrator.verify import elf
-from migrator.verify.image import read_image
+from migrator.verify.image import ModuleImage, read_image
 from migrator.verify.kconfig import KernelConfig
 
-# The module-memory pack's model plug-in, reached through the migration.
-prepare = load_migration().model("loader").prepare
+
+class PreparedSection(Protocol):
+    """A section as the loader sees it before layout: its sysfs name, size, flags after
+    the loader's own marking (SHF_RO_AFTER_INIT), and whether it is freed after init."""
+
+    key: str
+    size: int
+    flags: int
+    init: bool
+
+
+class PreparedModule(Protocol):
+    sections: Sequence[PreparedSection]
+
+
+# What the loader makes of a module's sections before it lays them out.
+Prepare = Callable[[ModuleImage, KernelConfig], PreparedModule]
 
 PROBE_NAME = "migrator_probe"
 # Where PTDUMP_DEBUGFS puts the kernel's page tables, per arch.
@@ -207,10 +223,8 @@ def _page_perms(ranges, start: int, size: int) -> set[tuple[bool, bool] | None]:
     return perms
 
 
-def _sections(module: BuiltModule, addresses: dict[str, int], config: KernelConfig) -> list[_Section]:
+def _sections(prepared: PreparedModule, addresses: dict[str, int]) -> list[_Section]:
     """The module's sections the loader placed, with the addresses sysfs gave them."""
-    image = read_image(module.path.read_bytes(), module.path.name)
-    prepared = prepare(image, config)
     counts: dict[str, int] = {}
     for item in prepared.sections:
         counts[item.key] = counts.get(item.key, 0) + 1
@@ -219,7 +233,8 @@ def _sections(module: BuiltModule, addresses: dict[str, int], config: KernelConf
             if item.size and counts[item.key] == 1 and item.key in addresses]
 
 
-def evaluate(build: KernelBuild, log: BootLog, config: KernelConfig) -> tuple[Row, ...]:
+def evaluate(build: KernelBuild, log: BootLog, config: KernelConfig,
+             prepare: Prepare) -> tuple[Row, ...]:
     """One row per :class:`Check`, from the console of a completed boot."""
     modules = build.load_order()
     insmod = log.insmod_results()
@@ -248,10 +263,9 @@ def evaluate(build: KernelBuild, log: BootLog, config: KernelConfig) -> tuple[Ro
         name = module.name
         record(Check.LOADS, name, insmod.get(name) == 0, f"insmod exit {insmod.get(name)}")
         record(Check.LISTED, name, name in listed)
-        placed = _sections(module, sysfs.get(name, {}), config)
-        expected = {item.key for item in prepare(read_image(module.path.read_bytes(),
-                                                            module.path.name), config).sections
-                    if item.size}
+        prepared = prepare(read_image(module.path.read_bytes(), module.path.name), config)
+        placed = _sections(prepared, sysfs.get(name, {}))
+        expected = {item.key for item in prepared.sections if item.size}
         missing = sorted(expected - set(sysfs.get(name, {})))
         record(Check.SECTIONS, name, bool(sysfs.get(name)) and not missing,
                f"missing {', '.join(missing[:3])}" if missing else "none listed")

@@ -1,11 +1,11 @@
 """Build the small kernel `migrator boot` runs, its in-tree modules and out-of-tree ones.
 
-The configuration is data (``targets.toml``, the format of
-``migrator/build/targets.toml``): :func:`migrator.build.compile.compile_targets`
-configures the ``O=`` directory once (a stamp records from what) and links
-vmlinux; this module then makes the boot image and the modules in the same
-directory, and builds each out-of-tree folder (the probe module first) in a
-copy under it.  A second call with the same build directory rebuilds only
+The configuration is data (``targets.toml``, in the format of a profile's
+build targets, :mod:`migrator.build.targets`):
+:func:`migrator.build.compile.compile_targets` configures the ``O=``
+directory once (a stamp records from what) and links vmlinux; this module
+then makes the boot image and the modules in the same directory, and builds
+each out-of-tree folder (the probe module first) in a copy under it.  A second call with the same build directory rebuilds only
 what changed.  A failed build is a result with a reason, never an exception.
 """
 

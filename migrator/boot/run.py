@@ -12,6 +12,7 @@ from migrator.boot.checks import Row, evaluate, guest_script, modules_within_bra
 from migrator.boot.initramfs import DEBIAN_ARCH, GuestModule, build_initramfs
 from migrator.boot.kbuild import KernelBuild, build_kernel
 from migrator.boot.qemu import BootLog, boot
+from migrator.migration import Migration, load_migration
 from migrator.verify.kconfig import parse_config
 from migrator.verify.packages import cache_root
 
@@ -62,10 +63,15 @@ def default_build_dir(tree: Path) -> Path:
 def boot_tree(tree: Path, arch: str, build_dir: Path | None = None,
               external: tuple[Path, ...] = (), cycles: int = 3,
               timeout: float = BOOT_TIMEOUT,
-              on_step: Callable[[str], None] = lambda step: None) -> BootReport:
+              on_step: Callable[[str], None] = lambda step: None,
+              migration: Migration | None = None) -> BootReport:
     """Build ``tree``'s boot kernel for ``arch``, boot it with every module, check it.
 
-    ``on_step`` hears each step (one of STEPS) as it starts, for a progress bar."""
+    The checks learn where the loader puts each section from the model plug-in
+    of ``migration`` (default: the default pack); a pack without one is a
+    MigratorError before anything is built.  ``on_step`` hears each step (one
+    of STEPS) as it starts, for a progress bar."""
+    prepare = (migration or load_migration()).model("loader").prepare
     on_step(STEPS[0])
     build = build_kernel(tree, arch, build_dir or default_build_dir(tree), external)
     if not build.ok:
@@ -81,5 +87,5 @@ def boot_tree(tree: Path, arch: str, build_dir: Path | None = None,
             log = boot(arch, build.image, initrd, timeout=timeout)
             if not (log.completed and modules_within_branch_range(arch, log)):
                 break
-    rows = evaluate(build, log, config) if log.completed else ()
+    rows = evaluate(build, log, config, prepare) if log.completed else ()
     return BootReport(tree, arch, build, log, rows, boots)

@@ -1,7 +1,8 @@
 """Cross-compile check: prove that rewritten files of a kernel tree still build.
 
-Targets are data (``targets.toml``); ``compile_targets`` runs kbuild for
-each of them in a reusable ``O=`` directory and returns one result each.
+Targets are data (a kernel profile's ``targets.toml``, in the pack);
+``compile_targets`` runs kbuild for each of them in a reusable ``O=``
+directory and returns one result each.
 """
 
 from migrator.build.compile import (
@@ -15,7 +16,9 @@ from migrator.build.targets import (
     ConfigEdit,
     Target,
     load_targets,
+    object_targets,
     parse_targets,
+    profile_targets,
     select_targets,
     targets_for_sources,
 )
@@ -29,7 +32,9 @@ __all__ = [
     "compile_targets",
     "default_build_root",
     "load_targets",
+    "object_targets",
     "parse_targets",
+    "profile_targets",
     "select_targets",
     "targets_for_sources",
 ]

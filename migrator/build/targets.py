@@ -1,8 +1,9 @@
 """Build targets: which kernel configuration proves which rewritten file builds.
 
-A target is data read from ``targets.toml``: an ARCH, a CROSS_COMPILE
-prefix, a defconfig, the ``scripts/config`` edits applied on top of it and
-the objects to build.  Loading is strict: an unknown or missing field is a
+A target is data read from a kernel profile's ``targets.toml`` (a pack's
+``profiles/NAME/targets.toml``): an ARCH, a CROSS_COMPILE prefix, a
+defconfig, the ``scripts/config`` edits applied on top of it and the
+objects to build.  Loading is strict: an unknown or missing field is a
 ``MigratorError`` naming the field, so a typo never silently builds the
 wrong thing.
 """
@@ -10,14 +11,21 @@ wrong thing.
 from __future__ import annotations
 
 import dataclasses
-import importlib.resources
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from migrator.errors import MigratorError
+
+if TYPE_CHECKING:
+    from migrator.migration import Migration
+
+# The file of a kernel profile's build targets, in its folder beside its areas.
+TARGETS_FILE = "targets.toml"
 
 # The verbs are the long options of the kernel's scripts/config, minus "--".
 _VALUE_VERBS = frozenset({"set-str", "set-val"})
@@ -147,24 +155,38 @@ class Target:
         return dataclasses.replace(self, objects=objs)
 
 
-def load_targets(path: Path | None = None) -> tuple[Target, ...]:
-    """Read build targets from a TOML file (default: the packaged targets.toml).
+def profile_targets(migration: Migration, profile: str | None = None,
+                    required: bool = True) -> tuple[Target, ...]:
+    """The build targets of a pack's profile (default: its default profile).
+
+    A profile without a targets file is a MigratorError saying so, or, with
+    ``required`` False, no targets.
+    """
+    path = migration.profile_file(TARGETS_FILE, profile)
+    if path is not None:
+        return load_targets(path)
+    if not required:
+        return ()
+    name = profile or migration.default_profile
+    raise MigratorError(f"the {migration.id} pack's profile {name} has no build targets "
+                        f"(profiles/{name}/{TARGETS_FILE})")
+
+
+def object_targets(targets: Iterable[Target]) -> tuple[Target, ...]:
+    """The targets that build single objects: the quick checks (a folder or vmlinux takes long)."""
+    return tuple(t for t in targets if all(o.endswith(".o") for o in t.objects))
+
+
+def load_targets(path: str | os.PathLike) -> tuple[Target, ...]:
+    """Read build targets from a TOML file.
 
     Raises MigratorError, naming the file and the field, on any mistake.
     """
-    if path is None:
-        resource = importlib.resources.files(__package__).joinpath("targets.toml")
-        label = "targets.toml"
-        try:
-            data = resource.read_bytes()
-        except OSError as exc:
-            raise MigratorError(f"{label}: cannot read packaged targets: {exc}") from None
-    else:
-        label = str(path)
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise MigratorError(f"{label}: cannot read: {exc.strerror or exc}") from None
+    label = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise MigratorError(f"{label}: cannot read: {exc.strerror or exc}") from None
     return parse_targets(data, label)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import MigratorError
-from . import EXIT_FAILED, cli, fail, progress_bar, quiet_option
+from . import EXIT_FAILED, cli, fail, migration_option, open_migration, progress_bar, quiet_option
 
 
 @cli.command("boot")
@@ -28,19 +28,23 @@ from . import EXIT_FAILED, cli, fail, progress_bar, quiet_option
               help="Unload and reload every module this many times, watching vmalloc use.")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False), default=None,
               help="Write the guest's console here (one file per tree: FILE, FILE.2, ...).")
+@migration_option
 @quiet_option
 def boot_command(trees: tuple[str, ...], arch: str, build_dir: str | None,
-                 external: tuple[str, ...], cycles: int, log_file: str | None, quiet: bool) -> None:
+                 external: tuple[str, ...], cycles: int, log_file: str | None,
+                 migration_name: str, quiet: bool) -> None:
     """Build a small kernel from each TREE (tinyconfig plus what the checks
     need, with in-tree self-test modules and migrator's probe module), boot
     it in qemu, load every module and check, in the guest: loading, sysfs
     sections, kallsyms both ways, init memory freed, page permissions from
     the page-table dump, load/unload cycles against vmalloc use, kmemleak,
-    and the self-tests.  Several TREEs are checked the same way and shown
-    side by side.  Exit 0 when every check holds on every tree, 1 otherwise.
+    and the self-tests.  Where each section should be comes from the pack's
+    model.  Several TREEs are checked the same way and shown side by side.
+    Exit 0 when every check holds on every tree, 1 otherwise.
     """
     from ..boot.run import STEPS, boot_tree
 
+    migration = open_migration(migration_name)
     os.nice(10)  # kernel builds share the machine
     reports = []
     try:
@@ -57,7 +61,7 @@ def boot_command(trees: tuple[str, ...], arch: str, build_dir: str | None,
                     begun.append(step)
 
                 report = boot_tree(Path(tree), arch, where, tuple(Path(e) for e in external), cycles,
-                                   on_step=on_step)
+                                   on_step=on_step, migration=migration)
                 bar.update(len(STEPS) - max(len(begun) - 1, 0), f"{tree}: done")
                 reports.append(report)
                 if log_file and report.log is not None:

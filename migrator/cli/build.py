@@ -1,4 +1,4 @@
-"""migrator build: compile the objects that use module memory, per architecture."""
+"""migrator build: compile the objects a migration touches, per architecture."""
 
 from __future__ import annotations
 
@@ -10,33 +10,41 @@ import click
 from ..errors import MigratorError
 from . import EXIT_FAILED, cli, fail, migration_option, open_migration, progress_bar, quiet_option
 
-# The object checks; the whole-kernel ones take minutes to an hour.
-DEFAULT_TARGETS = ("arm64", "arm", "s390", "powerpc32", "parisc32", "mips", "arc", "x86_64")
-
 
 @cli.command()
-@click.argument("path", type=click.Path())
+@click.argument("path", type=click.Path(), required=False)
 @click.option("-t", "--target", "names", multiple=True, metavar="NAME",
-              help=f"Build only these targets (repeatable). Default: {', '.join(DEFAULT_TARGETS)}. "
-                   "Also: x86_64-kernel (kernel/ and arch/x86/kernel/), x86_64-vmlinux.")
+              help="Build only these targets (repeatable). Default: every target that builds "
+                   "single objects; the others (a folder, vmlinux) take minutes to an hour. "
+                   "--list shows them.")
+@click.option("--list", "list_targets", is_flag=True,
+              help="List the targets of the pack's profile, the default ones marked *, and exit.")
 @click.option("--build-dir", type=click.Path(file_okay=False), default=None,
               help="Where the O= directories live (one per target, reused). "
                    "Default: ~/.cache/migrator/build/<tree name>.")
 @migration_option
 @quiet_option
-def build(path: str, names: tuple[str, ...], build_dir: str | None, migration_name: str,
-          quiet: bool) -> None:
+def build(path: str | None, names: tuple[str, ...], list_targets: bool, build_dir: str | None,
+          migration_name: str, quiet: bool) -> None:
     """Compile, with Debian's cross compilers, the objects of the tree at PATH
-    that use module memory: one defconfig per architecture, with the options
-    that build each object.  The O= directories are kept, so a second run
-    takes seconds.  Exit 1 if any target fails to build.
+    that the migration touches: one defconfig per architecture, with the
+    options that build each object (the targets of the pack's kernel
+    profile, profiles/NAME/targets.toml).  The O= directories are kept, so a
+    second run takes seconds.  Exit 1 if any target fails to build.
     """
-    from ..build import require_build_tree, compile_targets, default_build_root, load_targets, select_targets
+    from ..build import (compile_targets, default_build_root, object_targets, profile_targets,
+                         require_build_tree, select_targets)
 
-    open_migration(migration_name)  # the build targets move into the pack's profile in phase 2
-    tree = Path(path)
+    migration = open_migration(migration_name)
     try:
-        targets = select_targets(load_targets(), names or DEFAULT_TARGETS)
+        known = profile_targets(migration)
+        if list_targets:
+            _print_targets(known, object_targets(known))
+            return
+        if path is None:
+            raise MigratorError("missing argument PATH (the tree to build)")
+        targets = select_targets(known, names) if names else object_targets(known)
+        tree = Path(path)
         require_build_tree(tree, targets)
         root = Path(build_dir) if build_dir else default_build_root() / tree.resolve().name
         click.echo(f"building {len(targets)} targets of {tree} in {root}", err=True)
@@ -51,6 +59,12 @@ def build(path: str, names: tuple[str, ...], build_dir: str | None, migration_na
     failed = [r for r in results if not r.ok]
     click.echo(f"{len(results) - len(failed)} built, {len(failed)} failed")
     sys.exit(EXIT_FAILED if failed else 0)
+
+
+def _print_targets(targets, default) -> None:
+    for target in targets:
+        mark = "*" if target in default else " "
+        click.echo(f"{mark} {target.name:16} {target.arch:8} {' '.join(target.objects)}")
 
 
 def _print_build(result) -> None:

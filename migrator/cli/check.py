@@ -71,7 +71,7 @@ def _print_out_of_tree(result, verbose: bool, landed_in: str) -> None:
     click.echo(f"{count(len(result.files), 'file')} checked against {result.original}")
     for side in result.sides:
         k = side.kernel
-        click.echo(f"  kernel {k.label}: struct {k.layout_struct}; "
+        click.echo(f"  kernel {k.label}: struct {k.side_struct}; "
                    f"{count(len(side.violations), 'name')} it lacks on lines it compiles, "
                    f"{len(side.notes)} under conditions it cannot evaluate"
                    f"{'' if verbose or not side.notes else ' (-v lists them)'}")
@@ -160,12 +160,11 @@ def _reference_table(model):
     return model.DEFAULT_TABLE
 
 
-def _check_against_loader(model, count_: int, loader_source: str | None) -> int:
+def _check_against_loader(migration, count_: int, loader_source: str | None) -> int:
     """Boot both Debian kernels; print and count every section the model places elsewhere."""
     from pathlib import Path
 
-    from ..boot.oracle import KERNELS, compare_with_loader
-
+    model, oracle = migration.model(), migration.model("oracle")
     source = Path(loader_source) if loader_source else _real_loader()
     if not (source / "kernel/module/main.c").exists():
         raise MigratorError(f"no loader source at {source} "
@@ -173,9 +172,9 @@ def _check_against_loader(model, count_: int, loader_source: str | None) -> int:
     table = model.loader_table.tree_table(source, source.name)
     click.echo(f"placement table: {table.source}")
     bad = 0
-    for key in KERNELS:
+    for key in oracle.KERNELS:
         progress(f"booting {key} with {count_} of its modules")
-        r = compare_with_loader(key, table, count_)
+        r = oracle.compare_with_loader(key, table, count_)
         click.echo(f"{r.release} ({r.api_label}): "
                    f"boot {r.ending} in {r.boot_seconds:.0f} s; {r.loaded} of {r.requested} "
                    f"modules loaded, {r.modules_compared} compared, "
@@ -279,7 +278,9 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
             else:
                 original_dir = original
             if kernels:
-                found = tuple(model.kernel.read_kernel(k) for k in kernels)
+                from ..verify.kernel import read_kernel
+
+                found = tuple(read_kernel(k, migration.vocabulary) for k in kernels)
                 own = arches or _debian_arches(found)
                 result = model.out_of_tree.check_out_of_tree(path, original_dir, found,
                                                              lambda: _probe_sets(model, probes, own, quiet),
@@ -298,7 +299,7 @@ def check(path: str | None, original: str | None, modules: str | None, arches: t
         if modules is not None:
             bad += _check_modules(model, modules, arches, verbose, config_file, quiet)
         if against_loader:
-            bad += _check_against_loader(model, count, loader_source)
+            bad += _check_against_loader(migration, count, loader_source)
     except MigratorError as e:
         fail(str(e))
     finally:

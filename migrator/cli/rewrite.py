@@ -64,7 +64,8 @@ def _series_options(fn):
         click.option("--prefixes", type=click.Choice(["history", "table"]), default="history",
                      show_default=True,
                      help="Where subject prefixes come from: the touched files' git history "
-                          "(falling back to migrator/series/prefixes.toml), or only that table."),
+                          "(falling back to the table of the pack's profile, profiles/NAME/prefixes.toml), "
+                          "or only that table."),
         click.option("--verdict", type=click.Path(exists=True, dir_okay=False),
                      help="A text file with the semantic model's verdict (migrator check), "
                           "quoted in the cover letter."),

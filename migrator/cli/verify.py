@@ -63,7 +63,7 @@ def verify_series(series_dir: str, repo_path: str, base: str | None, target_name
     (ok, FAIL, fail* = expected: code left on the old API, n/a = no
     compiler, - = not built) and seconds.  Exit 1 if anything fails.
     """
-    from ..build import load_targets, select_targets
+    from ..build import profile_targets, select_targets
     from ..series.make import default_targets
     from ..series.verify import read_series
     from ..series.verify import verify_series as run
@@ -71,7 +71,8 @@ def verify_series(series_dir: str, repo_path: str, base: str | None, target_name
     migration = open_migration(migration_name)
     try:
         patches = len(read_series(series_dir).patches)  # refuse a folder without patches before printing
-        targets = select_targets(load_targets(), target_names) if target_names else default_targets()
+        targets = select_targets(profile_targets(migration), target_names) if target_names \
+            else default_targets(migration, required=not no_build)
     except MigratorError as e:
         fail(str(e))
     names_of = [t.name for t in targets] if not no_build else []

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from ..parse.source import parent
-from ..parse.syntax import declarator_name, descendants, function_name, text
+from ..parse.syntax import declarator_name, descendants, function_declarator, function_name, text
 
 _CONDITIONALS = ("preproc_if", "preproc_elif", "preproc_ifdef", "preproc_elifdef")
 
@@ -122,9 +122,7 @@ def declaration_of(identifier: Node) -> Declaration | None:
         if a.type == "compound_statement" or a.type == "translation_unit":
             found = _declared_in(a, name, at, local=a.type == "compound_statement")
         elif a.type == "function_definition":
-            decl = a.child_by_field_name("declarator")
-            while decl is not None and decl.type != "function_declarator":
-                decl = decl.child_by_field_name("declarator")
+            decl = function_declarator(a)
             params = decl.child_by_field_name("parameters") if decl is not None else None
             found = _declared_in(params, name, at, local=True) if params is not None else None
         else:

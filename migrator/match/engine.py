@@ -26,7 +26,7 @@ import tree_sitter
 from tree_sitter import Node
 
 from ..errors import MigratorError
-from ..parse.source import SourceFile, matches_in, parse_c, remembered_parents, units_around, whole
+from ..parse.source import SourceFile, matches_in, parent, parse_c, remembered_parents, units_around, whole
 from ..migration import DEFAULT_MIGRATION, load_migration
 from ..vocabulary import Vocabulary
 from .context import ancestors, declaration_of, descendants, function_name, held_value
@@ -107,7 +107,7 @@ def _held(rule: Rule, caps: dict[str, list[Node]]) -> dict[str, list[Node]] | No
     if rule.holds is None:
         return {}
     site = caps["site"][0]
-    statement = site.parent
+    statement = parent(site)
     if statement is None or statement.type != "expression_statement":
         return None
     variable = caps[rule.holds.capture][0]
@@ -197,7 +197,7 @@ def _evaluations_changed(root: Node, data: bytes, start: int, end: int, occurren
         new[s - start:e - start] = text.encode("utf-8", "surrogateescape")
     for o in occurrences:
         name = root.descendant_for_byte_range(o.name_start, o.name_start + len(o.name))
-        access = name.parent if name is not None else None
+        access = parent(name) if name is not None else None
         receiver = access.child_by_field_name("argument") if access is not None else None
         if receiver is None or not any(n.type in _SIDE_EFFECTS for n in descendants(receiver)):
             continue
@@ -209,9 +209,9 @@ def _evaluations_changed(root: Node, data: bytes, start: int, end: int, occurren
 
 
 def _is_condition(node: Node) -> bool:
-    parent = node.parent
-    return (node.type == "parenthesized_expression" and parent is not None
-            and parent.child_by_field_name("condition") == node)
+    above = parent(node)
+    return (node.type == "parenthesized_expression" and above is not None
+            and above.child_by_field_name("condition") == node)
 
 
 def _replacements(rule: Rule, caps: dict[str, list[Node]], names: Mapping[str, str], data: bytes):

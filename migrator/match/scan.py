@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping, Sequence
+
+import tree_sitter
 
 from ..errors import MigratorError
 from ..parse import CandidateSearch, candidate_paths, is_c_path, parse_c, read_source
@@ -28,6 +31,9 @@ class FileScan:
     result: FileMatches | None = None
     error: str | None = None
     regions: tuple[RegionResult, ...] = ()  # the results of the region rules of this file
+    # The bytes matched and their parse, kept for the rewrite (scan_tree's keep_parses)
+    # so that a big file is not parsed a second time.
+    parsed: tuple[bytes, tree_sitter.Tree] | None = dataclasses.field(default=None, compare=False, repr=False)
     # False when its bytes were never read (a directory that cannot be listed, a FIFO, a
     # link out of the tree...): what it holds is unknown, unlike a file read and left.
     read: bool = True
@@ -84,14 +90,15 @@ def scan_file(root: str, path: str, rules: Sequence[Rule], names: Mapping[str, s
     except MigratorError as e:
         return FileScan(path, error=str(e).split(": ", 1)[-1], read=False)
     try:
-        tree = parse_c(src.data) if regions and is_c_path(path) else None
+        tree = parse_c(src.data) if is_c_path(path) and (regions or not profile.out_of_tree) else None
         result = match_file(src, rules, names, tree, vocabulary, out_of_tree=profile.out_of_tree)
         region_results = tuple(match_regions(r, src, tree, names) for r in regions)
     except MigratorError as e:
         return _skipped(src, str(e), vocabulary)
     except Exception as e:  # noqa: BLE001 - one odd file fails alone; the scan goes on
         return _skipped(src, f"{type(e).__name__}: {e}", vocabulary)
-    return FileScan(path, owned_findings(result.findings, region_results), result, regions=region_results)
+    return FileScan(path, owned_findings(result.findings, region_results), result, regions=region_results,
+                    parsed=(src.data, tree) if tree is not None else None)
 
 
 def _skipped(src, error: str, vocabulary: Vocabulary | None) -> FileScan:
@@ -132,13 +139,15 @@ def scan_tree(
     profile: Profile = KERNEL,
     regions: Sequence[RegionRule] = (),
     candidates: CandidateSearch | None = None,
+    keep_parses: bool = False,
 ) -> TreeScan:
     """Scan every candidate file below root (a directory), each with its area's rules
     and the region rules written for it.
 
     `vocabulary` (what an occurrence looks like) defaults to the default
     migration's; `candidates` is a search for them already under way (started
-    before the rules were loaded, so that the two overlap).
+    before the rules were loaded, so that the two overlap).  With keep_parses
+    the files with matches keep their parse (FileScan.parsed) for the rewrite.
     """
     vocabulary = vocabulary or load_migration(DEFAULT_MIGRATION).vocabulary
     names = names or vocabulary.new.type_names()
@@ -154,6 +163,8 @@ def scan_tree(
             continue
         fs = scan_file(root, path, book.for_path(path), names, vocabulary, profile,
                        [r for r in regions if r.file == path])
+        if fs.parsed is not None and not (keep_parses and fs.result is not None and fs.result.matches):
+            fs = dataclasses.replace(fs, parsed=None)
         if fs.findings or fs.error:
             files.append(fs)
     return TreeScan(os.path.abspath(root), tuple(files), profile, book.guard_rule_ids())

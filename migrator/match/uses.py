@@ -39,7 +39,8 @@ from tree_sitter import Node
 
 from ..migration import DEFAULT_MIGRATION, load_migration
 from ..parse.preproc import Conditionals, Side, compiled, taken
-from ..parse.source import SourceFile, c_language, matches_in, parse_c, units_around, whole
+from ..parse.source import (SourceFile, c_language, matches_holding, matches_in, parent, parse_c, units_around,
+                             whole)
 from ..parse.views import code_views
 from ..vocabulary import OccurrenceKind, OccurrencePattern, TextForm, Vocabulary
 from .context import ancestors, declared_type, is_type, is_version_guarded
@@ -137,7 +138,7 @@ def _c_hits(src: SourceFile, root: Node, pattern: OccurrencePattern, units,
                                                                     pattern.receiver_type)
         if foreign and classify is _kernel_kind:
             continue
-        if name is not None and name.parent is not None and name.parent.type in pattern.not_parent:
+        if name is not None and (above := parent(name)) is not None and above.type in pattern.not_parent:
             continue
         kind = OccurrenceKind.FOREIGN if foreign else classify(name if name is not None else span, pattern.kind)
         if pattern.within is not None:
@@ -196,7 +197,7 @@ _OPAQUE = ("preproc_arg", "ERROR")  # text the parser leaves unread
 _LITERALS = ("string_literal", "char_literal", "system_lib_string", "string_content")
 
 
-def _unread_occurrences(src: SourceFile, root: Node, known: list[Occurrence],
+def _unread_occurrences(src: SourceFile, root: Node, known: list[Occurrence], name_matches: list[re.Match[bytes]],
                         names: re.Pattern[bytes], needle: bytes) -> list[Occurrence]:
     """Old names that no occurrence accounts for and that sit where the parser could not look.
 
@@ -208,7 +209,7 @@ def _unread_occurrences(src: SourceFile, root: Node, known: list[Occurrence],
     seen = {o.name_start for o in known}
     spans = [(o.start, o.end) for o in known if o.kind is OccurrenceKind.ALIAS]
     found = []
-    for m in names.finditer(src.data):
+    for m in name_matches:
         at = m.start()
         if at in seen or any(s <= at < e for s, e in spans):
             continue
@@ -267,7 +268,7 @@ def _spliced_names(src: SourceFile, names: re.Pattern[bytes], needle: bytes) -> 
         return origin[i] + offset - joined_starts[i]
 
     found = []
-    for m in names.finditer(joined):
+    for m in matches_holding(names, needle, joined):
         start, last = to_file(m.start()), to_file(m.end() - 1)
         if last - start != m.end() - 1 - m.start():  # a splice inside the name
             found.append(_unread(src, OccurrenceKind.SPLICED, m.group(0).decode(), start, last + 1))
@@ -319,9 +320,10 @@ def find_occurrences(src: SourceFile, tree: tree_sitter.Tree | None = None,
     patterns = [p for p in patterns if p.language == "c"]
     # Only the definitions that hold an old name (or a pattern's anchor) can hold an occurrence.
     old = vocabulary.old
-    at = [m.start() for m in old.prefilter_re.finditer(src.data)]
-    at += [m.start() for p in patterns if p.anchor for m in re.finditer(p.anchor, src.data)]
+    names = matches_holding(old.prefilter_re, old.needle, src.data)
+    at = [m.start() for m in names]
+    at += [m.start() for anchor in {p.anchor for p in patterns if p.anchor} for m in re.finditer(anchor, src.data)]
     units = units_around(root, at)
     found = _widest_per_name([o for p in patterns for o in _c_hits(src, root, p, units)])
-    found += _unread_occurrences(src, root, found, old.prefilter_re, old.needle)
+    found += _unread_occurrences(src, root, found, names, old.prefilter_re, old.needle)
     return sorted(found, key=lambda o: o.name_start)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import bisect
 import contextlib
 import errno
-import re
 import os
+import re
 import stat
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import NamedTuple, Sequence
 
 import tree_sitter
 import tree_sitter_c
@@ -22,7 +23,7 @@ import tree_sitter_c
 from ..errors import MigratorError
 
 C_SUFFIXES = (".c", ".h")
-_NEWLINE_RE = re.compile(b"\n")
+_LINE_BLOCK = 1 << 16
 PYTHON_SUFFIXES = (".py",)
 
 
@@ -42,14 +43,21 @@ class SourceFile:
     data: bytes
 
     @cached_property
-    def _line_starts(self) -> list[int]:
-        return [0] + [m.end() for m in _NEWLINE_RE.finditer(self.data)]
+    def _lines_before_block(self) -> list[int]:
+        """How many newlines come before each _LINE_BLOCK-sized block of the file."""
+        counts, total = [0], 0
+        for start in range(0, len(self.data), _LINE_BLOCK):
+            total += self.data.count(b"\n", start, start + _LINE_BLOCK)
+            counts.append(total)
+        return counts
 
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based line and byte column of a byte offset, as compilers print them."""
-        # A bisection, not a count from the start: thousands of uses in a 50 MB file stay linear.
-        line = bisect.bisect_right(self._line_starts, offset)
-        return line, offset - self._line_starts[line - 1] + 1
+        # Counted from the block the offset is in, not from the start of the file (thousands
+        # of uses in a 50 MB file stay linear) and without a table of every line's start.
+        block = offset // _LINE_BLOCK
+        line = self._lines_before_block[block] + self.data.count(b"\n", block * _LINE_BLOCK, offset) + 1
+        return line, offset - (self.data.rfind(b"\n", 0, offset) + 1) + 1
 
 
 def printable(text: str) -> str:
@@ -91,6 +99,46 @@ def read_source(root: str, path: str) -> SourceFile:
         return SourceFile(path, read_regular(os.path.join(root, path)))
     except OSError as e:
         raise MigratorError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def matches_holding(regex: re.Pattern[bytes], needle: bytes, data: bytes) -> list[re.Match[bytes]]:
+    """list(regex.finditer(data)) for a regex every match of which holds `needle`.
+
+    A regex led by an alternation (`\\b(?:a|b)_x\\b`) is tried at every byte,
+    tens of nanoseconds each: a second for a 50 MB file, for every search
+    of it.  The needle is found at memchr speed instead, and the regex tried
+    only where a match holding that needle could start: no further before
+    it than the longest match.  The regex is tried at those places in order,
+    as finditer would, so the matches are the same.
+    """
+    width = _longest_match(regex)
+    if width is None or not needle:
+        return list(regex.finditer(data))
+    found, tried = [], 0  # finditer would try the starts from `tried` on next
+    at = data.find(needle)
+    while at >= 0:
+        start = max(tried, at + len(needle) - width)
+        while start <= at:
+            m = regex.match(data, start)
+            if m is not None and m.end() > start:
+                found.append(m)
+                start = m.end()
+            else:
+                start += 1
+        tried = start
+        at = data.find(needle, max(at + 1, tried - len(needle) + 1))
+    return found
+
+
+@lru_cache(maxsize=64)
+def _longest_match(regex: re.Pattern[bytes]) -> int | None:
+    """The length of the regex's longest match, or None when unbounded (or unknown)."""
+    try:
+        import re._parser as sre_parse  # what re itself compiles with; its widths bound the search
+        width = sre_parse.parse(regex.pattern, regex.flags).getwidth()[1]
+    except Exception:  # noqa: BLE001 - another Python: search the plain way
+        return None
+    return width if width < sre_parse.MAXREPEAT else None
 
 
 @lru_cache(maxsize=1)
@@ -137,20 +185,74 @@ def reparse_c(old_tree: tree_sitter.Tree, old: bytes, new: bytes, changes) -> tr
 # generated header) is looked into: its children are the units, not itself.
 _WRAPPER_BYTES = 256 * 1024
 _WRAPPERS = ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "preproc_elifdef")
+# Nodes that may hold several definitions, looked into by the queries of Unit.path.
+_HOLDERS = (*_WRAPPERS, "ERROR")
 
 
-def matches_in(query: tree_sitter.Query, root: tree_sitter.Node, units) -> list:
+class Near(NamedTuple):
+    """Offsets held by one node: `path` goes from the unit's node down to it through
+    the nodes that hold several definitions (conditionals, parse errors)."""
+
+    path: tuple[tree_sitter.Node, ...]
+    start: int
+    end: int
+
+
+class Unit(NamedTuple):
+    """Where a query looks for what holds some offsets.
+
+    From `node`, over the bytes start..end: the definitions holding them.
+    A query whose every pattern has one root node looks closer: a match
+    holds an offset only if its root node does, and one that holds none
+    decides nothing.  Such a query looks, for each Near, from the innermost
+    node of its path over the bytes of its offsets alone, and at the nodes
+    above on the path for matches rooted there: it does not walk a whole
+    conditional for the one use in it.
+    """
+
+    node: tree_sitter.Node
+    start: int
+    end: int
+    near: tuple[Near, ...]
+
+
+def _rooted(query: tree_sitter.Query) -> bool:
+    return all(query.is_pattern_rooted(i) for i in range(query.pattern_count))
+
+
+def _cursor_matches(query: tree_sitter.Query, node: tree_sitter.Node, start: int | None = None,
+                    end: int | None = None) -> list:
+    """QueryCursor.matches from the node: over the bytes start..end, or with no range,
+    only the matches rooted at the node itself."""
+    cursor = tree_sitter.QueryCursor(query)
+    if start is None:
+        cursor.set_max_start_depth(0)
+    else:
+        cursor.set_byte_range(start, end)
+    return cursor.matches(node)
+
+
+def matches_in(query: tree_sitter.Query, root: tree_sitter.Node, units: Sequence[Unit]) -> list:
     """The query's matches over the units only (each once), as QueryCursor.matches.
 
-    A unit is (start, end, node): the cursor starts at the node (from the root,
-    it would step over every top-level node before the range, a walk of a
-    50 MB file per use and rule) and keeps to the byte range.
+    The cursor starts at the unit's node (from the root, it would step over
+    every top-level node before the range, a walk of a 50 MB file per use and
+    rule) and gives the matches whose root node intersects the byte range
+    (see Unit).
     """
+    near = _rooted(query)
     seen, found = set(), []
-    for start, end, node in units:
-        cursor = tree_sitter.QueryCursor(query)
-        cursor.set_byte_range(start, end)
-        for pattern, caps in cursor.matches(node):
+    for unit in units:
+        if near:
+            hits, above = [], {}
+            for group in unit.near:
+                above.update((n.id, n) for n in group.path[:-1])
+            hits = [m for n in above.values() for m in _cursor_matches(query, n)]
+            for group in unit.near:
+                hits += _cursor_matches(query, group.path[-1], group.start, group.end)
+        else:
+            hits = _cursor_matches(query, unit.node, unit.start, unit.end)
+        for pattern, caps in hits:
             key = (pattern, tuple(sorted((k, v[0].start_byte, v[0].end_byte) for k, v in caps.items())))
             if key not in seen:
                 seen.add(key)
@@ -158,13 +260,21 @@ def matches_in(query: tree_sitter.Query, root: tree_sitter.Node, units) -> list:
     return found
 
 
-def whole(root: tree_sitter.Node) -> list[tuple[int, int, tree_sitter.Node]]:
+def whole(root: tree_sitter.Node) -> list[Unit]:
     """The one unit of a text searched whole."""
-    return [(0, root.end_byte + 1, root)]
+    return [Unit(root, 0, root.end_byte + 1, (Near((root,), 0, root.end_byte + 1),))]
 
 
-# Parents looked up inside remembered_parents(), by node id (one tree at a time).
-_parents: dict[int, tree_sitter.Node | None] | None = None
+@dataclass
+class _Parents:
+    """What remembered_parents() knows: each node's parent looked up so far (by node id),
+    and the top-level nodes of the trees units_around() looked into (by root id)."""
+
+    known: dict[int, tree_sitter.Node | None]
+    tops: dict[int, tuple[tree_sitter.Node, "_Children"]]
+
+
+_parents: _Parents | None = None
 
 
 @contextlib.contextmanager
@@ -173,7 +283,7 @@ def remembered_parents():
     walking down from the root, which at the top of a 50 MB file steps over
     half a million definitions; the rules ask for the ancestors of every hit."""
     global _parents
-    saved, _parents = _parents, {}
+    saved, _parents = _parents, _Parents({}, {})
     try:
         yield
     finally:
@@ -184,21 +294,50 @@ def parent(node: tree_sitter.Node) -> tree_sitter.Node | None:
     """node.parent, remembered inside remembered_parents()."""
     if _parents is None:
         return node.parent
-    if node.id not in _parents:
-        _parents[node.id] = node.parent
-    return _parents[node.id]
+    if node.id not in _parents.known:
+        _parents.known[node.id] = _parent_from_top(node) or node.parent
+    return _parents.known[node.id]
+
+
+def _parent_from_top(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    """node.parent found as tree-sitter finds it, walking down from the node's top-level
+    ancestor rather than from the root: that ancestor is found by bisection among the
+    top-level nodes units_around() looked into.  The parents of every node on the way
+    are remembered too.  None when no such ancestor is known (or the node is empty,
+    where the walk could take another way than tree-sitter's)."""
+    if node.start_byte == node.end_byte:
+        return None
+    for root, tops in _parents.tops.values():
+        top = tops.holding(node.start_byte)
+        if top is None or node.end_byte > top.end_byte:
+            continue
+        path = [root, top]
+        while path[-1].id != node.id:
+            child = path[-1].child_with_descendant(node)
+            if child is None:
+                break  # another tree's node at the same bytes
+            path.append(child)
+        else:
+            _parents.known.update((child.id, above) for above, child in zip(path, path[1:]))
+            return path[-2]
+    return None
+
+
+def looking_into(root: tree_sitter.Node) -> _Children:
+    """The root's children, by which parent() (inside remembered_parents()) finds the
+    top-level node above a node of its tree without stepping through them all."""
+    if _parents is None:
+        return _Children(root)
+    return _parents.tops.setdefault(root.id, (root, _Children(root)))[1]
 
 
 class _Children:
     """A node's children and where they start, for finding the one holding an offset
-    by bisection: tree-sitter's own lookup steps through the children one by one.
-    Their parent is known now, and remembered (see remembered_parents)."""
+    by bisection: tree-sitter's own lookup steps through the children one by one."""
 
     def __init__(self, node: tree_sitter.Node):
         self.nodes = node.children
         self.starts = [c.start_byte for c in self.nodes]
-        if _parents is not None:
-            _parents.update((c.id, node) for c in self.nodes)
 
     def holding(self, offset: int) -> tree_sitter.Node | None:
         at = bisect.bisect_right(self.starts, offset) - 1
@@ -208,17 +347,18 @@ class _Children:
         return None
 
 
-def units_around(root: tree_sitter.Node, offsets) -> list[tuple[int, int, tree_sitter.Node]]:
-    """The top-level declarations holding the offsets, as (start, end, node), merged.
+def units_around(root: tree_sitter.Node, offsets) -> list[Unit]:
+    """The top-level declarations holding the offsets, as units, merged.
 
     Queries run over these units only: what decides a use lies in the
     definition that holds it, and a 50 MB file with a few uses must not cost
     every query a walk over all of it.
     """
-    children: dict[int, _Children] = {}
-    spans = []
+    children: dict[int, _Children] = {root.id: looking_into(root)}
+    spans = []  # (start, end, node, offsets)
     for offset in sorted(set(offsets)):
         if spans and spans[-1][0] <= offset < spans[-1][1]:
+            spans[-1][3].append(offset)
             continue
         node = root
         while True:
@@ -231,13 +371,35 @@ def units_around(root: tree_sitter.Node, offsets) -> list[tuple[int, int, tree_s
             if not (node.type in _WRAPPERS and node.end_byte - node.start_byte > _WRAPPER_BYTES):
                 break
         if node == root:
-            spans.append((offset, offset + 1, root))
+            spans.append((offset, offset + 1, root, [offset]))
         else:
-            spans.append((node.start_byte, max(node.end_byte, offset + 1), node))
-    merged: list[tuple[int, int, tree_sitter.Node]] = []
-    for s, e, node in sorted(spans, key=lambda u: u[:2]):
-        if merged and s <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], e), root)  # several: from the root
+            spans.append((node.start_byte, max(node.end_byte, offset + 1), node, [offset]))
+    merged = []
+    for s, e, node, held in sorted(spans, key=lambda u: u[:2]):
+        if merged and s <= merged[-1][1]:  # several: from the root
+            ms, me, _, before = merged[-1]
+            merged[-1] = (ms, max(me, e), root, before + held)
         else:
-            merged.append((s, e, node))
-    return merged
+            merged.append((s, e, node, held))
+    return [Unit(node, s, e, _near(root, node, sorted(held), children)) for s, e, node, held in merged]
+
+
+def _near(root: tree_sitter.Node, node: tree_sitter.Node, offsets: list[int],
+          children: dict) -> tuple[Near, ...]:
+    """The offsets grouped by the innermost node holding them below the holders of
+    several definitions under `node` (each group's offsets in order)."""
+    groups: list[Near] = []
+    for offset in offsets:
+        path = [node]
+        while path[-1].type in _HOLDERS or path[-1] == root:
+            if path[-1].id not in children:
+                children[path[-1].id] = _Children(path[-1])
+            child = children[path[-1].id].holding(offset)
+            if child is None:
+                break
+            path.append(child)
+        if groups and groups[-1].path[-1] == path[-1]:
+            groups[-1] = groups[-1]._replace(end=offset + 1)
+        else:
+            groups.append(Near(tuple(path), offset, offset + 1))
+    return tuple(groups)

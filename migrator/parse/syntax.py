@@ -63,11 +63,18 @@ def declarator_name(declarator: Node | None) -> str | None:
     return None
 
 
-def function_name(node: Node, data: bytes | None = None) -> str | None:
-    """The name of the function a definition or declaration declares; None if it declares none."""
+def function_declarator(node: Node) -> Node | None:
+    """The function_declarator of a definition or declaration (under its pointer
+    declarators), holding its name and parameters; None if it declares no function."""
     d = node.child_by_field_name("declarator")
     while d is not None and d.type != "function_declarator":
         d = d.child_by_field_name("declarator")
+    return d
+
+
+def function_name(node: Node, data: bytes | None = None) -> str | None:
+    """The name of the function a definition or declaration declares; None if it declares none."""
+    d = function_declarator(node)
     if d is None:
         return None
     name = d.child_by_field_name("declarator")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import itertools
 import os
 from collections import Counter
 from typing import Sequence
@@ -43,11 +44,7 @@ def unified_diff(changes: Sequence[FileChange]) -> bytes:
 
 def _boundaries(lines: Sequence[bytes]) -> list[int]:
     """Where each line starts, and the end of the data."""
-    at, out = 0, [0]
-    for line in lines:
-        at += len(line)
-        out.append(at)
-    return out
+    return list(itertools.accumulate(map(len, lines), initial=0))
 
 
 def _blocks(changes: Sequence[Change], old_bounds: list[int], new_bounds: list[int]) -> list[list[int]]:

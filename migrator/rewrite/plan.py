@@ -8,7 +8,10 @@ undecided, and the region rules' results; files that cannot be rewritten safely
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import enum
+import itertools
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -22,8 +25,7 @@ from ..match.regions import RegionResult, RegionRule, RegionStatus, load_region_
 from ..match.scan import FileScan, TreeScan, as_book, owned_findings, scan_tree
 from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 from ..parse import is_c_path, parse_c, read_source
-from ..parse.source import reparse_c
-from ..parse.syntax import descendants
+from ..parse.source import looking_into, parent, remembered_parents, reparse_c
 from ..parse.views import is_stp_path
 from ..profile import KERNEL, Profile
 from ..vocabulary import NewApi, Vocabulary
@@ -144,13 +146,15 @@ class RewritePlan:
         """Sites not rewritten: reported by a rule, undecided, or in a skipped file."""
         done = {(c.path, m.start) for c in self.changes for m in c.rewritten}
         owned = {(r.rule.file, s, e) for r in self.regions for s, e in r.owned}
+        matches = {fs.path: _Matches(fs.result.matches) for fs in self.scan.files if fs.result is not None}
         left = []
         for f in self.scan.findings:
             o = f.occurrence
             if not o.is_site:
                 continue
             in_recipe = any(p == o.path and s <= o.name_start < e for p, s, e in owned)
-            decided = any((o.path, m.start) in done for m in _matches_covering(self, f))
+            covering = matches[o.path].covering(o.name_start) if o.path in matches else None
+            decided = covering is not None and (o.path, covering.start) in done
             if not (in_recipe or decided):
                 left.append(f)
         return left
@@ -169,12 +173,16 @@ class RewritePlan:
         return sum(1 for f in self.scan.findings if f.occurrence.is_site) - len(self.left())
 
 
-def _matches_covering(plan: RewritePlan, finding: Finding) -> list[Match]:
-    fs = next((fs for fs in plan.scan.files if fs.path == finding.occurrence.path), None)
-    if fs is None or fs.result is None:
-        return []
-    at = finding.occurrence.name_start
-    return [m for m in fs.result.matches if m.start <= at < m.end]
+class _Matches:
+    """A file's matches (disjoint, in order), for finding the one covering an offset by bisection."""
+
+    def __init__(self, matches: Sequence[Match]):
+        self.matches = matches
+        self.starts = [m.start for m in matches]
+
+    def covering(self, at: int) -> Match | None:
+        i = bisect.bisect_right(self.starts, at) - 1
+        return self.matches[i] if i >= 0 and at < self.matches[i].end else None
 
 
 def target_names(root: str, style: str, new: NewApi | None = None) -> Mapping[str, str]:
@@ -203,8 +211,53 @@ def _error_count(data: bytes, exempt: Sequence[tuple[int, int]] = (), tree=None)
     (`for_each_x(t) {`) are exempt: tree-sitter cannot
     parse those, and the compile check judges them instead.
     """
-    return sum(1 for n in descendants((tree or parse_c(data)).root_node, into=lambda n: n.has_error)
-               if (n.type == "ERROR" or n.is_missing) and not any(s <= n.start_byte < e for s, e in exempt))
+    return _ErrorCounts()(data, exempt, tree)
+
+
+class _ErrorCounts:
+    """_error_count() for the trees of one file and of its rewrites.
+
+    Those are parsed again incrementally, so a rewrite's tree shares every
+    top-level node the edits left alone with the file's tree (the same node
+    id), and such a node, away from the exempt ranges, holds as many errors
+    in both: it is counted once.  The trees are kept while the counts are,
+    since a freed node's id could be reused.
+    """
+
+    def __init__(self):
+        self.per_top: dict[int, int] = {}
+        self.trees: list = []
+
+    def __call__(self, data: bytes, exempt: Sequence[tuple[int, int]] = (), tree=None) -> int:
+        tree = tree or parse_c(data)
+        self.trees.append(tree)
+        root, exempted, near_exempt = tree.root_node, _inside_any(exempt), _touching_any(exempt)
+        if root.type == "ERROR" or root.is_missing or not root.has_error:
+            return sum(1 for n in _error_nodes(root) if not exempted(n.start_byte, n.start_byte + 1))
+        total = 0
+        for top in root.children:
+            if not (top.has_error or top.type == "ERROR" or top.is_missing):
+                continue
+            if near_exempt(top.start_byte, top.end_byte):
+                total += sum(1 for n in _error_nodes(top) if not exempted(n.start_byte, n.start_byte + 1))
+                continue
+            if top.id not in self.per_top:
+                self.per_top[top.id] = sum(1 for _ in _error_nodes(top))
+            total += self.per_top[top.id]
+        return total
+
+
+def _error_nodes(root):
+    """The ERROR and MISSING nodes below the nodes that have an error (are one, or hold
+    one); only such nodes are looked into.  (An unexpected lone token is an ERROR node
+    that tree-sitter says has no error.)"""
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n.type == "ERROR" or n.is_missing:
+            yield n
+        if n.has_error:
+            stack.extend(c for c in n.children if c.has_error or c.type == "ERROR" or c.is_missing)
 
 
 # Where a full expression ends: its parent is one of these, or it is a condition.
@@ -215,13 +268,12 @@ _FULL_EXPRESSION_PARENTS = {
 
 
 def _full_expression(node):
-    while node.parent is not None:
-        parent = node.parent
-        if parent.type in _FULL_EXPRESSION_PARENTS or parent.child_by_field_name("condition") == node:
+    while (above := parent(node)) is not None:
+        if above.type in _FULL_EXPRESSION_PARENTS or above.child_by_field_name("condition") == node:
             return node
-        if parent.type in ("compound_statement", "translation_unit"):
+        if above.type in ("compound_statement", "translation_unit"):
             return node
-        node = parent
+        node = above
     return node
 
 
@@ -233,15 +285,44 @@ def _left_expressions(tree, findings) -> list[tuple[int, int]]:
     neither version had; the whole expression stays for a human.
     """
     spans = []
-    for f in findings:
-        o = f.occurrence
-        if not o.is_site or f.severity is Decision.REWRITE:
-            continue
-        node = tree.root_node.descendant_for_byte_range(o.name_start, o.name_start + len(o.name))
-        if node is not None:
-            e = _full_expression(node)
-            spans.append((e.start_byte, e.end_byte))
+    with remembered_parents():
+        looking_into(tree.root_node)
+        for f in findings:
+            o = f.occurrence
+            if not o.is_site or f.severity is Decision.REWRITE:
+                continue
+            node = tree.root_node.descendant_for_byte_range(o.name_start, o.name_start + len(o.name))
+            if node is not None:
+                e = _full_expression(node)
+                spans.append((e.start_byte, e.end_byte))
     return spans
+
+
+def _inside_any(spans: Sequence[tuple[int, int]]):
+    """A test of whether a byte span lies inside one of the spans, by bisection."""
+    spans = sorted(spans)
+    starts = [s for s, _ in spans]
+    widest, reach = [], -1  # widest[i]: the furthest end of spans[:i + 1]
+    for _, e in spans:
+        reach = max(reach, e)
+        widest.append(reach)
+
+    def inside(start: int, end: int) -> bool:
+        i = bisect.bisect_right(starts, start) - 1
+        return i >= 0 and widest[i] >= end
+    return inside
+
+
+def _touching_any(spans: Sequence[tuple[int, int]]):
+    """A test of whether a byte span shares a byte with one of the spans, by bisection."""
+    spans = sorted(spans)
+    starts = [s for s, _ in spans]
+    widest = list(itertools.accumulate((e for _, e in spans), max))
+
+    def touching(start: int, end: int) -> bool:
+        i = bisect.bisect_left(starts, end) - 1  # the spans starting before end
+        return i >= 0 and widest[i] > start
+    return touching
 
 
 def _guarded_edits(src, matches, findings, book: RuleBook, profile: Profile, vocabulary: Vocabulary):
@@ -277,7 +358,10 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
         change = FileChange(path, src.data, new, emitted.rewritten, (), emitted.guarded, tuple(changed))
         return change, None, [], emitted.held
     is_c = is_c_path(path)
-    tree = parse_c(src.data) if is_c else None
+    tree = None
+    if is_c:
+        parsed = fs.parsed if fs is not None else None
+        tree = parsed[1] if parsed is not None and parsed[0] == src.data else parse_c(src.data)
     if fs is not None and fs.result is not None:
         # The scan matched the regions already: its findings know their owners.
         matches, findings, results = fs.result.matches, fs.findings, list(fs.regions)
@@ -295,10 +379,10 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
     edits = [Edit(x.start, x.end, x.text, r.rule.id) for r in applied for x in r.replacements]
     owned = [span for r in applied for span in r.owned]
 
-    tainted = _left_expressions(tree, findings) if is_c else []
+    tainted = _inside_any(_left_expressions(tree, findings) if is_c else [])
     rewritten = [m for m in matches if m.severity is Decision.REWRITE
                  and not any(s < m.end and m.start < e for s, e in owned)
-                 and not any(s <= m.start and m.end <= e for s, e in tainted)]
+                 and not tainted(m.start, m.end)]
     edits += edits_for(src.data, rewritten)
     if not edits:
         return None, None, results, ()
@@ -320,18 +404,19 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
         # The new bytes are parsed again only around the edits; where that would
         # decide against the rewrite, a full parse has the last word.
         new_tree = reparse_c(tree, src.data, new, sorted(changed))
-        before, after = _error_count(src.data, owned, tree), _error_count(new, exempt, new_tree)
+        error_count = _ErrorCounts()
+        before, after = error_count(src.data, owned, tree), error_count(new, exempt, new_tree)
         if after > before:
             new_tree = parse_c(new)
-            after = _error_count(new, exempt, new_tree)
+            after = error_count(new, exempt, new_tree)
         if after > before:
             return None, f"the rewrite would add parse errors ({before} -> {after}); left as it is", results, ()
         wrapped, wrapped_changed = reflow_changes(src.data, new, changed)
         if wrapped != new:
-            errors = _error_count(new, tree=new_tree)
-            wrapped_errors = _error_count(wrapped, tree=reparse_c(tree, src.data, wrapped, wrapped_changed))
+            errors = error_count(new, tree=new_tree)
+            wrapped_errors = error_count(wrapped, tree=reparse_c(tree, src.data, wrapped, wrapped_changed))
             if wrapped_errors != errors:
-                wrapped_errors = _error_count(wrapped)
+                wrapped_errors = error_count(wrapped)
             if wrapped_errors == errors:
                 new, changed = wrapped, wrapped_changed
     change = FileChange(path, src.data, new, tuple(rewritten), tuple(r.rule.id for r in applied),
@@ -366,7 +451,8 @@ def plan_rewrite(
     book = as_book(rules, scope)
     if profile.out_of_tree:
         regions = ()  # they are written for the kernel's own files
-    scan = scan_tree(root, book, names, jobs, vocabulary=vocabulary, profile=profile, regions=regions)
+    scan = scan_tree(root, book, names, jobs, vocabulary=vocabulary, profile=profile, regions=regions,
+                     keep_parses=True)
     scanned = {fs.path: fs for fs in scan.files}
     paths = {fs.path for fs in scan.files if fs.result is not None and fs.result.matches}
     paths |= {r.file for r in regions if os.path.isfile(os.path.join(root, r.file))}
@@ -380,6 +466,8 @@ def plan_rewrite(
         files.append(file)
         results += file_results
         held += file_held
+    # The parses were for planning; the plan outlives them.
+    scan = dataclasses.replace(scan, files=tuple(dataclasses.replace(fs, parsed=None) for fs in scan.files))
     changes = tuple(f.change for f in files if f.outcome is FileOutcome.CHANGED)
     skipped = tuple(Skipped(f.path, f.reason) for f in files
                     if f.outcome in (FileOutcome.SKIPPED, FileOutcome.FAILED))

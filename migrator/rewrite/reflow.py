@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import itertools
 import re
 from typing import Sequence
 
@@ -100,7 +101,9 @@ def _in_macro(lines: list[bytes], i: int) -> bool:
 
 
 def _line_starts(data: bytes) -> list[int]:
-    return [0] + [m.end() for m in re.finditer(b"\n", data)]
+    # Summed in C: a Python loop over every line of a 50 MB file takes seconds.
+    ends_with_newline = map((1).__add__, map(len, data.split(b"\n")[:-1]))
+    return list(itertools.accumulate(ends_with_newline, initial=0))
 
 
 def _reflow_lines(old_lines: list[bytes], new_lines: list[bytes]) -> list[bytes]:

@@ -35,7 +35,7 @@ from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 from ..rewrite.plan import RewritePlan
 from . import text
 from .checkpatch import CheckpatchResult, run_checkpatch
-from .prefixes import SOURCES, Prefixer, history_prefix, load_table, project_lead
+from .prefixes import SOURCES, Prefixer, history_prefix, profile_table, project_lead
 from .repo import TreeRepo, commit_date, dirty_paths, git_date, identity, later, open_tree_repo
 from .split import FLAG_DAY, PREPARE, Patch, split_plan
 
@@ -376,11 +376,13 @@ def _cover_text(texts: text.Texts, plan: RewritePlan, tr: TreeRepo, patches: Seq
 
 # ------------------------------------------------------------ the series
 
-def default_targets():
-    """The build targets a series is checked with: those that build single objects."""
-    from ..build import load_targets
+def default_targets(migration: Migration | None = None, required: bool = True):
+    """The build targets a series is checked with: those of the pack's profile that build
+    single objects.  A profile without targets is a MigratorError, or none when not required."""
+    from ..build import object_targets, profile_targets
 
-    return tuple(t for t in load_targets() if all(o.endswith(".o") for o in t.objects))
+    return object_targets(profile_targets(migration or load_migration(DEFAULT_MIGRATION),
+                                          required=required))
 
 
 def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
@@ -390,7 +392,8 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
 
     Its words are `migration`'s (default: the default pack's): templates, subjects, helpers.
     """
-    texts = text.Texts(migration or load_migration(DEFAULT_MIGRATION))
+    migration = migration or load_migration(DEFAULT_MIGRATION)
+    texts = text.Texts(migration)
     book = getattr(plan, "book", None) or as_book(rules)
     check_clean(tr, plan)
     patches = split_plan(plan, book, "atomic" if options.out_of_tree else options.split)
@@ -399,7 +402,7 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
     rule_by_id = {r.id: r for r in book.all_rules()}
     region_by_id = {r.id: r for r in regions}
     region_by_id.update({r.rule.id: r.rule for r in plan.regions})
-    prefixer = Prefixer(load_table(), tr.repo if options.prefixes == "history" else None,
+    prefixer = Prefixer(profile_table(migration), tr.repo if options.prefixes == "history" else None,
                         tr.head.hexsha, tr.prefix)
     signoff = f"{ident[0]} <{ident[1]}>"
     generator = generator_line()
@@ -445,7 +448,8 @@ def make_series(tr: TreeRepo, ident: tuple[str, str], plan: RewritePlan,
                 files.append(PatchFile(name, Path(path).read_bytes(), subject, patch, result))
             if cover_letter:
                 cover_subject, blurb = _cover_text(texts, plan, tr, patches, files, rule_by_id,
-                                                   region_by_id, options, default_targets())
+                                                   region_by_id, options,
+                                                   default_targets(migration, required=False))
                 cover = Path(out, COVER_NAME).read_bytes()
     except git.GitCommandError as e:
         raise _git_error(e) from None

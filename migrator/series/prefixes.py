@@ -3,8 +3,9 @@
 A kernel subject begins with the prefix of the code it changes
 (`arm64: module:`, `s390/module:`).  The tree's own history knows them best:
 the most common prefix among the last commits to the same files.  A tree
-without that history (committed in one piece) uses the table in
-prefixes.toml.
+without that history (committed in one piece) uses the table of the pack's
+kernel profile (profiles/NAME/prefixes.toml), or, where it has none, the
+generic fallbacks alone.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import git
 
 from ..errors import MigratorError
 from ..tomlfile import load_toml
 
-DEFAULT_TABLE = Path(__file__).resolve().parent / "prefixes.toml"
+if TYPE_CHECKING:
+    from ..migration import Migration
+
+# The file of a kernel profile's subject prefixes, in its folder beside its areas.
+PREFIXES_FILE = "prefixes.toml"
 SOURCES = ("history", "table")
 # How many commits of a patch's files are asked for their subjects.
 HISTORY_DEPTH = 200
@@ -56,7 +60,13 @@ class PrefixTable:
         return self.lookup(common)
 
 
-def load_table(path: str | os.PathLike = DEFAULT_TABLE) -> PrefixTable:
+def profile_table(migration: Migration, profile: str | None = None) -> PrefixTable:
+    """The prefix table of a pack's profile; a profile without one gives the fallbacks alone."""
+    path = migration.profile_file(PREFIXES_FILE, profile)
+    return load_table(path) if path is not None else PrefixTable({})
+
+
+def load_table(path: str | os.PathLike) -> PrefixTable:
     data = load_toml(path)
     for key in data:
         if key not in ("prefixes", "fallback"):

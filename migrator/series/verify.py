@@ -250,7 +250,8 @@ def verify_series(
     top = os.path.realpath(repo.working_tree_dir or repo.git_dir)
     rel = os.path.relpath(os.path.realpath(str(repo_path)), top)
     prefix = "" if rel == "." or rel.startswith("..") else rel.replace(os.sep, "/") + "/"
-    targets = tuple(default_targets() if targets is None else targets)
+    migration = migration or load_migration()
+    targets = tuple(default_targets(migration) if targets is None else targets)
     work = Path(workdir) if workdir is not None else default_workdir()
     work.mkdir(parents=True, exist_ok=True)
     root = Path(build_root) if build_root is not None else default_build_root() / "series"
@@ -265,7 +266,6 @@ def verify_series(
         try:
             # What an in-place rewrite of the base writes, and what it leaves.
             t0 = time.monotonic()
-            migration = migration or load_migration()
             book, regions = load_pack(migration, rules_dir)
             plan = plan_rewrite(str(tree), book, regions, names, vocabulary=migration.vocabulary)
             timings["plan"] = round(time.monotonic() - t0, 1)

@@ -23,16 +23,17 @@ from typing import Callable
 
 from tree_sitter import Node
 
-from migrator.migration import DEFAULT_MIGRATION, load_migration
 from migrator.verify.kconfig import KernelConfig
 from migrator.parse import parse_c
-from migrator.parse.syntax import descendants, function_name, text as node_text
+from migrator.parse.syntax import descendants, function_declarator, function_name, text as node_text
+
+from .pack import VOCABULARY
 
 MASK = (1 << 64) - 1
 OLD_LAYOUTS = {"core_layout": "core", "init_layout": "init", "data_layout": "data"}
 LAYOUT_FIELDS = ("base", "size", "text_size", "ro_size", "ro_after_init_size")
 NARROW_TYPES = {"u32", "uint32_t", "unsigned int", "int", "unsigned", "Elf32_Addr", "s32", "__u32"}
-_NEW = load_migration(DEFAULT_MIGRATION).vocabulary.new  # the model is still the default pack's
+_NEW = VOCABULARY.new
 LOOP_MACROS = _NEW.statement_macros
 NUM_TYPES = len(_NEW.types)
 # What Scope.add_source reads whole, without looking inside.
@@ -42,6 +43,16 @@ _DEFINITIONS = ("function_definition", "preproc_function_def", "preproc_def")
 # value of their own, a 6.1 layout, the mem[] array and one mem[] slot.
 BOOL, ADDR, INT = "bool", "addr", "int"
 _LAYOUT, _MEMS, _SLOT = "layout", "mems", "slot"
+
+# C operators whose result has one kind, as Python over 64-bit values ({a}, {b}:
+# the operands); + and - give an address or an integer, by their operands.
+_UNARY = {"!": ("(not {a})", BOOL), "-": ("((-{a}) & MASK)", INT), "~": ("((~{a}) & MASK)", INT)}
+_BINARY = {
+    **{op: (f"({{a}} {op} {{b}})", BOOL) for op in ("<", "<=", ">", ">=", "==", "!=")},
+    "&&": ("({a} and {b})", BOOL), "||": ("({a} or {b})", BOOL),
+    **{op: (f"(({{a}} {op} {{b}}) & MASK)", INT) for op in ("*", "&", "|", "^", "<<", ">>")},
+    "/": ("({a} // {b})", INT), "%": ("({a} % {b})", INT),
+}
 
 
 class Unevaluable(Exception):
@@ -224,15 +235,12 @@ class Compiler:
         if t == "unary_expression":
             op = node.child_by_field_name("operator").type
             py, kind = self._expr(node.child_by_field_name("argument"), data, env, free)
-            if op == "!":
-                return f"(not {py})", BOOL
-            if op == "-":
-                return f"((-{py}) & MASK)", INT
-            if op == "~":
-                return f"((~{py}) & MASK)", INT
             if op == "+":
                 return py, kind
-            raise Unevaluable(f"operator {op}")
+            if op not in _UNARY:
+                raise Unevaluable(f"operator {op}")
+            form, kind = _UNARY[op]
+            return form.format(a=py), kind
         if t == "conditional_expression":
             c, _ = self._expr(node.child_by_field_name("condition"), data, env, free)
             a, ka = self._expr(node.child_by_field_name("consequence"), data, env, free)
@@ -272,24 +280,15 @@ class Compiler:
         op = node.child_by_field_name("operator").type
         a, ka = self._expr(node.child_by_field_name("left"), data, env, free)
         b, kb = self._expr(node.child_by_field_name("right"), data, env, free)
-        if op in ("<", "<=", ">", ">=", "==", "!="):
-            return f"({a} {op} {b})", BOOL
-        if op == "&&":
-            return f"({a} and {b})", BOOL
-        if op == "||":
-            return f"({a} or {b})", BOOL
         if op == "+":
             return f"(({a} + {b}) & MASK)", ADDR if ADDR in (ka, kb) else INT
         if op == "-":
             kind = INT if ka == kb == ADDR else (ADDR if ka == ADDR else INT)
             return f"(({a} - {b}) & MASK)", kind
-        if op in ("*", "&", "|", "^"):
-            return f"(({a} {op} {b}) & MASK)", INT
-        if op in ("/", "%"):
-            return f"({a} {'//' if op == '/' else '%'} {b})", INT
-        if op in ("<<", ">>"):
-            return f"(({a} {op} {b}) & MASK)", INT
-        raise Unevaluable(f"operator {op}")
+        if op not in _BINARY:
+            raise Unevaluable(f"operator {op}")
+        form, kind = _BINARY[op]
+        return form.format(a=a, b=b), kind
 
     def _call(self, node: Node, data: bytes, env: dict, free: str | None) -> tuple[str, str]:
         fn = node.child_by_field_name("function")
@@ -492,43 +491,44 @@ def _loop_macro(node: Node, data: bytes) -> tuple[str, str, str] | None:
     return None
 
 
+def _parameter_list(node: Node) -> list[Node]:
+    """The parameters (and a variadic `...`) of the function a definition defines."""
+    return function_declarator(node).child_by_field_name("parameters").named_children
+
+
+def _parameter(p: Node, data: bytes) -> tuple[str | None, str]:
+    """A parameter declaration's name (None if unnamed) and the `*` of its pointer declarators."""
+    name, stars = p.child_by_field_name("declarator"), ""
+    while name is not None and name.type != "identifier":
+        if name.type == "pointer_declarator":
+            stars += "*"
+        name = name.child_by_field_name("declarator")
+    return (None if name is None else node_text(name, data)), stars
+
+
 def _parameters(node: Node, data: bytes) -> list[str]:
-    d = node.child_by_field_name("declarator")
-    while d is not None and d.type != "function_declarator":
-        d = d.child_by_field_name("declarator")
     out = []
-    for p in d.child_by_field_name("parameters").named_children:
+    for p in _parameter_list(node):
         if p.type != "parameter_declaration":
             raise Unevaluable("variadic function")
-        name = p.child_by_field_name("declarator")
-        while name is not None and name.type != "identifier":
-            name = name.child_by_field_name("declarator")
+        name, _stars = _parameter(p, data)
         if name is None:
             if node_text(p, data).strip() == "void":
                 continue
             raise Unevaluable("unnamed parameter")
-        out.append(node_text(name, data))
+        out.append(name)
     return out
 
 
 def parameter_types(node: Node, data: bytes) -> list[tuple[str, str]]:
     """``(name, type text)`` of a function's parameters, the type with its ``*``."""
-    d = node.child_by_field_name("declarator")
-    while d is not None and d.type != "function_declarator":
-        d = d.child_by_field_name("declarator")
     out = []
-    for p in d.child_by_field_name("parameters").named_children:
+    for p in _parameter_list(node):
         if p.type != "parameter_declaration":
             continue
-        name = p.child_by_field_name("declarator")
-        stars = ""
-        while name is not None and name.type != "identifier":
-            if name.type == "pointer_declarator":
-                stars += "*"
-            name = name.child_by_field_name("declarator")
+        name, stars = _parameter(p, data)
         if name is not None:
-            out.append((node_text(name, data), " ".join(node_text(p.child_by_field_name("type"), data)
-                                                    .split()) + stars))
+            out.append((name, " ".join(node_text(p.child_by_field_name("type"), data).split()) + stars))
     return out
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from migrator.errors import MigratorError
 from migrator.verify import packages as debian
+from migrator.verify.findings import ModuleViolation
 from migrator.verify.image import ModuleImage
 from migrator.verify.kconfig import KernelConfig, parse_config
-from .invariants import Footprint, Violation, check, footprint
+from .invariants import Footprint, check, footprint
 from .layout import new_layout, old_layout
 from .loader import prepare
 from .table import MAINLINE_V6_4, PlacementTable
@@ -20,7 +21,7 @@ class ModuleResult:
     """One module: its violations and footprint, or why the loader would refuse it."""
 
     name: str
-    violations: tuple[Violation, ...]
+    violations: tuple[ModuleViolation, ...]
     footprint: Footprint | None
     refusal: str | None = None
 
@@ -48,7 +49,7 @@ class ModulesReport:
     table: str
     from_cache: bool
     totals: Totals
-    violations: tuple[Violation, ...]
+    violations: tuple[ModuleViolation, ...]
     refused: tuple[tuple[str, str], ...]
     unreadable: tuple[tuple[str, str], ...]
 

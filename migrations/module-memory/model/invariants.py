@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from migrator.verify.findings import ModuleViolation
 from migrator.verify.kconfig import KernelConfig
 from .layout import NewLayout, OldLayout, Placement
 from .loader import Prepared
@@ -27,19 +28,6 @@ from .table import MEMORY_TYPES
 
 INVARIANTS = ("placed-once", "invalid-type", "permission-class", "init-ness", "type-size",
               "alignment", "overlap")
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """One broken invariant in one module."""
-
-    invariant: str
-    module: str
-    subject: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.module}: {self.invariant}: {self.subject}: {self.message}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +63,13 @@ def _items(prepared: Prepared) -> list[tuple[str, int]]:
 
 
 def check(prepared: Prepared, old: OldLayout, new: NewLayout,
-          config: KernelConfig) -> tuple[Violation, ...]:
+          config: KernelConfig) -> tuple[ModuleViolation, ...]:
     """All invariant violations of ``new`` against ``old`` for one module."""
     name = prepared.name
-    out: list[Violation] = []
+    out: list[ModuleViolation] = []
 
     def fail(invariant: str, subject: str, message: str) -> None:
-        out.append(Violation(invariant, name, subject, message))
+        out.append(ModuleViolation(invariant, name, subject, message))
 
     # Items are told apart by (key, section index): names may repeat.
     old_at: dict[tuple[str, int], list[Placement]] = {}

@@ -18,10 +18,10 @@ from tree_sitter import Node
 from migrator.errors import MigratorError
 from migrator.parse.syntax import descendants, function_name
 from migrator.parse.source import c_language, parse_c
-from migrator.migration import DEFAULT_MIGRATION, load_migration
+from .pack import VOCABULARY
 from .table import MOD_INVALID, MaskRow, PlacementTable
 
-_NEW = load_migration(DEFAULT_MIGRATION).vocabulary.new  # the model is still the default pack's
+_NEW = VOCABULARY.new
 MEM_TYPES = _NEW.types
 
 _ARRAYS = tree_sitter.Query(c_language(), """

@@ -3,7 +3,7 @@
 Out-of-tree code carries both sides of the change, each under a condition
 (`#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) || ...`).  So it is
 checked once per kernel, on the lines that kernel compiles
-(:mod:`branches`):
+(:mod:`migrator.verify.branches`):
 
 * names: a name of the module API (a layout member of struct module such
   as ``core_layout`` or ``mem``, a field of the layout struct, an
@@ -28,21 +28,24 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from migrator.errors import MigratorError
-from migrator.verify.findings import Note, SourceViolation
-from migrator.parse.syntax import descendants, text as node_text
 from migrator.parse import is_c_path, parse_c
+from migrator.parse.syntax import descendants, text as node_text
 from migrator.parse.tree import source_paths
 from migrator.parse.views import embedded_c, is_stp_path
-from .branches import Facts, project, read_branches
-from .identifiers import declared_fields
-from .kernel import Kernel
+from migrator.verify.branches import Facts, project, read_branches
+from migrator.verify.findings import Note, SourceViolation
+from migrator.verify.kernel import Kernel, read_file
+from migrator.verify.names import declared_fields
+from .pack import VOCABULARY
 from .probes import ProbeChooser
+from .source import TreeCheck, check_sources
 from .table import MAINLINE_V6_4, PlacementTable
-from .source import TreeCheck, check_sources, read_file
 
 _MACRO_DEF_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+(\w+)", re.M)
 _FUNCTION_DEF_RE = re.compile(rb"^\w[\w \t*]*?\b(\w+)\s*\([^;{)]*\)\s*\{", re.M)
-_MEMBER_RE = re.compile(rb"struct\s+(module_layout|module_memory)\s+(\w+)")
+# The structs of each side of the change, whose members are the layout members.
+_SIDE_STRUCTS = tuple(s.encode() for s in (VOCABULARY.old.struct, VOCABULARY.new.struct))
+_MEMBER_RE = re.compile(rb"struct\s+(" + b"|".join(map(re.escape, _SIDE_STRUCTS)) + rb")\s+(\w+)")
 # In a #define body (not parsed as C): `->name`/`.name`, and plain names.
 _BODY_FIELD_RE = re.compile(r"(?:->|\.)\s*(\w+)")
 _BODY_NAME_RE = re.compile(r"(?<![\w.>])(\w+)\s*(\()?")
@@ -53,8 +56,8 @@ _PREPROC_CONDITION_PARENTS = {"preproc_if", "preproc_elif", "preproc_ifdef", "pr
 
 def layout_members(kernel: Kernel) -> frozenset[str]:
     """The members of struct module that hold a layout (core_layout, ..., or mem)."""
-    return frozenset(m.group(2).decode() for m in _MEMBER_RE.finditer(kernel.module_h)
-                     if m.group(2) not in (b"module_layout", b"module_memory"))
+    return frozenset(m.group(2).decode() for m in _MEMBER_RE.finditer(kernel.header)
+                     if m.group(2) not in _SIDE_STRUCTS)
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class Vocabulary:
 
     @classmethod
     def of(cls, kernel: Kernel) -> "Vocabulary":
-        return cls(layout_members(kernel), kernel.layout_fields, kernel.enumerators,
+        return cls(layout_members(kernel), kernel.side_fields, kernel.enumerators,
                    kernel.callables)
 
     def __or__(self, other: "Vocabulary") -> "Vocabulary":
@@ -227,7 +230,7 @@ def check_kernel(path: str, data: bytes, kernel: Kernel, kernels: tuple[Kernel, 
                  missing: Vocabulary, every_member: frozenset[str],
                  project_fields: frozenset[str]) -> tuple[list[SourceViolation], list[Note]]:
     """The names of ``missing`` that ``kernel`` would compile in ``data``."""
-    facts = Facts.of(kernel, kernels)
+    facts = Facts.of(kernel, VOCABULARY.sides, kernels)
     branches = read_branches(data, facts)
     states = branches.states
     code = project(data, facts)
@@ -296,23 +299,23 @@ def check_out_of_tree(root: str, original: str, kernels: tuple[Kernel, ...], pro
     meaning, pair = None, _old_and_new(kernels)
     if pair is not None:
         old_kernel, new_kernel = pair
-        changes = [(path, project(before, Facts.of(old_kernel, kernels)),
-                    project(texts[path], Facts.of(new_kernel, kernels)))
+        changes = [(path, project(before, Facts.of(old_kernel, VOCABULARY.sides, kernels)),
+                    project(texts[path], Facts.of(new_kernel, VOCABULARY.sides, kernels)))
                    for path, before in sorted(originals.items())]
         if callable(probe_sets):
             probe_sets = probe_sets()
         if old_kernel.arch is not None:
             # The modules of the kernels' own architecture, as arch code is judged.
             probe_sets = ProbeChooser(probe_sets)(f"arch/{old_kernel.arch}/")
-        meaning = check_sources(changes, new_kernel.module_h, old_kernel.module_h, probe_sets,
+        meaning = check_sources(changes, new_kernel.header, old_kernel.header, probe_sets,
                                 table, root=root, original=original)
     return OutOfTreeCheck(root, original, tuple(checked), tuple(sides), meaning, pair)
 
 
 def _old_and_new(kernels: tuple[Kernel, ...]) -> tuple[Kernel, Kernel] | None:
     """The oldest kernel before the change and the newest after it, if both are given."""
-    old = [k for k in kernels if not k.has_module_memory]
-    new = [k for k in kernels if k.has_module_memory]
+    old = [k for k in kernels if not k.has_change]
+    new = [k for k in kernels if k.has_change]
     if not old or not new:
         return None
     return (min(old, key=lambda k: k.version_code), max(new, key=lambda k: k.version_code))

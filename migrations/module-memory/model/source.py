@@ -3,7 +3,7 @@
 For every file that differs from the original (among those the original
 held an old layout in, plus include/linux/module.h), four checks run:
 
-* names (:mod:`identifiers`): what the rewrite introduces
+* names (:mod:`migrator.verify.names`): what the rewrite introduces
   exists in the tree's module.h;
 * allocation plans (:mod:`plans`): reservations and the
   addresses computed from them agree in type and permissions;
@@ -20,21 +20,21 @@ import os
 from dataclasses import dataclass
 
 from migrator.errors import MigratorError
-from migrator.migration import DEFAULT_MIGRATION, load_migration
+from migrator.parse import candidate_paths, is_c_path
 from migrator.verify.findings import Note, SourceViolation
 from migrator.verify.kconfig import KernelConfig
-from migrator.parse import candidate_paths, is_c_path
-from .api import read_api
+from migrator.verify.kernel import read_file
+from migrator.verify.names import check_names, declared_fields, read_api
 from .arithmetic import check_arithmetic
 from .cexpr import Scope
-from .identifiers import check_names
 from .meaning import ProbeSet, Stats, judge, pair_changes
+from .pack import VOCABULARY
 from .plans import check_plans, extract_plan
 from .probes import ProbeChooser
 from .table import MAINLINE_V6_4, PlacementTable
 
-# The header that defines the target API (the model is still the default pack's).
-API_HEADER = load_migration(DEFAULT_MIGRATION).vocabulary.new.api_header
+# The header that defines the target API.
+API_HEADER = VOCABULARY.new.api_header
 
 
 # The invariants of the source check, by id.
@@ -85,17 +85,6 @@ class TreeCheck:
         return not self.violations
 
 
-def read_file(root: str, path: str) -> bytes | None:
-    """A file's bytes, None when it does not exist; MigratorError when it cannot be read."""
-    try:
-        with open(os.path.join(root, path), "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise MigratorError(f"{os.path.join(root, path)}: cannot read: {e.strerror}") from None
-
-
 def _same_file(a: str, b: str) -> bool:
     try:
         sa, sb = os.stat(a), os.stat(b)
@@ -111,7 +100,7 @@ def changed_files(root: str, original: str, paths=None) -> list[tuple[str, bytes
     layout, plus include/linux/module.h.
     """
     if paths is None:
-        old = load_migration(DEFAULT_MIGRATION).vocabulary.old
+        old = VOCABULARY.old
         found = candidate_paths(original, old.prefilter, old.needle)
         paths = sorted({p for p, error in found if error is None} | {API_HEADER})
     out = []
@@ -134,7 +123,7 @@ def check_sources(changes: list[tuple[str, bytes, bytes]], api_header: bytes,
                   table: PlacementTable = MAINLINE_V6_4, root: str = "",
                   original: str = "") -> TreeCheck:
     """Check rewritten files given as bytes; ``api_header`` is the rewritten module.h."""
-    api = read_api(api_header)
+    api = read_api(api_header, VOCABULARY.new)
     violations: list[SourceViolation] = []
     notes: list[Note] = []
     old_plans, new_plans = [], []
@@ -142,8 +131,6 @@ def check_sources(changes: list[tuple[str, bytes, bytes]], api_header: bytes,
     new_scopes: dict[str, Scope] = {}
     pairs = []
     config = KernelConfig("generic")
-    from .identifiers import declared_fields
-
     declared = frozenset().union(*(declared_fields(new) for _p, _o, new in changes))
     for path, old, new in changes:
         violations.extend(check_names(path, old, new, api, declared))
@@ -194,7 +181,7 @@ def check_tree(root: str, original: str, probe_sets,
     if header is None:
         raise MigratorError(f"{os.path.join(root, API_HEADER)}: no such file: not a kernel tree; "
                             f"check out-of-tree code with --kernel KDIR for each side")
-    read_api(header, API_HEADER)  # bad input fails before any module is read
+    read_api(header, VOCABULARY.new)  # bad input fails before any module is read
     changes = _c_only(changed_files(root, original, paths))
     if callable(probe_sets):
         probe_sets = probe_sets()

@@ -2,9 +2,10 @@
 /*
  * migrator_probe: asks the running kernel what it knows about module addresses.
  *
- * Part of migrator's run-time proof (migrator/boot/).  It uses only API that is
- * the same before and after struct module_memory, so one source serves the
- * pristine and the rewritten kernel.
+ * Part of migrator's run-time proof (migrator/boot/).  It asks only what any
+ * module loader answers (who owns an address, is it text, what symbol is it),
+ * through API that a migration of the loader's internals leaves as it is, so
+ * one source serves the pristine and the rewritten kernel.
  *
  * The kernel exports neither __module_address() nor __module_text_address(),
  * the lookups every other module question goes through, so the guest passes

@@ -1,18 +1,18 @@
-"""A kernel that out-of-tree code is built against: its version, config and module API.
+"""A kernel that out-of-tree code is built against: its version, config and API.
 
 Out-of-tree code names no kernel tree of its own; it is built with
 ``make -C KDIR M=...`` against a kernel's headers or build directory.  Such a
 directory tells which preprocessor branches that kernel compiles (its
-LINUX_VERSION_CODE, the CONFIG_ options of its autoconf.h, the macros of its
-module.h) and which names of the module API it has: the fields of ``struct
-module`` and of its layout struct (``module_layout`` before v6.4,
-``module_memory`` since), the enumerators of ``enum mod_mem_type`` and the
-functions and macros module.h defines.
+LINUX_VERSION_CODE, the CONFIG_ options of its autoconf.h, the macros of the
+API header) and which names of the API it has.  Which header, and which of
+its names matter, are the migration's (:class:`migrator.vocabulary.NewApi`):
+the struct each side of the change defines and its fields, the enumerators
+of the new API's enum, and the functions and macros the header defines.
 
 Two layouts are read:
 
 * a source tree (or a headers package's common part): a top Makefile with
-  VERSION and PATCHLEVEL, and include/linux/module.h;
+  VERSION and PATCHLEVEL, and the API header;
 * a build directory (Debian's ``linux-headers-*-ARCH``, or ``O=``):
   include/generated/ with the version and autoconf.h, and its source tree
   found through a ``source`` link or the Makefile's ``include .../Makefile``.
@@ -26,12 +26,11 @@ from dataclasses import dataclass
 
 from migrator.errors import MigratorError
 from migrator.parse import parse_c
-from migrator.migration import load_migration
-from migrator.verify.header import declared_callables, enum_members, struct_fields
-from .source import read_file
+from migrator.parse.preproc import kernel_version
+from migrator.vocabulary import Vocabulary
 
-# The header that defines struct module, the same before and after the change.
-API_HEADER = load_migration().vocabulary.new.api_header
+from .header import declared_callables, enum_members, struct_fields
+
 _VERSION_H = "include/generated/uapi/linux/version.h"
 _AUTOCONF_H = "include/generated/autoconf.h"
 _INCLUDE_RE = re.compile(rb"^\s*include\s+(\S+)/Makefile\s*$", re.M)
@@ -40,13 +39,17 @@ _MAKE_VAR_RE = re.compile(rb"^(VERSION|PATCHLEVEL|SUBLEVEL)\s*=\s*(\d*)\s*$", re
 # The option each kernel architecture sets, the more specific first.
 _ARCH_OPTIONS = (("arm64", "CONFIG_ARM64"), ("x86", "CONFIG_X86"), ("arm", "CONFIG_ARM"),
                  ("s390", "CONFIG_S390"), ("powerpc", "CONFIG_PPC"), ("ia64", "CONFIG_IA64"))
-# The layout struct of each side of the change.
-LAYOUT_STRUCTS = ("module_layout", "module_memory")
 
 
-def kernel_version(major: int, minor: int, patch: int) -> int:
-    """KERNEL_VERSION(a, b, c) as the kernel computes it (the patch level saturates)."""
-    return (major << 16) + (minor << 8) + min(patch, 255)
+def read_file(root: str, path: str) -> bytes | None:
+    """A file's bytes, None when it does not exist; MigratorError when it cannot be read."""
+    try:
+        with open(os.path.join(root, path), "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise MigratorError(f"{os.path.join(root, path)}: cannot read: {e.strerror}") from None
 
 
 @dataclass(frozen=True)
@@ -54,17 +57,17 @@ class Kernel:
     """What one kernel offers out-of-tree code."""
 
     path: str  # as given
-    source: str  # the tree holding include/linux/module.h
+    source: str  # the tree holding the API header
     release: str  # "6.1.192", or the kernel.release of a build directory
     version_code: int  # LINUX_VERSION_CODE
     config: frozenset[str] | None  # CONFIG_ options set (None: a source tree without a config)
-    macros: frozenset[str]  # the macros module.h defines (for defined() in #if)
-    module_fields: frozenset[str]
-    layout_struct: str  # "module_layout" or "module_memory"
-    layout_fields: frozenset[str]
-    enumerators: frozenset[str]  # of enum mod_mem_type (empty before v6.4)
-    callables: frozenset[str]  # functions and macros of module.h
-    module_h: bytes
+    macros: frozenset[str]  # the macros the API header defines (for defined() in #if)
+    side_struct: str  # the struct of its side of the change that its header defines
+    side_fields: frozenset[str]  # that struct's fields
+    has_change: bool  # whether side_struct is the new API's
+    enumerators: frozenset[str]  # of the new API's enum (empty before the change)
+    callables: frozenset[str]  # functions and macros of the API header
+    header: bytes  # the API header itself
 
     @property
     def arch(self) -> str | None:
@@ -75,15 +78,11 @@ class Kernel:
         return None
 
     @property
-    def has_module_memory(self) -> bool:
-        return self.layout_struct == "module_memory"
-
-    @property
     def label(self) -> str:
         return f"{self.release} ({os.path.basename(os.path.normpath(self.path))})"
 
 
-def _source_of_build_dir(kdir: str) -> str | None:
+def _source_of_build_dir(kdir: str, api_header: str) -> str | None:
     """The source tree a build directory was configured from."""
     link = os.path.join(kdir, "source")
     if os.path.isdir(os.path.join(link, "include", "linux")):
@@ -97,7 +96,7 @@ def _source_of_build_dir(kdir: str) -> str | None:
     # the common part then sits beside the build directory.
     for where in (named, os.path.join(os.path.dirname(os.path.abspath(kdir)),
                                       os.path.basename(named))):
-        if os.path.isfile(os.path.join(where, API_HEADER)):
+        if os.path.isfile(os.path.join(where, api_header)):
             return where
     return None
 
@@ -115,20 +114,36 @@ def _defines(data: bytes) -> dict[str, bytes]:
     return {m.group(1).decode(): m.group(3).strip() for m in _DEFINE_RE.finditer(data)}
 
 
-def read_kernel(kdir: str) -> Kernel:
-    """The kernel at ``kdir`` (headers, build directory or source tree); MigratorError if none."""
+def _version_of_build_dir(kdir: str) -> tuple[int, str] | None:
+    found = _defines(read_file(kdir, _VERSION_H) or b"")
+    release = (read_file(kdir, "include/config/kernel.release") or b"").strip()
+    if not found.get("LINUX_VERSION_CODE", b"").isdigit():
+        return None
+    code = int(found["LINUX_VERSION_CODE"])
+    numbers = [found.get(f"LINUX_VERSION_{k}", b"").decode() for k in ("MAJOR", "PATCHLEVEL", "SUBLEVEL")]
+    return code, (release.decode() if release else ".".join(numbers) if all(numbers) else str(code))
+
+
+def read_kernel(kdir: str, vocabulary: Vocabulary) -> Kernel:
+    """The kernel at ``kdir`` (headers, build directory or source tree) as the
+    migration of ``vocabulary`` sees it; MigratorError if none."""
+    api_header = vocabulary.new.api_header
+    sides = tuple(s for s in (vocabulary.new.struct, vocabulary.old.struct) if s is not None)
+    if api_header is None or not sides:
+        raise MigratorError(f"{vocabulary.path}: [new] 'api_header' and a 'struct' of either side "
+                            f"are needed to read a kernel's API")
     if not os.path.isdir(kdir):
         raise MigratorError(f"--kernel {kdir}: not a directory")
     generated = os.path.isdir(os.path.join(kdir, "include", "generated"))
-    if os.path.isfile(os.path.join(kdir, API_HEADER)):
+    if os.path.isfile(os.path.join(kdir, api_header)):
         source = kdir
     elif generated:
-        source = _source_of_build_dir(kdir)
+        source = _source_of_build_dir(kdir, api_header)
         if source is None:
             raise MigratorError(f"--kernel {kdir}: a build directory whose source tree (with "
-                                f"{API_HEADER}) cannot be found from its Makefile or source link")
+                                f"{api_header}) cannot be found from its Makefile or source link")
     else:
-        raise MigratorError(f"--kernel {kdir}: neither a kernel tree with {API_HEADER} nor a "
+        raise MigratorError(f"--kernel {kdir}: neither a kernel tree with {api_header} nor a "
                             f"build directory with include/generated")
     config = None
     version = None
@@ -136,32 +151,27 @@ def read_kernel(kdir: str) -> Kernel:
         autoconf = read_file(kdir, _AUTOCONF_H)
         if autoconf is not None:
             config = frozenset(k for k in _defines(autoconf) if k.startswith("CONFIG_"))
-        found = _defines(read_file(kdir, _VERSION_H) or b"")
-        release = (read_file(kdir, "include/config/kernel.release") or b"").strip()
-        if found.get("LINUX_VERSION_CODE", b"").isdigit():
-            code = int(found["LINUX_VERSION_CODE"])
-            numbers = [found.get(f"LINUX_VERSION_{k}", b"").decode()
-                       for k in ("MAJOR", "PATCHLEVEL", "SUBLEVEL")]
-            version = (code, release.decode() if release else
-                       ".".join(numbers) if all(numbers) else str(code))
+        version = _version_of_build_dir(kdir)
     if version is None:
         version = _version_of_source(source)
     if version is None:
         raise MigratorError(f"--kernel {kdir}: no LINUX_VERSION_CODE in {_VERSION_H} and no "
                             f"VERSION/PATCHLEVEL in the Makefile")
-    module_h = read_file(source, API_HEADER)
-    root = parse_c(module_h).root_node
-    module_fields = struct_fields(root, module_h, "module")
-    if module_fields is None:
-        raise MigratorError(f"{os.path.join(source, API_HEADER)}: no struct module")
-    for layout in reversed(LAYOUT_STRUCTS):
-        layout_fields = struct_fields(root, module_h, layout)
-        if layout_fields is not None:
+    header = read_file(source, api_header)
+    root = parse_c(header).root_node
+    where = os.path.join(source, api_header)
+    # The structs of the API that both sides have must be there.
+    for name in vocabulary.new.field_structs:
+        if name not in sides and struct_fields(root, header, name) is None:
+            raise MigratorError(f"{where}: no struct {name}")
+    for side in sides:  # the new side first: a tree in the middle of the change has both
+        side_fields = struct_fields(root, header, side)
+        if side_fields is not None:
             break
     else:
-        raise MigratorError(f"{os.path.join(source, API_HEADER)}: neither struct "
-                            f"{' nor struct '.join(LAYOUT_STRUCTS)}")
-    return Kernel(kdir, source, version[1], version[0], config, frozenset(_defines(module_h)),
-                  module_fields, layout, layout_fields,
-                  frozenset(enum_members(root, module_h, "mod_mem_type") or ()),
-                  declared_callables(root, module_h), module_h)
+        raise MigratorError(f"{where}: neither struct {' nor struct '.join(reversed(sides))}")
+    enum = vocabulary.new.enum
+    enumerators = enum_members(root, header, enum) if enum is not None else None
+    return Kernel(kdir, source, version[1], version[0], config, frozenset(_defines(header)),
+                  side, side_fields, side == vocabulary.new.struct, frozenset(enumerators or ()),
+                  declared_callables(root, header), header)

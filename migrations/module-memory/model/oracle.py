@@ -1,9 +1,10 @@
 """The real loader as the model's oracle: Debian's kernels place their own modules.
 
 :func:`compare_with_loader` boots one of Debian's cloud-amd64 kernels
-(``kernels.toml``), loads ``count`` of its own modules in dependency order,
-reads every section's address from /sys/module/*/sections, and holds them
-against the model's layout of the same .ko files:
+(``kernels.toml`` of the engine's qemu harness, ``migrator.boot``), loads
+``count`` of its own modules in dependency order, reads every section's
+address from /sys/module/*/sections, and holds them against the model's
+layout of the same .ko files:
 
 - before the change (6.1, ``struct module_layout``): each section's offset
   from the base of its layout equals the model's offset.  The core base is
@@ -25,19 +26,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from migrator.migration import load_migration
 from migrator.boot.debian import DebianKernel, fetch_kernel, module_name
 from migrator.boot.initramfs import GuestModule, build_initramfs
 from migrator.boot.qemu import BootLog, boot
 from migrator.verify.image import read_image
 from migrator.verify.kconfig import parse_config
 from migrator.verify.packages import decompress_module
-
-# The module-memory pack's model plug-in, reached through the migration.
-_layout = load_migration().model("layout")
-new_layout, old_layout = _layout.new_layout, _layout.old_layout
-prepare = load_migration().model("loader").prepare
-PlacementTable = load_migration().model("table").PlacementTable
+from .layout import new_layout, old_layout
+from .loader import prepare
+from .table import PlacementTable
 
 KERNELS = ("debian-6.1-cloud-amd64", "debian-6.12-cloud-amd64")
 # Modules that only register things (filesystems, protocols, ciphers,

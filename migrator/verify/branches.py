@@ -2,13 +2,14 @@
 
 The match stage reads a file's conditionals and evaluates them for the two
 sides of the change (:mod:`migrator.parse.preproc`).  The check knows more:
-the real kernel it checks against.  So the same reader and the same
-expression evaluator run here with that kernel's facts: its exact
+the real kernel it checks against (:mod:`kernel`).  So the same reader and
+the same expression evaluator run here with that kernel's facts: its exact
 LINUX_VERSION_CODE, the CONFIG_ options its autoconf.h sets, and the
-macros its module.h defines (``mod_mem_type_is_init`` is defined by 6.12's
-and not by 6.1's).  A condition over anything else (a project's own probe
-such as systemtap's STAPCONF_*) has no value: the lines under it are
-*unknown*, never guessed as compiled or not.
+macros its API header defines (a probe macro of the new API is defined by
+a kernel with the change and not by one before it).  A condition over
+anything else (a project's own probe, such as a configure test's result)
+has no value: the lines under it are *unknown*, never guessed as compiled
+or not.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from migrator.migration import load_migration
-from migrator.parse.preproc import (Block, Conditionals, Side, _Parser, _truth, _Unknown,
+from migrator.parse.preproc import (Block, Conditionals, Side, Sides, _Parser, _truth, _Unknown,
                                     read_conditionals)
+
 from .kernel import Kernel
 
 _CONFIG_TESTS = ("IS_ENABLED", "IS_BUILTIN", "IS_MODULE", "IS_REACHABLE")
@@ -31,17 +32,17 @@ class Facts:
 
     side: Side
     version_code: int
-    macros: frozenset[str]  # defined by the kernel's module.h
+    macros: frozenset[str]  # defined by the kernel's API header
     config: frozenset[str] | None  # CONFIG_ options set; None when unknown
-    # Macros whose presence a kernel decides (those of any compared kernel's module.h):
+    # Macros whose presence a kernel decides (those of any compared kernel's API header):
     # undefined when not in macros.
     decides: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, kernel: Kernel, others: tuple[Kernel, ...] = ()) -> "Facts":
+    def of(cls, kernel: Kernel, sides: Sides, others: tuple[Kernel, ...] = ()) -> "Facts":
+        """The facts of ``kernel``, on its side of the change of ``sides``."""
         decides = frozenset().union(kernel.macros, *(k.macros for k in others))
-        sides = load_migration().vocabulary.sides
-        side = sides.new if kernel.has_module_memory else sides.old
+        side = sides.new if kernel.has_change else sides.old
         return cls(side, kernel.version_code, kernel.macros, kernel.config, decides)
 
 
@@ -111,7 +112,7 @@ class Branches:
 
     states: tuple[bool | None, ...]  # per row: compiled, not, or unknown
     decided_directives: frozenset[int]  # rows of directives of groups with a value throughout
-    # Per unknown row, the innermost directive it hangs on ("#ifdef STAPCONF_MODULE_LAYOUT").
+    # Per unknown row, the innermost directive it hangs on ("#ifdef HAVE_SOME_API", a project's probe).
     unknown_because: tuple[tuple[int, str], ...] = ()
 
     def why_unknown(self, row: int) -> str:
