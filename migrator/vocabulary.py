@@ -145,7 +145,6 @@ class NewApi:
     enum: str | None = None  # the C enum a tree with the new API already defines
     count: str | None = None  # the constant counting the types (spelt the same in every style)
     invalid: str | None = None  # the key of the "no type" marker
-    enum_not_types: tuple[str, ...] = ()  # endings of the enumerators that name no type
     struct: str | None = None  # the struct only kernels with the change define
     field_structs: tuple[str, ...] = ()  # the structs whose fields are the new API
     indexed_member: str | None = None  # the member the types index: its index is an enumerator
@@ -163,8 +162,10 @@ class NewApi:
         return self.helper_names is not None and re.search(self.helper_names, name) is not None
 
     def is_type(self, enumerator: str) -> bool:
-        """Whether an enumerator of `enum` names a type (not the count, not the marker)."""
-        return not enumerator.endswith(self.enum_not_types)
+        """Whether an enumerator of `enum` names a type: not the count, not the marker
+        (spelt PREFIX_INVALID in any style, so known by its key's ending)."""
+        not_types = tuple(k for k in (self.count, self.invalid) if k)
+        return not enumerator.endswith(not_types)
 
     def type_names(self, style: str = "short") -> Mapping[str, str]:
         """Key -> constant, e.g. TEXT -> PREFIX_TEXT; NUM names the count, INVALID the marker."""
@@ -247,7 +248,7 @@ _OCCURRENCE = {"kind": str, "language": str, "query": str, "regex": str, "receiv
                "within": str, "anchor": str, "not_parent": list, "text": str, "modes": list}
 _NEW = {"api_header": str, "types": list, "init_types": list, "core_types": list, "spellings": dict,
         "enum": str, "count": str, "invalid": str, "statement_macros": list, "macros": list,
-        "probe": str, "enum_not_types": list, "struct": str, "field_structs": list,
+        "probe": str, "struct": str, "field_structs": list,
         "indexed_member": str, "index_prefix": str, "helper_names": str}
 _SERIES = {"flag_day_subject": str, "helpers": list, "out_of_tree_summary": str}
 # Kinds a pack may declare; the engine gives the others (a guard, a foreign receiver).
@@ -339,7 +340,7 @@ def load_vocabulary(path: Path, landed: tuple[int, int, int]) -> Vocabulary:
     new = data.get("new", {})
     check_fields(f"{path}: [new]", new, _NEW)
     lists = {k: _strings(f"{path}: [new] field '{k}'", new[k])
-             for k in ("types", "init_types", "core_types", "statement_macros", "macros", "enum_not_types",
+             for k in ("types", "init_types", "core_types", "statement_macros", "macros",
                        "field_structs") if k in new}
     for k in ("init_types", "core_types"):
         if not set(lists.get(k, ())) <= set(lists.get("types", ())):

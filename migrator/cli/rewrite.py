@@ -80,11 +80,11 @@ def _series_options(fn):
     return fn
 
 
-def _refuse_unread(plan, mode_line: str | None, err: bool) -> None:
+def _refuse_unread(plan, mode_line: str | None) -> None:
     """A writing run over a tree it could not read all of: list it, write nothing, exit 1."""
     if mode_line:
-        click.echo(mode_line, err=err)
-    _print_rewrite_summary(plan, wrote=False, err=err)
+        click.echo(mode_line)
+    _print_rewrite_summary(plan, wrote=False, err=False)
     click.echo(f"migrator: {plan.unread_refusal()}; pass --allow-unread to write it anyway", err=True)
     sys.exit(EXIT_FAILED)
 
@@ -108,7 +108,7 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
         rules, regions = load_pack(migration, rules_dir)
         plan = plan_rewrite(path, rules, regions, names, vocabulary=migration.vocabulary, profile=profile)
         if plan.not_read and not allow_unread:
-            _refuse_unread(plan, mode_line, err=False)
+            _refuse_unread(plan, mode_line)
         series = make_series(tree_repo, ident, plan, rules, regions, options, migration)
         written = write_series(series, series_dir, force)
         if apply:
@@ -213,7 +213,7 @@ def rewrite(path: str, dry_run: bool, force: bool, allow_unread: bool, migration
                 click.echo(f"migrator: {recovery}", err=True)
             plan = plan_rewrite(path, rules, regions, names, vocabulary=migration.vocabulary, profile=profile)
             if plan.not_read and not allow_unread:
-                _refuse_unread(plan, mode_line, err=False)
+                _refuse_unread(plan, mode_line)
             dirty = dirty_paths(path, [c.path for c in plan.changes])
             if dirty and not force:
                 fail(f"{printable(dirty[0])}: uncommitted changes ({len(dirty)} files); "

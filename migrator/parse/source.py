@@ -244,7 +244,7 @@ def matches_in(query: tree_sitter.Query, root: tree_sitter.Node, units: Sequence
     seen, found = set(), []
     for unit in units:
         if near:
-            hits, above = [], {}
+            above = {}
             for group in unit.near:
                 above.update((n.id, n) for n in group.path[:-1])
             hits = [m for n in above.values() for m in _cursor_matches(query, n)]

@@ -298,14 +298,15 @@ def _left_expressions(tree, findings) -> list[tuple[int, int]]:
     return spans
 
 
+def _sorted_reach(spans: Sequence[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """The spans' starts in order, and for each the furthest end of the spans up to it."""
+    spans = sorted(spans)
+    return [s for s, _ in spans], list(itertools.accumulate((e for _, e in spans), max))
+
+
 def _inside_any(spans: Sequence[tuple[int, int]]):
     """A test of whether a byte span lies inside one of the spans, by bisection."""
-    spans = sorted(spans)
-    starts = [s for s, _ in spans]
-    widest, reach = [], -1  # widest[i]: the furthest end of spans[:i + 1]
-    for _, e in spans:
-        reach = max(reach, e)
-        widest.append(reach)
+    starts, widest = _sorted_reach(spans)
 
     def inside(start: int, end: int) -> bool:
         i = bisect.bisect_right(starts, start) - 1
@@ -315,9 +316,7 @@ def _inside_any(spans: Sequence[tuple[int, int]]):
 
 def _touching_any(spans: Sequence[tuple[int, int]]):
     """A test of whether a byte span shares a byte with one of the spans, by bisection."""
-    spans = sorted(spans)
-    starts = [s for s, _ in spans]
-    widest = list(itertools.accumulate((e for _, e in spans), max))
+    starts, widest = _sorted_reach(spans)
 
     def touching(start: int, end: int) -> bool:
         i = bisect.bisect_left(starts, end) - 1  # the spans starting before end
