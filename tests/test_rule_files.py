@@ -41,6 +41,10 @@ def test_good_rule_loads(tmp_path):
     (lambda s: s + '[[inside]]\nname = "f"\n', "'kind'"),
     (lambda s: s + '[[tests.match]]\ncode = "x"\n', "'expect'"),
     (lambda s: s + '[tests]\nmust = []\n', "'must'"),
+    (lambda s: s + '[[shape]]\ncapture = "g"\nquery = "(identifier) @g"\n', "'capture'"),
+    (lambda s: s + '[[shape]]\ncapture = "f"\nquery = "(identifier) @g"\n', "'query'"),
+    (lambda s: s + '[[shape]]\ncapture = "f"\nquery = "(identifier) @f"\n' * 2, "'capture'"),
+    (lambda s: s + '[[shape]]\ncapture = "f"\n', "'query'"),
 ])
 def test_bad_field_is_named(tmp_path, change, field):
     path = write(tmp_path, change(GOOD))

@@ -26,12 +26,13 @@ import tree_sitter
 from tree_sitter import Node
 
 from ..errors import MigratorError
-from ..parse.source import SourceFile, matches_in, parent, parse_c, remembered_parents, units_around, whole
+from ..parse.source import SourceFile, cursor_matches, matches_in, parent, parse_c, remembered_parents, units_around, whole
 from ..migration import DEFAULT_MIGRATION, load_migration
 from ..vocabulary import Vocabulary
 from .context import ancestors, declaration_of, descendants, function_name, held_value
 from .rules import WITHOUT, Rule, Severity
 from .template_env import Capture, compiled, template_globals
+from ..parse.syntax import strip_casts
 from ..parse.preproc import Side, compiled as compiled_on, read_conditionals
 from .uses import UNREAD_KINDS, Occurrence, find_occurrences, out_of_tree_views
 
@@ -122,6 +123,25 @@ def _held(rule: Rule, caps: dict[str, list[Node]]) -> dict[str, list[Node]] | No
         if all(found[mine][0].text == caps[theirs][0].text for mine, theirs in rule.holds.same):
             return {k: v for k, v in found.items() if k != "value"}
     return None
+
+
+def _shaped(rule: Rule, caps: dict[str, list[Node]]) -> dict[str, list[Node]] | None:
+    """The captures of the shapes the hit's captures have (none without [[shape]]), or
+    None when one has not its shape.  A shape's own capture becomes the expression
+    inside the casts and parentheses; a pattern that does not capture it skips it."""
+    found_all: dict[str, list[Node]] = {}
+    for shape, query in zip(rule.shapes, rule.shape_queries):
+        if shape.capture not in caps:
+            continue
+        node = strip_casts(caps[shape.capture][0])
+        try:
+            found = next((f for _, f in cursor_matches(query, node) if f[shape.capture][0] == node), None)
+        except (UnicodeDecodeError, SystemError):  # as in _rule_matches
+            raise MigratorError(f"rule {rule.id}: a predicate met bytes that are not UTF-8") from None
+        if found is None:
+            return None
+        found_all.update(found)
+    return found_all
 
 
 def _meaning(rule: Rule, caps: dict[str, list[Node]]) -> dict[str, str] | None:
@@ -240,6 +260,10 @@ def _rule_matches(rule: Rule, root: Node, units):
 def _candidates(rules: Sequence[Rule], root: Node, units, inside_seen: dict):
     for order, rule in enumerate(rules):
         for _, caps in _rule_matches(rule, root, units):
+            shaped = _shaped(rule, caps)
+            if shaped is None:
+                continue
+            caps = {**caps, **shaped}
             site = caps["site"][0]
             if _meaning(rule, caps) is None or not _inside_ok(rule, site, inside_seen):
                 continue

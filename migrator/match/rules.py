@@ -77,6 +77,19 @@ class Holds:
 
 
 @dataclass(frozen=True)
+class Shape:
+    """What a capture of the pattern must be, past any casts and parentheses
+    around it: the query `query`, whose root is captured under the same name.
+    The capture then holds the expression itself, and the query's other
+    captures join the site's.  The pattern leaves the capture a wildcard, so
+    one shape serves every spelling that wraps it, where a pattern would list
+    each (and compile each)."""
+
+    capture: str
+    query: str
+
+
+@dataclass(frozen=True)
 class MatchCase:
     code: str
     expect: str | None  # the rewritten code; None for a report rule (code stays)
@@ -107,12 +120,13 @@ class Rule:
     decides: str = "use"  # see DECIDES
     inside: tuple[Inside, ...] = ()
     holds: Holds | None = None
+    shapes: tuple[Shape, ...] = ()
     # Rows of a meaning table: capture values -> template variables.  When
     # present, a hit whose captures fit no row is no match.
     when: tuple[dict[str, str], ...] = ()
     match_cases: tuple[MatchCase, ...] = ()
     no_match_cases: tuple[NoMatchCase, ...] = ()
-    # The queries compiled while validating: pattern, then each inside's `has`.
+    # The queries compiled while validating: pattern, each inside's `has`, holds', each shape's.
     compiled: tuple = field(default=(), compare=False, repr=False)
 
     @property
@@ -132,13 +146,19 @@ class Rule:
     def holds_query(self) -> tree_sitter.Query | None:
         return self.compiled[2]
 
+    @property
+    def shape_queries(self) -> tuple[tree_sitter.Query, ...]:
+        return self.compiled[3]
+
 
 _TOP_FIELDS = {
     "id": str, "description": str, "severity": str, "confidence": str,
     "pattern": str, "fix": (str, dict), "reason": str, "priority": int, "stage": str,
     "inside": list, "when": list, "tests": dict, "mode": str, "decides": str, "holds": dict,
+    "shape": list, "macros": str,
 }
 _INSIDE_FIELDS = {"kind": str, "name": str, "has": str}
+_SHAPE_FIELDS = {"capture": str, "query": str}
 _HOLDS_FIELDS = {"capture": str, "value": str, "same": dict, "steps_in_bytes": bool}
 _TEST_FIELDS = {"match": list, "no_match": list}
 
@@ -146,16 +166,17 @@ class _RuleFileError(MigratorError):
     pass
 
 
-def _expand(where: str, source: str) -> str:
-    """A pattern with its jinja2 macros expanded (plain patterns pass unchanged).
+def _expand(where: str, source: str, macros: str = "") -> str:
+    """A query with its jinja2 macros expanded (plain queries pass unchanged).
 
-    Macros let a rule spell a shape once (a base access with or without a
-    cast) and use it in every alternative, instead of repeating the query.
+    Macros let a rule spell a form once (a base access with or without a
+    cast) and use it in every alternative, instead of repeating the query;
+    `macros`, the rule's own, are defined for each of its queries.
     """
     if "{%" not in source and "{{" not in source:
         return source
     try:
-        return TEMPLATES.from_string(source).render()
+        return TEMPLATES.from_string(macros + source).render()
     except jinja2.TemplateError as e:
         raise _RuleFileError(f"{where}: {e}") from None
 
@@ -215,10 +236,11 @@ def _check_predicates(where: str, source: str) -> None:
                                  f"(known: {', '.join(sorted(KNOWN_PREDICATES))})")
 
 
-def _query_field(where: str, name: str, source: str, needed: str) -> tuple[str, tree_sitter.Query, set[str]]:
+def _query_field(where: str, name: str, source: str, needed: str,
+                 macros: str = "") -> tuple[str, tree_sitter.Query, set[str]]:
     """A query field expanded and compiled, with its capture names; it must capture @needed."""
     where = f"{where}: field '{name}'"
-    source = _expand(where, source)
+    source = _expand(where, source, macros)
     query = _compile_query(where, source)
     captures = {query.capture_name(i) for i in range(query.capture_count)}
     if needed not in captures:
@@ -267,13 +289,34 @@ def load_rule(path: str | os.PathLike) -> Rule:
     if data["confidence"] not in CONFIDENCES:
         raise _RuleFileError(f"{path}: field 'confidence' must be one of {', '.join(CONFIDENCES)}")
 
-    data["pattern"], query, captures = _query_field(path, "pattern", data["pattern"], "site")
+    macros = data.get("macros", "")
+    data["pattern"], query, captures = _query_field(path, "pattern", data["pattern"], "site", macros)
     site = next(i for i in range(query.capture_count) if query.capture_name(i) == "site")
     for n in range(query.pattern_count):
         if not _captures_in(query, n, site):
             raise _RuleFileError(
                 f"{path}: field 'pattern': pattern {n + 1} has no @site"
                 " (predicates belong inside the parentheses of their pattern)")
+
+    shapes, shape_queries = [], []
+    for i, table in enumerate(data.get("shape", [])):
+        where = f"{path}: shape[{i}]"
+        if not isinstance(table, dict):
+            raise _RuleFileError(f"{where}: must be a table")
+        check_fields(where, table, _SHAPE_FIELDS, ("capture", "query"))
+        name = table["capture"]
+        if name not in captures:
+            raise _RuleFileError(f"{where}: field 'capture': the pattern has no @{name}")
+        if any(s.capture == name for s in shapes):
+            raise _RuleFileError(f"{where}: field 'capture': @{name} has a shape already")
+        source, shape_query, shape_captures = _query_field(where, "query", table["query"], name, macros)
+        root = next(c for c in range(shape_query.capture_count) if shape_query.capture_name(c) == name)
+        for n in range(shape_query.pattern_count):
+            if not _captures_in(shape_query, n, root):
+                raise _RuleFileError(f"{where}: field 'query': pattern {n + 1} has no @{name}")
+        shapes.append(Shape(name, source))
+        shape_queries.append(shape_query)
+        captures |= shape_captures
 
     if data["severity"] == "rewrite":
         if "fix" not in data:
@@ -301,7 +344,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
         check_fields(where, table, _INSIDE_FIELDS, ("kind",))
         has_query = None
         if "has" in table:
-            table["has"] = _expand(f"{where}: field 'has'", table["has"])
+            table["has"] = _expand(f"{where}: field 'has'", table["has"], macros)
             has_query = _compile_query(f"{where}: field 'has'", table["has"])
         inside_queries.append(has_query)
         inside.append(Inside(table["kind"], table.get("name"), table.get("has")))
@@ -313,7 +356,8 @@ def load_rule(path: str | os.PathLike) -> Rule:
         check_fields(where, table, _HOLDS_FIELDS, ("capture", "value"))
         if table["capture"] not in captures:
             raise _RuleFileError(f"{where}: field 'capture': the pattern has no @{table['capture']}")
-        table["value"], holds_query, value_captures = _query_field(where, "value", table["value"], "value")
+        table["value"], holds_query, value_captures = _query_field(where, "value", table["value"], "value",
+                                                                   macros)
         same = table.get("same", {})
         for mine, theirs in same.items():
             if mine not in value_captures or theirs not in captures or not isinstance(theirs, str):
@@ -365,9 +409,9 @@ def load_rule(path: str | os.PathLike) -> Rule:
         pattern=data["pattern"], fix=data.get("fix"), reason=data.get("reason"),
         priority=data.get("priority", 0), stage=data.get("stage", "flag-day"),
         mode=data.get("mode", "any"), decides=data.get("decides", "use"), inside=tuple(inside),
-        holds=holds, when=tuple(when),
+        holds=holds, shapes=tuple(shapes), when=tuple(when),
         match_cases=tuple(match_cases), no_match_cases=tuple(no_match_cases),
-        compiled=(query, tuple(inside_queries), holds_query),
+        compiled=(query, tuple(inside_queries), holds_query, tuple(shape_queries)),
     )
 
 

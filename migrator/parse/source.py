@@ -220,8 +220,8 @@ def _rooted(query: tree_sitter.Query) -> bool:
     return all(query.is_pattern_rooted(i) for i in range(query.pattern_count))
 
 
-def _cursor_matches(query: tree_sitter.Query, node: tree_sitter.Node, start: int | None = None,
-                    end: int | None = None) -> list:
+def cursor_matches(query: tree_sitter.Query, node: tree_sitter.Node, start: int | None = None,
+                   end: int | None = None) -> list:
     """QueryCursor.matches from the node: over the bytes start..end, or with no range,
     only the matches rooted at the node itself."""
     cursor = tree_sitter.QueryCursor(query)
@@ -247,11 +247,11 @@ def matches_in(query: tree_sitter.Query, root: tree_sitter.Node, units: Sequence
             above = {}
             for group in unit.near:
                 above.update((n.id, n) for n in group.path[:-1])
-            hits = [m for n in above.values() for m in _cursor_matches(query, n)]
+            hits = [m for n in above.values() for m in cursor_matches(query, n)]
             for group in unit.near:
-                hits += _cursor_matches(query, group.path[-1], group.start, group.end)
+                hits += cursor_matches(query, group.path[-1], group.start, group.end)
         else:
-            hits = _cursor_matches(query, unit.node, unit.start, unit.end)
+            hits = cursor_matches(query, unit.node, unit.start, unit.end)
         for pattern, caps in hits:
             key = (pattern, tuple(sorted((k, v[0].start_byte, v[0].end_byte) for k, v in caps.items())))
             if key not in seen:
