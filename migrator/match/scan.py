@@ -155,7 +155,8 @@ def scan_tree(
     if profile.out_of_tree:
         regions = ()  # they are written for the kernel's own files
     files = []
-    found = (candidates.result() if candidates is not None
+    # A search under way gives each file as its part of the tree is searched.
+    found = (candidates.as_found() if candidates is not None
              else candidate_paths(root, vocabulary.old.prefilter, vocabulary.old.needle, jobs))
     for path, unreadable in found:
         if unreadable is not None:
@@ -167,6 +168,7 @@ def scan_tree(
             fs = dataclasses.replace(fs, parsed=None)
         if fs.findings or fs.error:
             files.append(fs)
+    files.sort(key=lambda fs: fs.path)
     return TreeScan(os.path.abspath(root), tuple(files), profile, book.guard_rule_ids())
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import re
 import stat
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Iterator
 
 from ..errors import MigratorError
 from .source import file_type, is_c_path, is_python_path, read_regular
@@ -67,23 +68,24 @@ def _walk(root: str, start: str, descend: bool) -> tuple[list[str], list[tuple[s
             problems.append((rel or ".", f"cannot read directory: {e.strerror}"))
             continue
         subdirs = []
+        prefix = rel + os.sep if rel else ""  # joined by hand: 55,000 os.path.join calls cost 0.3 s
         for entry in entries:
             name = entry.name
             try:
                 if entry.is_dir(follow_symlinks=False):
                     if name not in _SKIP_DIRS:
-                        subdirs.append(os.path.join(rel, name) if rel else name)
+                        subdirs.append(prefix + name)
                 elif entry.is_symlink():
-                    _follow_link(root, real_root, os.path.join(rel, name) if rel else name, add, problems)
+                    _follow_link(root, real_root, prefix + name, add, problems)
                 elif _wanted(name):
-                    path = os.path.join(rel, name) if rel else name
+                    path = prefix + name
                     if entry.is_file(follow_symlinks=False):
                         add(path)
                     else:
                         mode = entry.stat(follow_symlinks=False).st_mode
                         problems.append((path, f"{file_type(mode)}, not a regular file"))
             except OSError as e:
-                problems.append((os.path.join(rel, name), f"cannot read: {e.strerror}"))
+                problems.append((prefix + name, f"cannot read: {e.strerror}"))
         if descend:
             stack.extend(reversed(subdirs))
     return files, problems
@@ -130,10 +132,11 @@ def holds_name(data: bytes, prefilter: re.Pattern[bytes], needle: bytes) -> bool
 def _holding(root: str, paths: list[str], prefilter: bytes, needle: bytes) -> list[tuple[str, str | None]]:
     """(path, None) for files holding a prefilter hit, (path, reason) for unreadable ones."""
     pattern = re.compile(prefilter)
+    base = os.path.join(root, "")
     found = []
     for path in paths:
         try:
-            data = read_regular(os.path.join(root, path), follow_links=False)
+            data = read_regular(base + path, follow_links=False)
             if holds_name(data, pattern, needle):
                 found.append((path, None))
         except OSError as e:
@@ -206,10 +209,24 @@ class CandidateSearch:
     def result(self) -> list[tuple[str, str | None]]:
         """(path, None) per file holding a hit, (path, reason) per unreadable one; sorted."""
         if self._found is None:
-            found = [item for f in self._futures for item in f.result()]
-            self.close()
-            self._found = found
+            self._found = list(self.as_found())
         return sorted(set(self._found))  # a link's target may be reached from two parts
+
+    def as_found(self) -> Iterator[tuple[str, str | None]]:
+        """result()'s items, each as soon as the part of the tree holding it is
+        searched, in no set order: the caller can work on the first files while
+        the workers search the rest."""
+        if self._found is not None:
+            yield from self.result()
+            return
+        seen = set()
+        for future in as_completed(self._futures):
+            for item in future.result():
+                if item not in seen:  # a link's target may be reached from two parts
+                    seen.add(item)
+                    yield item
+        self.close()
+        self._found = list(seen)
 
     def close(self) -> None:
         if self._pool is not None:
