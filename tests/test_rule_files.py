@@ -45,6 +45,8 @@ def test_good_rule_loads(tmp_path):
     (lambda s: s + '[[shape]]\ncapture = "f"\nquery = "(identifier) @g"\n', "'query'"),
     (lambda s: s + '[[shape]]\ncapture = "f"\nquery = "(identifier) @f"\n' * 2, "'capture'"),
     (lambda s: s + '[[shape]]\ncapture = "f"\n', "'query'"),
+    (lambda s: s + 'same = [["f"]]\n', "'same'"),
+    (lambda s: s + 'same = [["f", "g"]]\n', "'same'"),
 ])
 def test_bad_field_is_named(tmp_path, change, field):
     path = write(tmp_path, change(GOOD))

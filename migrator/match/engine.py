@@ -144,6 +144,11 @@ def _shaped(rule: Rule, caps: dict[str, list[Node]]) -> dict[str, list[Node]] | 
     return found_all
 
 
+def _alike(rule: Rule, caps: dict[str, list[Node]]) -> bool:
+    """Whether each of the rule's `same` groups reads alike (among the captures the hit holds)."""
+    return all(len({caps[c][0].text for c in group if c in caps}) <= 1 for group in rule.same)
+
+
 def _meaning(rule: Rule, caps: dict[str, list[Node]]) -> dict[str, str] | None:
     """The variables of the first `when` row the captures fit; {} without rows."""
     if not rule.when:
@@ -173,6 +178,8 @@ def _render(rule: Rule, source: str | None, caps: dict[str, list[Node]], names: 
         return compiled(source).render(**values, **template_globals(names))
     except jinja2.UndefinedError as e:
         raise MigratorError(f"{rule.path}: template uses {e.message}") from None
+    except jinja2.TemplateError as e:  # compiled at first use: what the load check cannot see
+        raise MigratorError(f"{rule.path}: template: {e.message}") from None
 
 
 def _span(rule: Rule, site: Node, caps: dict[str, list[Node]]) -> tuple[int, int]:
@@ -264,6 +271,8 @@ def _candidates(rules: Sequence[Rule], root: Node, units, inside_seen: dict):
             if shaped is None:
                 continue
             caps = {**caps, **shaped}
+            if not _alike(rule, caps):
+                continue
             site = caps["site"][0]
             if _meaning(rule, caps) is None or not _inside_ok(rule, site, inside_seen):
                 continue

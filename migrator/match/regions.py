@@ -32,8 +32,9 @@ from ..errors import MigratorError
 from ..parse.lines import line_span, whole_lines
 from ..parse.source import SourceFile, is_c_path
 from ..tomlfile import check_fields, load_toml
+from .template_env import compiled
 from .rules import (CONFIDENCES, ID_RE, SEVERITIES, STAGES, NoMatchCase,
-                    _compile_query, _compile_template, _RuleFileError)
+                    _compile_query, _check_template, _RuleFileError)
 
 SPANS = ("one", "run", "lines")
 ANCHORS = ("replace", "insert-before")
@@ -94,7 +95,12 @@ class Region:
     anchor: str = "replace"  # or insert-before: the template goes above, nothing is replaced
     comments: str = "none"  # take the comment lines right above the region along
     query: tree_sitter.Query | None = field(default=None, compare=False, repr=False)
-    compiled: jinja2.Template | None = field(default=None, compare=False, repr=False)
+    source: str = field(default="", compare=False, repr=False)  # the template's text
+
+    @property
+    def compiled(self) -> jinja2.Template:
+        """The template, compiled when a plan first renders it (a scan never does)."""
+        return compiled(self.source)
 
 
 @dataclass(frozen=True)
@@ -186,7 +192,7 @@ def _region(path: str, i: int, r: dict, is_c: bool) -> Region:
             source = f.read()
     except OSError:
         raise _RuleFileError(f"{where}: field 'template': no file {r['template']}") from None
-    compiled = _compile_template(f"{where}: field 'template'", source, set())
+    _check_template(f"{where}: field 'template'", source, set())
     conds = {key: tuple(_condition(f"{where}: {key}[{j}]", c, is_c) for j, c in enumerate(r.get(key, ())))
              for key in ("has", "not")}
     span = _choice(where, r, "span", SPANS, "one")
@@ -199,7 +205,7 @@ def _region(path: str, i: int, r: dict, is_c: bool) -> Region:
         if "site" not in [query.capture_name(k) for k in range(query.capture_count)]:
             raise _RuleFileError(f"{where}: field 'pattern' captures no @site")
         return Region(r["label"], template, pattern=r["pattern"], has=conds["has"], not_=conds["not"],
-                      span=span, anchor=anchor, comments=comments, query=query, compiled=compiled)
+                      span=span, anchor=anchor, comments=comments, query=query, source=source)
     if "text" not in r or "pattern" in r:
         raise _RuleFileError(f"{where}: a region of a file that is not C has a 'text' regex "
                              "(and no 'pattern')")
@@ -210,7 +216,7 @@ def _region(path: str, i: int, r: dict, is_c: bool) -> Region:
     except re.error as e:
         raise _RuleFileError(f"{where}: field 'text': {e}") from None
     return Region(r["label"], template, text=r["text"], has=conds["has"], not_=conds["not"],
-                  compiled=compiled)
+                  source=source)
 
 
 def load_region_rule(path: str | os.PathLike) -> RegionRule:

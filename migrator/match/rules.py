@@ -16,13 +16,14 @@ from functools import lru_cache
 
 import jinja2
 import jinja2.meta
+import jinja2.nodes
 import tree_sitter
 
 from ..errors import MigratorError
 from ..migration import DEFAULT_MIGRATION, Migration, load_migration
 from ..parse.source import c_language
 from ..tomlfile import check_fields, load_toml
-from .template_env import TEMPLATES, compiled
+from .template_env import TEMPLATES
 
 class Severity(enum.StrEnum):
     """What a rule does with a site it decides."""
@@ -121,6 +122,9 @@ class Rule:
     inside: tuple[Inside, ...] = ()
     holds: Holds | None = None
     shapes: tuple[Shape, ...] = ()
+    # Groups of captures that must read alike: a query's #eq? cannot compare the
+    # captures of two shapes.  A capture a hit does not hold is left out.
+    same: tuple[tuple[str, ...], ...] = ()
     # Rows of a meaning table: capture values -> template variables.  When
     # present, a hit whose captures fit no row is no match.
     when: tuple[dict[str, str], ...] = ()
@@ -155,7 +159,7 @@ _TOP_FIELDS = {
     "id": str, "description": str, "severity": str, "confidence": str,
     "pattern": str, "fix": (str, dict), "reason": str, "priority": int, "stage": str,
     "inside": list, "when": list, "tests": dict, "mode": str, "decides": str, "holds": dict,
-    "shape": list, "macros": str,
+    "shape": list, "macros": str, "same": list,
 }
 _INSIDE_FIELDS = {"kind": str, "name": str, "has": str}
 _SHAPE_FIELDS = {"capture": str, "query": str}
@@ -196,26 +200,37 @@ TEMPLATE_VARIABLES = frozenset({"indent", "T"})
 WITHOUT = "without"
 
 
-def _compile_template(where: str, source: str, known: set[str] | None = None,
-                      rows: tuple[dict[str, str], ...] = ()) -> jinja2.Template:
-    """Compile a template; with `known`, a variable it reads that nothing defines is an error
-    now, at load, not in the middle of a run on the file that happens to reach it."""
+def _check_template(where: str, source: str, known: set[str] | None = None,
+                    rows: tuple[dict[str, str], ...] = ()) -> None:
+    """Check a template at load: its syntax, its filters and tests, and with `known`,
+    that every variable it reads is defined; an error shows now, not in the middle
+    of a run on the file that happens to reach it.  It is compiled when first
+    rendered (template_env.compiled): a run renders only the templates of the
+    rules that match, and compiling all of them cost every run half a second."""
     try:
-        template = compiled(source)  # compiling also checks filter names
-        used = jinja2.meta.find_undeclared_variables(TEMPLATES.parse(source)) - set(TEMPLATES.globals)
+        ast = _parsed(source)
     except jinja2.TemplateSyntaxError as e:
         raise _RuleFileError(f"{where}: line {e.lineno}: {e.message}") from None
-    except jinja2.TemplateAssertionError as e:
-        raise _RuleFileError(f"{where}: {e.message}") from None
+    for kind, names, nodes in (("filter", TEMPLATES.filters, jinja2.nodes.Filter),
+                               ("test", TEMPLATES.tests, jinja2.nodes.Test)):
+        unknown = sorted({n.name for n in ast.find_all(nodes)} - set(names))
+        if unknown:
+            raise _RuleFileError(f"{where}: no {kind} named '{unknown[0]}'")
     if known is None:
-        return template
+        return
+    used = jinja2.meta.find_undeclared_variables(ast) - set(TEMPLATES.globals)
     for i, row in enumerate(rows or ({},)):
         undefined = sorted(used - known - TEMPLATE_VARIABLES - set(row))
         if undefined:
             at = f" in when[{i}]" if rows else ""
             raise _RuleFileError(f"{where}: the template uses '{undefined[0]}', which no capture "
                                  f"or `when` variable defines{at}")
-    return template
+
+
+@lru_cache(maxsize=None)
+def _parsed(source: str) -> jinja2.nodes.Template:
+    """A template's syntax tree (each is checked twice: alone, then with its variables)."""
+    return TEMPLATES.parse(source)
 
 
 # The predicates tree-sitter's query cursor evaluates; any other is ignored silently.
@@ -318,23 +333,33 @@ def load_rule(path: str | os.PathLike) -> Rule:
         shape_queries.append(shape_query)
         captures |= shape_captures
 
+    same = []
+    for i, group in enumerate(data.get("same", [])):
+        where = f"{path}: field 'same'[{i}]"
+        if not isinstance(group, list) or len(group) < 2 or not all(isinstance(c, str) for c in group):
+            raise _RuleFileError(f"{where}: must be a list of two or more capture names")
+        missing = [c for c in group if c not in captures]
+        if missing:
+            raise _RuleFileError(f"{where}: neither the pattern nor a shape captures @{missing[0]}")
+        same.append(tuple(group))
+
     if data["severity"] == "rewrite":
         if "fix" not in data:
             raise _RuleFileError(f"{path}: missing field 'fix' (a rewrite rule needs one)")
         fix = data["fix"]
         if isinstance(fix, str):
-            _compile_template(f"{path}: field 'fix'", fix)
+            _check_template(f"{path}: field 'fix'", fix)
         else:
             for capture, template in fix.items():
                 if capture not in captures:
                     raise _RuleFileError(f"{path}: field 'fix.{capture}': the pattern has no @{capture}")
                 if not isinstance(template, str):
                     raise _RuleFileError(f"{path}: field 'fix.{capture}' must be a str")
-                _compile_template(f"{path}: field 'fix.{capture}'", template)
+                _check_template(f"{path}: field 'fix.{capture}'", template)
     elif "reason" not in data:
         raise _RuleFileError(f"{path}: missing field 'reason' (a report rule needs one)")
     if "reason" in data:
-        _compile_template(f"{path}: field 'reason'", data["reason"])
+        _check_template(f"{path}: field 'reason'", data["reason"])
 
     inside, inside_queries = [], []
     for i, table in enumerate(data.get("inside", [])):
@@ -384,7 +409,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
     if "reason" in data:
         templates["reason"] = data["reason"]
     for name, source in templates.items():
-        _compile_template(f"{path}: field '{name}'", source, captures, tuple(when))
+        _check_template(f"{path}: field '{name}'", source, captures, tuple(when))
 
     tests = data.get("tests", {})
     check_fields(f"{path}: tests", tests, _TEST_FIELDS)
@@ -409,7 +434,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
         pattern=data["pattern"], fix=data.get("fix"), reason=data.get("reason"),
         priority=data.get("priority", 0), stage=data.get("stage", "flag-day"),
         mode=data.get("mode", "any"), decides=data.get("decides", "use"), inside=tuple(inside),
-        holds=holds, shapes=tuple(shapes), when=tuple(when),
+        holds=holds, shapes=tuple(shapes), same=tuple(same), when=tuple(when),
         match_cases=tuple(match_cases), no_match_cases=tuple(no_match_cases),
         compiled=(query, tuple(inside_queries), holds_query, tuple(shape_queries)),
     )
