@@ -9,7 +9,9 @@ it; elsewhere only an #ifdef of it compiles such code with it.
 
 import pytest
 
+from migrator.errors import MigratorError
 from migrator.match import load_rules, match_file
+from migrator.match.rules import migration_rule_book
 from migrator.migration import load_migration
 from migrator.parse import SourceFile
 
@@ -74,3 +76,13 @@ def test_the_folders_named_are_those_whose_kconfig_selects_it(linux_tree):
                        for p in (tree / "arch").rglob("Kconfig*")
                        if re.search(rf"^\s*select\s+{name}\b", p.read_text(errors="replace"), re.M))
     assert selecting == sorted(option.selected_in)
+
+
+def test_a_row_without_an_option_the_vocabulary_lacks_is_refused(tmp_path):
+    rule = (load_migration().sites_dir / "base-plus-offset.toml").read_text()
+    assert 'without = "CONFIG_ARCH_WANTS_MODULES_DATA_IN_VMALLOC"' in rule
+    (tmp_path / "base-plus-offset.toml").write_text(
+        rule.replace("CONFIG_ARCH_WANTS_MODULES_DATA_IN_VMALLOC", "CONFIG_ARCH_WANTS_MODULES_DATA_IN_VMALOC"))
+    with pytest.raises(MigratorError, match=r"base-plus-offset\.toml: when\[0\]: .*VMALOC"):
+        migration_rule_book(load_migration(), tmp_path)
+    assert migration_rule_book(load_migration(), load_migration().sites_dir).all_rules()

@@ -497,9 +497,20 @@ def sites_folder(directory: str | os.PathLike | None) -> str | None:
 
 def migration_rule_book(migration: Migration, sites_dir: str | os.PathLike | None = None,
                         profile: str | None = None) -> RuleBook:
-    """A pack's rule book: its site rules (or those of sites_dir) and its profile's areas."""
-    return load_rule_book(sites_folder(sites_dir) or migration.sites_dir, migration.profile(profile),
+    """A pack's rule book: its site rules (or those of sites_dir) and its profile's areas.
+
+    A `when` row's `without` must name a config option of the pack's vocabulary
+    ([[old.config]]): one it does not know could never be found set, and its
+    rewrite would never turn into a report where the option holds."""
+    book = load_rule_book(sites_folder(sites_dir) or migration.sites_dir, migration.profile(profile),
                           migration.rules_dir)
+    for rule in book.all_rules():
+        for i, row in enumerate(rule.when):
+            option = row.get(WITHOUT)
+            if option is not None and migration.vocabulary.old.config(option) is None:
+                raise _RuleFileError(f"{rule.path}: when[{i}]: without = '{option}' is no config option "
+                                     f"of the vocabulary's [[old.config]]")
+    return book
 
 
 @lru_cache(maxsize=4)
