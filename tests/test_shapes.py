@@ -1,6 +1,10 @@
 """A rule's [[shape]]: a capture the pattern leaves open must have a form,
-past any casts and parentheses, and the form's captures reach the fix."""
+past any casts and parentheses, and the form's captures reach the fix.  The
+queries may import the macros of their pack (rules/macros/)."""
 
+import pytest
+
+from migrator.errors import MigratorError
 from migrator.match import load_rules
 from migrator.ruletest import run_rule_tests
 
@@ -64,3 +68,30 @@ def test_a_wrong_form_is_no_match(tmp_path):
     rules = load_rules(_write(tmp_path, SHAPED.replace('(#eq? @f "size"))', '(#eq? @f "ro_size"))')))
     failed = [r for r in run_rule_tests(rules) if not r.ok]
     assert len(failed) == 2 and {r.status for r in failed} == {"missing"}
+
+
+def test_a_query_imports_the_macros_of_its_pack(tmp_path):
+    """rules/sites/x.toml imports from rules/macros/: one spelling of a form for many rules."""
+    sites, macros = tmp_path / "rules" / "sites", tmp_path / "rules" / "macros"
+    sites.mkdir(parents=True)
+    macros.mkdir()
+    (macros / "sizes.j2").write_text(
+        '{% macro core_field(root, name) -%}\n'
+        '((field_expression argument: (field_expression field: (field_identifier) @layout)'
+        ' field: (field_identifier) @f) @{{ root }}\n'
+        ' (#eq? @layout "core_layout") (#eq? @f "{{ name }}"))\n'
+        '{%- endmacro %}\n')
+    shaped = SHAPED.replace('''query = """
+((field_expression argument: (field_expression field: (field_identifier) @layout) field: (field_identifier) @f) @bound
+ (#eq? @layout "core_layout") (#eq? @f "size"))
+"""''', '''query = """
+{% from "sizes.j2" import core_field %}
+{{ core_field("bound", "size") }}
+"""''')
+    assert shaped != SHAPED
+    results = run_rule_tests(load_rules(_write(sites, shaped)))
+    assert {r.status for r in results} == {"ok"}, [(r.name, r.status, r.detail) for r in results]
+
+    _write(sites, shaped.replace("sizes.j2", "sises.j2"))
+    with pytest.raises(MigratorError, match=r"shaped\.toml: shape\[0\]: field 'query': no macro file sises\.j2"):
+        load_rules(sites)

@@ -170,19 +170,40 @@ class _RuleFileError(MigratorError):
     pass
 
 
-def _expand(where: str, source: str, macros: str = "") -> str:
-    """A query with its jinja2 macros expanded (plain queries pass unchanged).
+# A pack's rules/macros/ holds jinja2 macros that any of its rules' queries may
+# import: {% from "forms.j2" import some_form %}.
+MACROS_FOLDER = "macros"
 
-    Macros let a rule spell a form once (a base access with or without a
-    cast) and use it in every alternative, instead of repeating the query;
-    `macros`, the rule's own, are defined for each of its queries.
-    """
-    if "{%" not in source and "{{" not in source:
-        return source
-    try:
-        return TEMPLATES.from_string(macros + source).render()
-    except jinja2.TemplateError as e:
-        raise _RuleFileError(f"{where}: {e}") from None
+
+@dataclass(frozen=True)
+class _Macros:
+    """What a rule's queries may call: the rule's own `macros`, defined for each of
+    them, and the macro files of its pack (the rules folder's macros/)."""
+
+    own: str = ""
+    folder: str | None = None
+
+    def expand(self, where: str, source: str) -> str:
+        """A query with its jinja2 macros expanded (plain queries pass unchanged).
+
+        Macros let a rule spell a form once (a base access with or without a
+        cast) and use it in every alternative, instead of repeating the query.
+        """
+        if "{%" not in source and "{{" not in source:
+            return source
+        try:
+            return _macro_environment(self.folder).from_string(self.own + source).render()
+        except jinja2.TemplateNotFound as e:
+            raise _RuleFileError(f"{where}: no macro file {e.name} in {self.folder}") from None
+        except jinja2.TemplateError as e:
+            raise _RuleFileError(f"{where}: {e}") from None
+
+
+@lru_cache(maxsize=None)
+def _macro_environment(folder: str | None) -> jinja2.Environment:
+    if folder is None:
+        return TEMPLATES
+    return TEMPLATES.overlay(loader=jinja2.FileSystemLoader(folder))
 
 
 def _compile_query(where: str, source: str) -> tree_sitter.Query:
@@ -252,10 +273,10 @@ def _check_predicates(where: str, source: str) -> None:
 
 
 def _query_field(where: str, name: str, source: str, needed: str,
-                 macros: str = "") -> tuple[str, tree_sitter.Query, set[str]]:
+                 macros: _Macros = _Macros()) -> tuple[str, tree_sitter.Query, set[str]]:
     """A query field expanded and compiled, with its capture names; it must capture @needed."""
     where = f"{where}: field '{name}'"
-    source = _expand(where, source, macros)
+    source = macros.expand(where, source)
     query = _compile_query(where, source)
     captures = {query.capture_name(i) for i in range(query.capture_count)}
     if needed not in captures:
@@ -304,7 +325,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
     if data["confidence"] not in CONFIDENCES:
         raise _RuleFileError(f"{path}: field 'confidence' must be one of {', '.join(CONFIDENCES)}")
 
-    macros = data.get("macros", "")
+    macros = _Macros(data.get("macros", ""), os.path.join(os.path.dirname(os.path.dirname(path)), MACROS_FOLDER))
     data["pattern"], query, captures = _query_field(path, "pattern", data["pattern"], "site", macros)
     site = next(i for i in range(query.capture_count) if query.capture_name(i) == "site")
     for n in range(query.pattern_count):
@@ -369,7 +390,7 @@ def load_rule(path: str | os.PathLike) -> Rule:
         check_fields(where, table, _INSIDE_FIELDS, ("kind",))
         has_query = None
         if "has" in table:
-            table["has"] = _expand(f"{where}: field 'has'", table["has"], macros)
+            table["has"] = macros.expand(f"{where}: field 'has'", table["has"])
             has_query = _compile_query(f"{where}: field 'has'", table["has"])
         inside_queries.append(has_query)
         inside.append(Inside(table["kind"], table.get("name"), table.get("has")))
