@@ -26,13 +26,14 @@ import tree_sitter
 from tree_sitter import Node
 
 from ..errors import MigratorError
-from ..parse.source import SourceFile, cursor_matches, matches_in, parent, parse_c, remembered_parents, units_around, whole
+from ..parse.source import (SourceFile, cursor_matches, matches_in, parent, parse_c, remembered_parents,
+                            units_around, whole)
+from ..parse.syntax import strip_casts
 from ..migration import DEFAULT_MIGRATION, load_migration
 from ..vocabulary import Vocabulary
 from .context import ancestors, declaration_of, descendants, function_name, held_value
 from .rules import WITHOUT, Rule, Severity
 from .template_env import Capture, compiled, template_globals
-from ..parse.syntax import strip_casts
 from ..parse.preproc import Side, compiled as compiled_on, read_conditionals
 from .uses import UNREAD_KINDS, Occurrence, find_occurrences, out_of_tree_views
 
@@ -126,9 +127,9 @@ def _held(rule: Rule, caps: dict[str, list[Node]]) -> dict[str, list[Node]] | No
 
 
 def _shaped(rule: Rule, caps: dict[str, list[Node]]) -> dict[str, list[Node]] | None:
-    """The captures of the shapes the hit's captures have (none without [[shape]]), or
-    None when one has not its shape.  A shape's own capture becomes the expression
-    inside the casts and parentheses; a pattern that does not capture it skips it."""
+    """The captures the rule's shapes add to the hit's (none without [[shape]]), or
+    None when a capture lacks its shape.  A shaped capture becomes the expression
+    inside its casts and parentheses; a pattern that does not capture it skips it."""
     found_all: dict[str, list[Node]] = {}
     for shape, query in zip(rule.shapes, rule.shape_queries):
         if shape.capture not in caps:

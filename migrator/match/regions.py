@@ -99,7 +99,7 @@ class Region:
 
     @property
     def compiled(self) -> jinja2.Template:
-        """The template, compiled when a plan first renders it (a scan never does)."""
+        """The template, compiled when first rendered, not at load."""
         return compiled(self.source)
 
 
