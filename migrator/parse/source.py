@@ -15,7 +15,7 @@ import re
 import stat
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import tree_sitter
 import tree_sitter_c
@@ -347,6 +347,22 @@ class _Children:
         return None
 
 
+def _path_to(offset: int, node: tree_sitter.Node, children: dict[int, _Children],
+             go_on: Callable[[tree_sitter.Node], bool]) -> list[tree_sitter.Node]:
+    """node and the nodes below it holding the offset, each a child of the one
+    before, while go_on says to look into the last; `children` keeps each
+    node's bisection table for the next offset."""
+    path = [node]
+    while go_on(path[-1]):
+        if path[-1].id not in children:
+            children[path[-1].id] = _Children(path[-1])
+        child = children[path[-1].id].holding(offset)
+        if child is None:
+            break
+        path.append(child)
+    return path
+
+
 def units_around(root: tree_sitter.Node, offsets) -> list[Unit]:
     """The top-level declarations holding the offsets, as units, merged.
 
@@ -360,16 +376,8 @@ def units_around(root: tree_sitter.Node, offsets) -> list[Unit]:
         if spans and spans[-1][0] <= offset < spans[-1][1]:
             spans[-1][3].append(offset)
             continue
-        node = root
-        while True:
-            if node.id not in children:
-                children[node.id] = _Children(node)
-            child = children[node.id].holding(offset)
-            if child is None:
-                break
-            node = child
-            if not (node.type in _WRAPPERS and node.end_byte - node.start_byte > _WRAPPER_BYTES):
-                break
+        node = _path_to(offset, root, children, lambda n: n == root or (
+            n.type in _WRAPPERS and n.end_byte - n.start_byte > _WRAPPER_BYTES))[-1]
         if node == root:
             spans.append((offset, offset + 1, root, [offset]))
         else:
@@ -390,14 +398,7 @@ def _near(root: tree_sitter.Node, node: tree_sitter.Node, offsets: list[int],
     several definitions under `node` (each group's offsets in order)."""
     groups: list[Near] = []
     for offset in offsets:
-        path = [node]
-        while path[-1].type in _HOLDERS or path[-1] == root:
-            if path[-1].id not in children:
-                children[path[-1].id] = _Children(path[-1])
-            child = children[path[-1].id].holding(offset)
-            if child is None:
-                break
-            path.append(child)
+        path = _path_to(offset, node, children, lambda n: n.type in _HOLDERS or n == root)
         if groups and groups[-1].path[-1] == path[-1]:
             groups[-1] = groups[-1]._replace(end=offset + 1)
         else:
