@@ -3,7 +3,7 @@
 
     python3 bench/rewrite.py [TREE] [--runs N]
 
-The dry run does everything a rewrite does (scan, match, recipes, re-parse
+The dry run does everything a rewrite does (scan, match, regions, re-parse
 of every rewritten file, the diff) except writing.
 """
 
