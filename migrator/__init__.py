@@ -53,7 +53,7 @@ def scan(root: str | os.PathLike, migration: Pack = DEFAULT_MIGRATION, *, mode: 
     nothing raises but a bad root or a bad pack (MigratorError).
     """
     m, root, profile = _setup(root, migration, mode, guard)
-    book, regions = load_pack(m)
+    book, regions = load_pack(m, profile=profile)
     return scan_tree(root, book, target_names(root, names, m.vocabulary.new), jobs,
                      vocabulary=m.vocabulary, profile=profile, regions=regions)
 
@@ -66,7 +66,7 @@ def plan(root: str | os.PathLike, migration: Pack = DEFAULT_MIGRATION, *, mode: 
     vocabulary lists them).  One file's failure is its result; the others go on.
     """
     m, root, profile = _setup(root, migration, mode, guard)
-    book, regions = load_pack(m)
+    book, regions = load_pack(m, profile=profile)
     return plan_rewrite(root, book, regions, names, jobs, vocabulary=m.vocabulary, profile=profile)
 
 

@@ -105,7 +105,7 @@ def _write_series(path: str, series_dir: str, force: bool, migration: Migration,
                                 mode=profile.mode.value)
         tree_repo, ident = open_for_series(path, options, series_dir, force)
         # The same plan as an in-place rewrite, so the series ends where it would.
-        rules, regions = load_pack(migration, rules_dir)
+        rules, regions = load_pack(migration, rules_dir, profile)
         plan = plan_rewrite(path, rules, regions, names, vocabulary=migration.vocabulary, profile=profile)
         if plan.not_read and not allow_unread:
             _refuse_unread(plan, mode_line)
@@ -198,7 +198,7 @@ def rewrite(path: str, dry_run: bool, force: bool, allow_unread: bool, migration
         fail(f"{given[0]} needs --series DIR")
     try:
         profile, mode_line = resolve_profile(path, mode, guard, migration)
-        rules, regions = load_pack(migration, rules_dir)
+        rules, regions = load_pack(migration, rules_dir, profile)
         if dry_run:
             plan = plan_rewrite(path, rules, regions, names, vocabulary=migration.vocabulary, profile=profile)
             if mode_line:

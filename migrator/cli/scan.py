@@ -134,7 +134,7 @@ def scan(path: str, as_json: bool, migration_name: str, rules_dir: str | None, n
         # The workers search the tree while this process loads the rules.
         with CandidateSearch(path, vocabulary.old.prefilter, vocabulary.old.needle) as candidates:
             # Matched, not planned: the region rules decide the sites inside their regions.
-            book, regions = load_pack(migration, rules_dir)
+            book, regions = load_pack(migration, rules_dir, profile)
             result = scan_tree(path, book, target_names(path, names, vocabulary.new), vocabulary=vocabulary,
                                profile=profile, regions=regions, candidates=candidates)
         findings = result.findings

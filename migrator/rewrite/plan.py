@@ -424,10 +424,12 @@ def _plan_file(root: str, path: str, fs: FileScan | None, book: RuleBook,
 
 
 def load_pack(migration: Migration, sites_dir: str | os.PathLike | None = None,
-              ) -> tuple[RuleBook, tuple[RegionRule, ...]]:
+              profile: Profile = KERNEL) -> tuple[RuleBook, tuple[RegionRule, ...]]:
     """What plan_rewrite needs of a pack: its rule book (with the site rules of
-    sites_dir instead of its own, if given) and its region rules."""
-    return migration_rule_book(migration, sites_dir), load_region_rules(migration.regions_dir)
+    sites_dir instead of its own, if given) and its region rules, which are
+    written for the kernel's own files: out of the tree there are none to load."""
+    regions = () if profile.out_of_tree else load_region_rules(migration.regions_dir)
+    return migration_rule_book(migration, sites_dir), regions
 
 
 def plan_rewrite(
